@@ -1,0 +1,8 @@
+"""Sensor kinds: one registry line per module. An unknown kind is a config error at start-up."""
+
+from __future__ import annotations
+
+from edge.sensors.base import SensorConfig
+
+# kind -> config model; each model has build() returning a PolledSensor or ListeningSensor.
+SENSOR_KINDS: dict[str, type[SensorConfig]] = {}

@@ -1,0 +1,1 @@
+"""Subcommands of `ews`: each module has register(subparsers)."""

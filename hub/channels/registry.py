@@ -1,0 +1,8 @@
+"""Channel kinds: one registry line per channel module. An unknown kind is a config error at start-up."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+# kind -> config model; each model has build() returning the channel.
+CHANNEL_KINDS: dict[str, type[BaseModel]] = {}
