@@ -15,3 +15,7 @@ from hub.channels.mqtt_alert import MqttAlertConfig  # noqa: E402
 CHANNEL_KINDS["console"] = ConsoleConfig
 CHANNEL_KINDS["mqtt_alert"] = MqttAlertConfig
 CHANNEL_KINDS["annotation"] = AnnotationConfig
+from hub.channels.sms_http import AliyunSmsConfig, WebhookSmsConfig  # noqa: E402
+
+CHANNEL_KINDS["sms_aliyun"] = AliyunSmsConfig
+CHANNEL_KINDS["sms_webhook"] = WebhookSmsConfig
