@@ -53,7 +53,7 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(0.2, 5)
+        client.reconnect_delay_set(1, 5)
         client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
         client.loop_start()
         self.client = client
@@ -83,13 +83,14 @@ class Ingest:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         topic = msg.topic
+        payload = bytes(msg.payload)
         try:
             if topic.endswith("/readings"):
-                self._readings(topic, msg.payload)
+                self._readings(topic, payload)
             elif topic.endswith("/status"):
-                self._status(topic, msg.payload)
+                self._status(topic, payload)
             elif topic.startswith(f"{ROOT}/cmd/"):
-                self._command(topic, msg.payload)
+                self._command(topic, payload)
         except WireError as exc:
             self.reject(topic, "bad_payload", str(exc))
         except Exception as exc:  # a bug in one message must never stop ingest
