@@ -70,6 +70,7 @@ class Outbox:
         self._in_flight: set[int] = set()
         self._cursor = 0  # highest seq handed out in backlog (seq) order since the last release
         self._dropped_by_sensor: Counter[str] = Counter()
+        self._full = False
         self._db = self._open()
         self._count = int(self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
         self._dropped = int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
@@ -210,6 +211,9 @@ class Outbox:
                 raise OutboxError(f"outbox {self.path}: cannot ack: {exc}") from exc
             self._count -= deleted
             self._in_flight.difference_update(ids)
+            if self._full and self._count < 0.9 * self.max_readings:
+                self._full = False
+                log.info("outbox below bound again count=%d total_dropped=%d", self._count, self._dropped)
         return deleted
 
     def release(self, seqs: Iterable[int] | None = None) -> None:
