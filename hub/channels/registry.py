@@ -19,3 +19,6 @@ from hub.channels.sms_http import AliyunSmsConfig, WebhookSmsConfig  # noqa: E40
 
 CHANNEL_KINDS["sms_aliyun"] = AliyunSmsConfig
 CHANNEL_KINDS["sms_webhook"] = WebhookSmsConfig
+from hub.channels.cap_out import CapOutConfig  # noqa: E402
+
+CHANNEL_KINDS["cap"] = CapOutConfig
