@@ -67,7 +67,7 @@ class Dispatcher:
                 name, chan, interval_s=settings.rate_limits.get(name, 0.0), retry=retry,
                 fetch=self._fetch, report=self._report,
                 refill=lambda name=name: self._pending_for(name),  # type: ignore[misc]
-                queue_size=settings.channel_queue,
+                queue_size=settings.channel_queue, ordered=name in settings.policy.record_channels,
             )
             for name, chan in self.channels.items()
         }  # fmt: skip
@@ -203,7 +203,9 @@ class Dispatcher:
 
     # ---- delivery --------------------------------------------------------------------------------
     def _priority(self, d: Delivery) -> Priority:
-        # Most severe first, then the plan's order: officers, grid workers, then villagers nearest first.
+        if self.workers[d.channel].ordered:
+            return (0, 0, 0.0, "", d.id)  # record channels: strictly in the order things happened
+        # People: most severe first, then the plan's order: officers, grid workers, villagers nearest first.
         return (-d.level, d.rank[0], d.rank[1], d.rank[2], d.id)
 
     def _offer(self, d: Delivery) -> None:
