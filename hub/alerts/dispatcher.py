@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from hub.alerts import episodes
 from hub.alerts import messages as m
 from hub.alerts.directory import Directory, Role, mask_phone
+from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
 from hub.alerts.routing import Planned, eta_s, plan
@@ -56,11 +56,8 @@ class Dispatcher:
         self.state = state
         self.rows = rows
         self.types = {n: (channel_types or {}).get(n, n) for n in channels}
-        self._intake: queue.Queue[Transition] = queue.Queue(settings.intake_queue)
-        self._overflow: dict[str, Transition] = {}  # latest transition per alert when the queue is full
+        self.intake = Intake(self._process_counted, settings.intake_queue)
         self._lock = threading.RLock()  # alert read-modify-write: intake, tick and replies
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
         self.workers = {
             name: ChannelWorker(
@@ -92,16 +89,12 @@ class Dispatcher:
             log.info("dispatcher resumed deliveries n=%d", len(resumed))
         for w in self.workers.values():
             w.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="alert-intake", daemon=True)
-        self._thread.start()
+        self.intake.start()
 
     def stop(self) -> None:
-        self._stop.set()
         for w in self.workers.values():
             w.signal_stop()
-        if self._thread:
-            self._thread.join(5)
+        self.intake.stop()
         for w in self.workers.values():
             w.stop()
         for chan in self.channels.values():
@@ -111,34 +104,19 @@ class Dispatcher:
     # ---- intake ----------------------------------------------------------------------------------
     def submit(self, transitions: Iterable[Transition]) -> None:
         """Never blocks: the ingest path calls this. On overflow only the latest per alert is kept."""
-        for t in transitions:
-            try:
-                self._intake.put_nowait(t)
-            except queue.Full:
-                with self._lock:
-                    if not self._overflow:
-                        log.error("alert intake full size=%d: coalescing per alert", self._intake.maxsize)
-                    self._overflow[t.alert_id] = t
-                    self._count("intake_coalesced")
+        self.intake.submit(transitions)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                t = self._intake.get(timeout=0.2)
-            except queue.Empty:
-                with self._lock:
-                    pending, self._overflow = list(self._overflow.values()), {}
-                for t in pending:
-                    self._safe_process(t)
-                continue
-            self._safe_process(t)
+    def idle(self) -> bool:
+        """Nothing waiting anywhere: intake drained, no queued or in-flight delivery (tests, demo end)."""
+        busy = any(w.depth() or w.busy for w in self.workers.values())
+        return self.intake.empty() and not busy and not self.state.unfinished()
 
-    def _safe_process(self, t: Transition) -> None:
+    def _process_counted(self, t: Transition) -> None:
         try:
             self.process(t)
-        except Exception:  # one bad transition must not stop alerting for everyone else
-            log.exception("transition failed alert=%s level=%s", t.alert_id, t.to_level.label)
+        except Exception:
             self._count("errors")
+            raise
 
     def process(self, t: Transition) -> list[int]:
         """Fold one transition into the alert state and queue its deliveries (the intake thread's job)."""
@@ -314,9 +292,9 @@ class Dispatcher:
                 name: {k: self.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")}
                 for name in self.channels
             }
-            out: dict[str, Any] = {"channels": chans}
+            out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
             for k in ("escalations", "acks", "evacuation_reports", "transitions", "duplicates",
-                      "suppressed_repeats", "intake_coalesced", "errors"):  # fmt: skip
+                      "suppressed_repeats", "errors"):  # fmt: skip
                 out[k] = self.counts.get(k, 0)
         out["queued"] = {name: w.depth() for name, w in self.workers.items()}
         return out

@@ -32,8 +32,7 @@ def main(path: str) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        busy = any(w.depth() or w.busy for w in d.workers.values())
-        if not busy and d._intake.empty() and not d.state.unfinished():
+        if d.idle():
             break
     print(json.dumps(d.stats(), ensure_ascii=False), flush=True)
     d.stop()

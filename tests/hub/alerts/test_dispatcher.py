@@ -60,9 +60,7 @@ class Rig:
         assert self.d
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            d = self.d
-            idle = d._intake.empty() and all(w.depth() == 0 and not w.busy for w in d.workers.values())
-            if idle and not d.state.unfinished():
+            if self.d.idle():
                 return
             time.sleep(0.01)
         raise AssertionError(f"dispatcher did not settle: {self.d.stats()}")
@@ -225,6 +223,20 @@ def test_sms_ack_stops_escalation(rig: Rig) -> None:
     assert 'who="138****0201"' in rig.sink.of("ack")[0]
     rig.settle()
     assert [n.extra["kind"] for n in rig.chans["annotation"].sent] == ["alert", "ack"]
+
+
+def test_mqtt_ack_command(rig: Rig) -> None:
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.RED)])
+    rig.settle()
+    res = d.handle_command("ack", {"site": "fs-hp01"}, "officer-app:li", T0 + 120)
+    assert res == {"ok": True, "alert_id": "fs-hp01/rain", "first": True}
+    assert (
+        d.handle_command("ack", {"alert_id": "fs-hp01/rain"}, "officer-app:huang", T0 + 130)["first"] is False
+    )
+    assert d.tick(T0 + 3600) == 0
+    assert "via=mqtt" in rig.sink.of("ack")[0]
+    assert not d.handle_command("ack", {"alert_id": "fs-hp09/rain"}, "x", T0)["ok"]
 
 
 def test_unknown_sender_and_noise(rig: Rig) -> None:
