@@ -10,7 +10,7 @@ from typing import Any
 
 from hub.alerts import episodes
 from hub.alerts import messages as m
-from hub.alerts.directory import Directory, Role, mask_phone
+from hub.alerts.directory import Directory, Role, mask_address
 from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
@@ -32,7 +32,7 @@ def delivery_key(d: Delivery) -> str:
 
 
 def _masked(address: str, audience: str) -> str:
-    return mask_phone(address) if audience not in ("record", "zone", "drone_team") else address
+    return mask_address(address)
 
 
 class Dispatcher:
