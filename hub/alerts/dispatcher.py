@@ -69,6 +69,7 @@ class Dispatcher:
             for name, chan in self.channels.items()
         }  # fmt: skip
         self.stamp = Stamper()
+        self._unknown_sites: set[str] = set()
         self.counts: dict[str, int] = {}
         self.per_channel: dict[str, dict[str, int]] = {n: {} for n in channels}
         self.responder = Responder(self)
@@ -121,6 +122,9 @@ class Dispatcher:
     def process(self, t: Transition) -> list[int]:
         """Fold one transition into the alert state and queue its deliveries (the intake thread's job)."""
         site = self.directory.site(t.site)
+        if site is None and t.site not in self._unknown_sites:
+            self._unknown_sites.add(t.site)  # route anyway (a missed alert is worse) but say so once
+            log.error("alert for a site missing from the directory site=%s rule=%s", t.site, t.rule)
         hazard = site.hazard if site else ""
         row = alert_row(t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value,
                         t.message, t.at)  # fmt: skip
