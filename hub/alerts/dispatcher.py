@@ -128,7 +128,7 @@ class Dispatcher:
         hazard = site.hazard if site else ""
         row = alert_row(t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value,
                         t.message, t.at)  # fmt: skip
-        self.rows.put([row])
+        self.rows.put(row)
         self._count("transitions")
         with self._lock:
             before = self.state.alert(t.alert_id)
@@ -253,9 +253,8 @@ class Dispatcher:
 
     def _row(self, channel: str, state: str, audience: str, site: str, level: int, alert_id: str,
              who: str, at: float) -> None:  # fmt: skip
-        self.rows.put(
-            [delivery_row(self.types.get(channel, channel), state, audience, site, level, alert_id, who, at)]
-        )
+        kind = self.types.get(channel, channel)
+        self.rows.put(delivery_row(kind, state, audience, site, level, alert_id, who, at))
 
     # ---- timers, commands, replies ---------------------------------------------------------------
     def tick(self, now: float) -> int:
@@ -271,7 +270,7 @@ class Dispatcher:
                     continue
                 after = AlertRow(**{**_asdict(a), "escalated_level": a.level})
                 ids = self._commit(after, notice, now)
-                self.rows.put([escalation_row(a.site, a.alert_id, self.stamp(now))])
+                self.rows.put(escalation_row(a.site, a.alert_id, self.stamp(now)))
                 self._count("escalations")
                 log.warning("alert escalated to town alert=%s level=%s unacked_min=%d deliveries=%d",
                             a.alert_id, Level(a.level).label, notice.unacked_min, len(ids))  # fmt: skip

@@ -19,7 +19,7 @@ from hub.rules.model import AlertState, Level, Transition
 class DropRows:
     """Rows are not under test here (see test_rows_influx.py)."""
 
-    def put(self, lines: list[str]) -> None:
+    def put(self, row: str) -> None:
         pass
 
 
