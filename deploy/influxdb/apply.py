@@ -75,13 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default="http://127.0.0.1:8086")
     p.add_argument("--database", default="ews")
     p.add_argument("--file", type=Path, default=SETUP)
+    p.add_argument("--username", help="admin user, when influxd has auth enabled")
+    p.add_argument("--password-env", help="environment variable holding that user's password")
     p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for influxd to answer")
     p.add_argument("--backfill-hours", type=float, help="also recompute aggregates for the last N hours")
     args = p.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
     )
-    client = InfluxClient(InfluxConfig(url=args.url, database=args.database))
+    cfg = {
+        "url": args.url,
+        "database": args.database,
+        "username": args.username,
+        "password_env": args.password_env,
+    }
+    client = InfluxClient(InfluxConfig.model_validate(cfg))
     text = args.file.read_text(encoding="utf-8")
     deadline = time.monotonic() + args.wait
     while True:  # influxd may still be opening its shards right after `systemctl start`

@@ -34,7 +34,7 @@ def setup_mod() -> ModuleType:
 @pytest.fixture
 def client(influx_db: tuple[str, str]) -> InfluxClient:
     url, db = influx_db
-    return InfluxClient(InfluxConfig(url=url, database=db))
+    return InfluxClient(InfluxConfig.model_validate({"url": url, "database": db}))
 
 
 def state(client: InfluxClient) -> tuple[object, object]:
