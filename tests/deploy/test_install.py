@@ -118,7 +118,7 @@ def test_bridge_needs_its_secret_and_never_prints_it(tmp_path: Path) -> None:
     args = ("--role", "hub", "--county", "county.example.cn:8883", "--village", "fengshan")
     missing = install(root, *args)
     assert missing.returncode == 1 and "bridge.password" in missing.stderr
-    secret = "Xy7_bridge-test-password-not-real"
+    secret = "not-a-real-secret-bridge-test"
     pw = root / "etc" / "ews" / "secrets" / "bridge.password"
     pw.write_text(secret + "\n")
     pw.chmod(0o600)
