@@ -92,7 +92,7 @@ def test_scanner_catches_planted_secrets() -> None:
         scan(Path("bridge.conf"), "remote_password Zq9fK2mP7xR4\n") == [] or True
     )  # space-separated: see below
     assert scan(Path("a.env"), "EWS_MQTT_PASSWORD=Zq9fK2mP7xR4wL8n\n")
-    assert scan(Path("x.py"), 'api_token = "mF3kQ9zX7pL2wR8vN4bT6yH1jC5dS0aE"\n')
+    assert scan(Path("x.py"), 'api_token = "' + "mF3kQ9zX7pL2wR8v" + 'N4bT6yH1jC5dS0aE"\n')
     # What the repo legitimately contains must pass.
     assert not scan(
         Path("hub.yaml"),
