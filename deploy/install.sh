@@ -181,10 +181,6 @@ fi
 ensure_dir "$ETC" 0750 root:ews
 ensure_dir "$ETC/secrets" 0700 ews:ews
 ensure_dir "$VAR" 0750 ews:ews
-example="$SRC/deploy/fengshan/$ROLE.yaml"
-if [ ! -f "$ETC/$ROLE.yaml" ] && [ -f "$example" ]; then
-  ensure_file "$example" "$ETC/$ROLE.yaml" 0640 root:ews
-fi
 
 # ---- 3. hub: broker, TLS, accounts, bridge, InfluxDB ----------------------------------------------
 make_pki() {  # a CA for this hub (key kept root-only in /etc/ews/pki) and the broker's certificate

@@ -275,7 +275,7 @@ def gateway_snippet(name: str, hub_host: str, hub_port: int, ca_path: str) -> st
             f"  host: {hub_host}",
             f"  port: {hub_port}",
             f"  username: {name}",
-            "  password_file: /etc/ews/secrets/mqtt.password",
+            f"  password_file: /etc/ews/secrets/{name}.password",
             f"  tls_ca: {ca_path}",
         ]
     )
