@@ -242,7 +242,17 @@ if [ "$ROLE" = hub ]; then
     run systemctl enable mosquitto
     run systemctl restart mosquitto
   fi
+  # Debian's influxd listens on all interfaces without auth; the hub, Grafana and backups are local.
+  influx_conf="$ROOT/etc/influxdb/influxdb.conf"
+  before_influx=$CHANGES
+  if [ -f "$influx_conf" ]; then
+    tmp="$(mktemp)"
+    sed -e 's|^  # bind-address = ":8086"$|  bind-address = "127.0.0.1:8086"|' "$influx_conf" >"$tmp"
+    ensure_file "$tmp" "$influx_conf" 0644 root:root
+    rm -f "$tmp"
+  fi
   if ! in_prefix; then
+    if [ "$CHANGES" != "$before_influx" ]; then run systemctl restart influxdb; fi
     systemctl is-active -q influxdb || { changed "start influxdb"; run systemctl enable --now influxdb; }
     # apply.py creates only what is missing or different; it changes nothing on a rerun.
     run "$VENV/bin/python" "$OPT/src/deploy/influxdb/apply.py" --url http://127.0.0.1:8086

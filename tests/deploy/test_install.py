@@ -64,12 +64,19 @@ def test_script_is_lint_clean() -> None:
 @pytest.mark.parametrize("role", ["hub", "edge"])
 def test_second_run_changes_nothing(tmp_path: Path, role: str) -> None:
     root = tmp_path / "root"
+    debian_influx = Path("/etc/influxdb/influxdb.conf")
+    if role == "hub" and debian_influx.exists():  # Debian's stock file, to be bound to loopback
+        (root / "etc/influxdb").mkdir(parents=True)
+        shutil.copy(debian_influx, root / "etc/influxdb/influxdb.conf")
     first = install(root, "--role", role)
     assert first.returncode == 0, first.stderr + first.stdout
     before = snapshot(root)
     assert f"etc/systemd/system/ews-{role}.service" in before
     assert f"etc/systemd/system/multi-user.target.wants/ews-{role}.service" in before
     assert "opt/ews/src/ews/cli.py" in before
+    if role == "hub" and debian_influx.exists():
+        conf = (root / "etc/influxdb/influxdb.conf").read_text()
+        assert '\n  bind-address = "127.0.0.1:8086"\n' in conf
     second = install(root, "--role", role)
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip().endswith("changes: 0"), second.stdout
