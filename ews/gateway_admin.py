@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -11,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,10 +215,32 @@ class AccountStore:
         mode = acl.stat().st_mode & 0o777 if acl.exists() else 0o640
         _write_atomic(acl, text, mode, like=acl)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One change at a time: two admins adding gateways at once must not lose each other's entry."""
+        lock = self.files.password_file.with_name(f".{self.files.password_file.name}.lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
     def add(
         self, name: str, role: str = "gateway", *, owner: str | None = None, if_missing: bool = False
     ) -> Path:
         """Create an account with a fresh password; return the 0600 credentials file holding it."""
+        with self._locked():
+            return self._add(name, role, owner, if_missing)
+
+    def rotate(self, name: str, *, owner: str | None = None) -> Path:
+        """Give an existing account a new password; the old one stops working at the broker's next reload."""
+        with self._locked():
+            return self._rotate(name, owner)
+
+    def remove(self, name: str) -> None:
+        with self._locked():
+            self._remove(name)
+
+    def _add(self, name: str, role: str, owner: str | None, if_missing: bool) -> Path:
         check_account_name(name, role)
         accounts = self.accounts()
         creds = self.credentials_path(name)
@@ -233,8 +258,7 @@ class AccountStore:
         log.info("account added name=%s role=%s credentials=%s", name, role, creds)
         return creds
 
-    def rotate(self, name: str, *, owner: str | None = None) -> Path:
-        """Give an existing account a new password; the old one stops working at the broker's next reload."""
+    def _rotate(self, name: str, owner: str | None) -> Path:
         accounts = self.accounts()
         if name not in accounts:
             raise AdminError(f"no account {name}; add it with `ews gateway add {name}`")
@@ -247,7 +271,7 @@ class AccountStore:
         )
         return self.credentials_path(name)
 
-    def remove(self, name: str) -> None:
+    def _remove(self, name: str) -> None:
         accounts = self.accounts()
         if name not in accounts:
             raise AdminError(f"no account {name}")

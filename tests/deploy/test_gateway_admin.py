@@ -111,3 +111,13 @@ def test_python_hash_has_mosquitto_format() -> None:
     """Format check only; tests/deploy/test_broker_acl.py proves the real broker accepts it."""
     h = hash_password("x", salt=b"0123456789ab")
     assert h.startswith("$7$101$MDEyMzQ1Njc4OWFi$") and len(h.split("$")[-1]) == 88
+
+
+def test_concurrent_adds_lose_nothing(tmp_path: Path) -> None:
+    """Several admins (threads with their own store objects, so their own lock file handles) at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"fs-gw{i:02d}" for i in range(1, 13)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: AccountStore(files(tmp_path)).add(n), names))
+    assert sorted(AccountStore(files(tmp_path)).accounts()) == names
