@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from ews.gateway_admin import AccountStore, BrokerFiles
 from ews.servers import Mosquitto, free_port
 from tests.deploy.brokerconf import MOSQ, localize
@@ -49,7 +51,12 @@ def village_broker(tmp_path: Path, county_port: int, ca: Path, password: str) ->
     return Mosquitto(tmp_path / "village", extra_conf=conf)
 
 
-def test_messages_published_while_county_is_down_arrive_after_it_returns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("village_restarts", [False, True], ids=["county-outage", "plus-village-restart"])
+def test_messages_published_while_county_is_down_arrive_after_it_returns(
+    tmp_path: Path, village_restarts: bool
+) -> None:
+    """With village_restarts, the village broker is also stopped and started during the county outage
+    (an orderly shutdown, e.g. a UPS-triggered one): its persistence file must carry the bridge queue."""
     county, store, tls_port, ca = county_broker(tmp_path)
     county.start()
     password = store.credentials_path("bridge-fengshan").read_text().strip()
@@ -85,6 +92,10 @@ def test_messages_published_while_county_is_down_arrive_after_it_returns(tmp_pat
         county.stop()  # county outage: the village keeps accepting and queueing
         for i in range(30):
             pub.publish("ews/v1/gw/fs-gw01/readings", f"down-{i}")
+        if village_restarts:
+            pub.close()
+            village.stop()
+            village.start()
         county.start()
 
         want = [f"up-{i}" for i in range(10)] + [f"down-{i}" for i in range(30)]
