@@ -28,14 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/ews/acl"))
     p.add_argument("--acl-template", type=Path, default=_TEMPLATE)
     p.add_argument("--secrets-dir", type=Path, default=Path("/etc/ews/secrets"))
-    p.add_argument("--reload", action="store_true", help="reload mosquitto after a change")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = sub.add_parser("add", help="create an account and its credentials file")
     add.add_argument("name", help="gateway id (fs-gw04), or ews-hub*, officer-*, bridge-* for other roles")
     add.add_argument("--role", choices=ROLES, default="gateway")
     add.add_argument("--owner", help="system user to own the credentials file (e.g. ews)")
     add.add_argument("--if-missing", action="store_true", help="do nothing if the account exists")
-    add.add_argument("--hub-host", default=socket.getfqdn(), help="hub address gateways connect to")
+    add.add_argument("--hub-host", help="hub address gateways connect to (default: this host's FQDN)")
     add.add_argument("--hub-port", type=int, default=8883)
     add.add_argument("--ca", default="/etc/ews/ca.crt", help="CA path on the gateway")
     rot = sub.add_parser("rotate", help="give an account a new password")
@@ -43,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rot.add_argument("--owner", help="system user to own the credentials file")
     rem = sub.add_parser("remove", help="delete an account (a stolen gateway)")
     rem.add_argument("name")
+    for action in (add, rot, rem):
+        action.add_argument("--reload", action="store_true", help="reload mosquitto after the change")
     sub.add_parser("list", help="list accounts and roles")
     p.set_defaults(func=run)
 
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "add":
             creds = store.add(args.name, args.role, owner=args.owner, if_missing=args.if_missing)
             if args.role == "gateway":
-                print(gateway_snippet(args.name, args.hub_host, args.hub_port, args.ca))
+                # Looked up only here: a DNS lookup while building the parser would slow every `ews` command.
+                host = args.hub_host or socket.getfqdn()
+                print(gateway_snippet(args.name, host, args.hub_port, args.ca))
                 print(
                     f"# copy {creds} to the gateway as /etc/ews/secrets/mqtt.password (owner ews, mode 0600)"
                 )
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except (AdminError, OSError, subprocess.CalledProcessError) as exc:
         print(f"ews gateway: {exc}", file=sys.stderr)
         return 1
-    if args.reload:
+    if getattr(args, "reload", False):
         result = subprocess.run(["systemctl", "reload", "mosquitto"], capture_output=True, text=True)
         if result.returncode != 0:
             log.error("mosquitto reload failed rc=%s error=%s", result.returncode, result.stderr.strip())
