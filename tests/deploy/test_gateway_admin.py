@@ -121,3 +121,15 @@ def test_concurrent_adds_lose_nothing(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda n: AccountStore(files(tmp_path)).add(n), names))
     assert sorted(AccountStore(files(tmp_path)).accounts()) == names
+
+
+def test_printed_snippet_is_a_valid_mqtt_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from edge.mqttlink import MqttConfig
+
+    assert cli(tmp_path, "add", "fs-gw05", "--hub-host", "hub.libu.example", "--hub-port", "8883") == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    cfg = MqttConfig.model_validate(doc["mqtt"])
+    assert (cfg.host, cfg.port, cfg.username) == ("hub.libu.example", 8883, "fs-gw05")
+    assert cfg.password_file == Path("/etc/ews/secrets/fs-gw05.password")
