@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients influxdb socat espeak-ng fonts-noto-cjk sox
+APT_PACKAGES += shellcheck
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench deps venv clean

@@ -12,6 +12,7 @@ import sys
 COMMANDS: list[str] = [
     "ews.commands.demo",
     "ews.commands.edge",
+    "ews.commands.gateway",
 ]
 
 
