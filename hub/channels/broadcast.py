@@ -32,37 +32,42 @@ class BroadcastConfig(BaseModel):
 
     kind: Literal["broadcast"] = Field(description="Channel kind")
     output: Literal["local", "http"] = Field(
-        "local", description="Play on this machine, or POST to a controller"
+        default="local", description="Play on this machine, or POST to a controller"
     )
     out_dir: Path = Field(
         description="Folder for rendered announcements (kept as a record of what was played)"
     )
     clips_dir: Path | None = Field(
-        None,
+        default=None,
         description="Pre-recorded mono 16-bit WAV clips named <site>-<level>.wav or <level>.wav; they win over speech",
     )
-    voice: str = Field("cmn", description="espeak-ng voice; cmn is Mandarin")
-    speed_wpm: int = Field(140, ge=80, le=300, description="Speech rate, words per minute")
-    espeak_command: str = Field("espeak-ng", description="espeak-ng executable")
-    repeat: int = Field(3, ge=1, le=10, description="How many times the announcement is repeated")
-    siren_s: float = Field(4.0, ge=0, le=60, description="Length of the siren lead-in; 0 for none")
-    siren_low_hz: float = Field(600.0, gt=50, description="Lowest siren pitch")
-    siren_high_hz: float = Field(1200.0, gt=50, description="Highest siren pitch")
-    siren_cycle_s: float = Field(1.5, gt=0.1, description="Seconds per rise-and-fall of the wail")
-    siren_volume: float = Field(0.7, gt=0, le=1.0, description="Siren amplitude, fraction of full scale")
-    gap_s: float = Field(1.0, ge=0, le=10, description="Silence between siren and each repeat")
-    play_command: list[str] = Field(
-        ["aplay", "-q"], description="Local player; {wav} is replaced by the file, else the path is appended"
+    voice: str = Field(default="cmn", description="espeak-ng voice; cmn is Mandarin")
+    speed_wpm: int = Field(default=140, ge=80, le=300, description="Speech rate, words per minute")
+    espeak_command: str = Field(default="espeak-ng", description="espeak-ng executable")
+    repeat: int = Field(default=3, ge=1, le=10, description="How many times the announcement is repeated")
+    siren_s: float = Field(default=4.0, ge=0, le=60, description="Length of the siren lead-in; 0 for none")
+    siren_low_hz: float = Field(default=600.0, gt=50, description="Lowest siren pitch")
+    siren_high_hz: float = Field(default=1200.0, gt=50, description="Highest siren pitch")
+    siren_cycle_s: float = Field(default=1.5, gt=0.1, description="Seconds per rise-and-fall of the wail")
+    siren_volume: float = Field(
+        default=0.7, gt=0, le=1.0, description="Siren amplitude, fraction of full scale"
     )
-    play_timeout_s: float = Field(600.0, gt=0, description="Longest a local playback may take")
+    gap_s: float = Field(default=1.0, ge=0, le=10, description="Silence between siren and each repeat")
+    play_command: list[str] = Field(
+        default=["aplay", "-q"],
+        description="Local player; {wav} is replaced by the file, else the path is appended",
+    )
+    play_timeout_s: float = Field(default=600.0, gt=0, description="Longest a local playback may take")
     controller_url: str | None = Field(
-        None, description="IP broadcast controller endpoint receiving audio/wav"
+        default=None, description="IP broadcast controller endpoint receiving audio/wav"
     )
     controller_token_env: str | None = Field(
-        None, description="Environment variable holding the bearer token"
+        default=None, description="Environment variable holding the bearer token"
     )
-    zone_param: str = Field("zone", description="Query parameter naming the speaker zone (the recipient)")
-    controller_timeout_s: float = Field(60.0, gt=0, description="HTTP timeout for the upload")
+    zone_param: str = Field(
+        default="zone", description="Query parameter naming the speaker zone (the recipient)"
+    )
+    controller_timeout_s: float = Field(default=60.0, gt=0, description="HTTP timeout for the upload")
 
     @model_validator(mode="after")
     def _http_needs_url(self) -> BroadcastConfig:

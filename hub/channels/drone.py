@@ -27,12 +27,12 @@ MISSION_TYPE_MISSION, MISSION_TYPE_FENCE = 0, 1
 class Point(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("", description="Place name shown on the dispatch card")
+    name: str = Field(default="", description="Place name shown on the dispatch card")
     lat: float = Field(
         ge=-90, le=90, description="WGS84 latitude (DJI Pilot and MAVLink use WGS84, not GCJ-02)"
     )
     lon: float = Field(ge=-180, le=180, description="WGS84 longitude")
-    alt_amsl: float = Field(0.0, description="Ground height above sea level, metres")
+    alt_amsl: float = Field(default=0.0, description="Ground height above sea level, metres")
 
 
 class DroneConfig(BaseModel):
@@ -44,25 +44,27 @@ class DroneConfig(BaseModel):
     out_dir: Path = Field(description="Folder for .plan, .kmz and dispatch-card files")
     home: Point = Field(description="Launch point of the drone team")
     sites: dict[str, Point] = Field(default_factory=dict, description="Hazard point coordinates by site id")
-    team: str = Field("无人机队", description="Team name on the card")
-    default_officer: str = Field("值班员", description="Requesting officer when the alert names none")
-    takeoff_alt_m: float = Field(30.0, gt=0, description="Takeoff altitude above the launch point")
+    team: str = Field(default="无人机队", description="Team name on the card")
+    default_officer: str = Field(default="值班员", description="Requesting officer when the alert names none")
+    takeoff_alt_m: float = Field(default=30.0, gt=0, description="Takeoff altitude above the launch point")
     cruise_alt_m: float = Field(
-        80.0, gt=0, description="Survey altitude above the launch point; mind the terrain"
+        default=80.0, gt=0, description="Survey altitude above the launch point; mind the terrain"
     )
-    cruise_speed_mps: float = Field(10.0, gt=0, le=20, description="Cruise speed")
-    orbit_radius_m: float = Field(60.0, gt=0, description="Orbit radius around the hazard point")
-    orbit_turns: float = Field(2.0, gt=0, le=10, description="Orbit turns")
-    photo_interval_s: float = Field(2.0, gt=0, description="Seconds between photos during the orbit")
+    cruise_speed_mps: float = Field(default=10.0, gt=0, le=20, description="Cruise speed")
+    orbit_radius_m: float = Field(default=60.0, gt=0, description="Orbit radius around the hazard point")
+    orbit_turns: float = Field(default=2.0, gt=0, le=10, description="Orbit turns")
+    photo_interval_s: float = Field(default=2.0, gt=0, description="Seconds between photos during the orbit")
     altitude_limit_m: float = Field(
-        120.0, gt=0, description="Altitude ceiling (China's light-UAV airspace is 120 m)"
+        default=120.0, gt=0, description="Altitude ceiling (China's light-UAV airspace is 120 m)"
     )
-    fence_margin_m: float = Field(200.0, ge=0, description="Geofence margin beyond route and orbit")
+    fence_margin_m: float = Field(default=200.0, ge=0, description="Geofence margin beyond route and orbit")
     firmware: Literal["ardupilot", "px4"] = Field(
-        "ardupilot", description="Autopilot of the MAVLink aircraft"
+        default="ardupilot", description="Autopilot of the MAVLink aircraft"
     )
-    dji_drone: tuple[int, int] = Field((77, 0), description="WPML droneEnumValue and droneSubEnumValue")
-    dji_payload: int = Field(66, description="WPML payloadEnumValue")
+    dji_drone: tuple[int, int] = Field(
+        default=(77, 0), description="WPML droneEnumValue and droneSubEnumValue"
+    )
+    dji_payload: int = Field(default=66, description="WPML payloadEnumValue")
 
     def build(self) -> DroneChannel:
         return DroneChannel(self)

@@ -44,14 +44,22 @@ class SmsModemConfig(BaseModel):
 
     kind: Literal["sms_modem"] = Field(description="Channel kind")
     port: str = Field(description="Serial device or pyserial URL, e.g. /dev/ttyUSB2")
-    baudrate: int = Field(115200, description="Serial speed")
-    smsc: str | None = Field(None, description="Service centre number; None uses the one stored on the SIM")
-    validity_hours: float = Field(24.0, gt=0, le=24 * 7 * 63, description="How long the network keeps trying")
-    status_report: bool = Field(False, description="Request delivery reports (TP-SRR)")
-    min_rssi: int = Field(2, ge=0, le=31, description="AT+CSQ rssi below this counts as no signal")
-    send_timeout_s: float = Field(60.0, gt=0, description="Wait for +CMGS after the PDU (networks are slow)")
+    baudrate: int = Field(default=115200, description="Serial speed")
+    smsc: str | None = Field(
+        default=None, description="Service centre number; None uses the one stored on the SIM"
+    )
+    validity_hours: float = Field(
+        default=24.0, gt=0, le=24 * 7 * 63, description="How long the network keeps trying"
+    )
+    status_report: bool = Field(default=False, description="Request delivery reports (TP-SRR)")
+    min_rssi: int = Field(default=2, ge=0, le=31, description="AT+CSQ rssi below this counts as no signal")
+    send_timeout_s: float = Field(
+        default=60.0, gt=0, description="Wait for +CMGS after the PDU (networks are slow)"
+    )
     concat_wait_s: float = Field(
-        600.0, gt=0, description="Inbound concatenated parts missing this long are delivered as received"
+        default=600.0,
+        gt=0,
+        description="Inbound concatenated parts missing this long are delivered as received",
     )
 
     def build(self) -> SmsModemChannel:
