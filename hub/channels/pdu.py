@@ -53,9 +53,9 @@ class Concat:
 
 @dataclass(frozen=True, slots=True)
 class SmsPdu:
-    """A decoded SMS-SUBMIT (address = destination) or SMS-DELIVER (address = sender)."""
+    """A decoded SMS-SUBMIT or SMS-STATUS-REPORT (address = recipient) or SMS-DELIVER (address = sender)."""
 
-    kind: str  # "submit" or "deliver"
+    kind: str  # "submit", "deliver" or "status"
     address: str
     text: str
     dcs: int
@@ -63,6 +63,8 @@ class SmsPdu:
     timestamp: float | None = None  # deliver: service-centre time, UTC epoch seconds
     status_report: bool = False  # submit: TP-SRR requested
     validity: int | None = None  # submit: relative TP-VP octet
+    reference: int | None = None  # status: TP-MR of the message it reports on
+    status: int | None = None  # status: TP-ST; below 0x20 delivered, 0x20-0x3F still trying, else failed
 
 
 def normalize_number(raw: str) -> str:
@@ -315,8 +317,8 @@ def decode(pdu_hex: str, *, with_smsc: bool = True) -> SmsPdu:
         raise PduError(f"not hex: {exc}") from None
     try:
         return _decode(buf, with_smsc)
-    except IndexError:
-        raise PduError("truncated PDU") from None
+    except (IndexError, ValueError):
+        raise PduError("truncated or malformed PDU") from None
 
 
 def _decode(buf: bytes, with_smsc: bool) -> SmsPdu:
@@ -343,4 +345,11 @@ def _decode(buf: bytes, with_smsc: bool) -> SmsPdu:
         return SmsPdu(
             "submit", address, text, dcs, concat, status_report=bool(first & 0x20), validity=validity
         )
-    raise PduError(f"unsupported PDU type TP-MTI={mti} (status report or command)")
+    if mti == 0x02:
+        reference = buf[pos + 1]
+        address, pos = _decode_address(buf, pos + 2)
+        done = _decode_scts(buf[pos + 7 : pos + 14])  # discharge time; the SCTS before it is submission
+        return SmsPdu(
+            "status", address, "", 0, None, timestamp=done, reference=reference, status=buf[pos + 14]
+        )
+    raise PduError(f"unsupported PDU type TP-MTI={mti}")

@@ -136,10 +136,14 @@ class SmsModemChannel:
             raise self._fail(f"modem not answering: {exc}", recoverable=True) from exc
 
     def status(self) -> dict[str, int]:
-        """Registration state and rssi, for the gateway health view."""
+        """Registration state and rssi, for the gateway health view; raises a recoverable error if unreachable."""
         with self._lock:
-            modem = self._ready()
-            return {"registration": modem.registration(), "rssi": modem.signal()[0]}
+            try:
+                modem = self._connect()
+                return {"registration": modem.registration(), "rssi": modem.signal()[0]}
+            except (serial.SerialException, OSError, ATError) as exc:
+                self._drop()
+                raise self._fail(f"modem not answering: {exc}", recoverable=True) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -229,6 +233,15 @@ class SmsModemChannel:
                 continue  # stored outgoing drafts are not ours
             try:
                 decoded = pdu.decode(msg.pdu)
+                if decoded.kind == "status":
+                    log.info(
+                        "sms delivery report to=%s mr=%s status=%s",
+                        decoded.address,
+                        decoded.reference,
+                        decoded.status,
+                    )
+                    done.append(msg.index)
+                    continue
                 if decoded.kind != "deliver":
                     raise pdu.PduError(f"unexpected {decoded.kind} PDU in inbox")
             except pdu.PduError as exc:

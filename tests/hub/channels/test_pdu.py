@@ -131,3 +131,12 @@ def test_any_text_round_trips_through_submit(text, ref):
         assert p.tpdu_length - 15 <= 140  # 15 octets of header fields (13-digit number), then user data
     if len(parts) > 1:
         assert [d.concat for d in decoded] == [pdu.Concat(ref, len(parts), i + 1) for i in range(len(parts))]
+
+
+def test_status_report_decodes_reference_recipient_and_status():
+    # Hand-assembled per TS 23.040 §9.2.2.3: MR 0x2A, RA +8613800138001, SCTS and DT, TP-ST 0 (delivered).
+    scts = "62117201030423"  # 2026-11-27 10:30:40 +08:00 (semi-octets swapped)
+    tpdu = "06" + "2A" + "0D91683108108300F1" + scts + scts + "00"
+    d = pdu.decode("00" + tpdu)
+    assert (d.kind, d.reference, d.address, d.status) == ("status", 0x2A, "+8613800138001", 0)
+    assert d.timestamp == calendar.timegm((2026, 11, 27, 10, 30, 40)) - 8 * 3600

@@ -197,3 +197,17 @@ def test_missing_serial_port_is_recoverable(tmp_path):
 def test_config_is_closed():
     with pytest.raises(ValueError):
         SmsModemConfig.model_validate({"kind": "sms_modem", "port": "/dev/ttyUSB2", "baud": 9600})
+
+
+def test_delivery_reports_are_logged_and_removed_not_counted_as_rejected(channel, sim, caplog):
+    caplog.set_level("INFO")
+    scts = "62117201030423"
+    sim.inject_pdu("00" + "06" + "2A" + "0D91683108108300F1" + scts + scts + "00")
+    assert channel.poll_inbound() == []
+    assert channel.rejected_inbound == 0 and sim.deleted == [1]
+    assert "sms delivery report to=+8613800138001 mr=42 status=0" in caplog.text
+
+
+def test_status_reports_registration_and_signal(channel, sim):
+    sim.registration, sim.rssi = 2, 7
+    assert channel.status() == {"registration": 2, "rssi": 7}
