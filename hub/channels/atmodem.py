@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 _FINAL_OK = "OK"
 _ERROR = re.compile(r"^(?:\+(CMS|CME) ERROR:\s*(.*)|(ERROR))$")
-_CMGL = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+),[^,]*,\s*(\d+)$")
+_CMGL = re.compile(r"^\+CMGL:\s*(\d+),\s*(\d+),(?:[^,]*,)?\s*(\d+)$")  # <alpha> is optional
 _UNSOLICITED = ("+CMTI:", "+CDSI:", "+CMT:", "+CDS:", "RING", "+CREG:", "+CGREG:", "+CEREG:", "^", "+CIEV:")
 
 # Registration states reported by +CREG (3GPP TS 27.007 §7.2).
@@ -126,19 +126,29 @@ class ATModem:
 
     def registration(self) -> int:
         """Network registration state from AT+CREG? (1 home, 5 roaming are registered)."""
-        for line in self.command("AT+CREG?"):
-            if line.startswith("+CREG:"):
-                fields = line.split(":", 1)[1].split(",")
-                return int(fields[1] if len(fields) > 1 else fields[0])
-        raise ATError("AT+CREG?", "BADRESPONSE", None, "no +CREG line")
+        fields = self._numbers("AT+CREG?", "+CREG:")
+        return fields[1] if len(fields) > 1 else fields[0]
 
     def signal(self) -> tuple[int, int]:
         """(rssi 0..31 or 99 unknown, ber) from AT+CSQ."""
-        for line in self.command("AT+CSQ"):
-            if line.startswith("+CSQ:"):
-                rssi, ber = line.split(":", 1)[1].split(",")
-                return int(rssi), int(ber)
-        raise ATError("AT+CSQ", "BADRESPONSE", None, "no +CSQ line")
+        fields = self._numbers("AT+CSQ", "+CSQ:")
+        if len(fields) < 2:
+            raise ATError("AT+CSQ", "BADRESPONSE", None, f"{fields}")
+        return fields[0], fields[1]
+
+    def _numbers(self, command: str, prefix: str) -> list[int]:
+        """The leading numeric fields of the response line starting with `prefix`."""
+        for line in self.command(command):
+            if line.startswith(prefix):
+                out = []
+                for field in line[len(prefix) :].split(","):
+                    if not field.strip().isdigit():
+                        break  # quoted LAC/cell id and later fields are not needed
+                    out.append(int(field))
+                if out:
+                    return out
+                raise ATError(command, "BADRESPONSE", None, line)
+        raise ATError(command, "BADRESPONSE", None, f"no {prefix} line")
 
     def send_pdu(self, pdu: EncodedPdu, *, timeout: float = 60.0) -> int:
         """AT+CMGS=<len>, wait for the '>' prompt, send the PDU and Ctrl-Z; return the message reference."""
@@ -150,8 +160,9 @@ class ATModem:
         self._prompt(command, started + 10.0, started)
         self._write(pdu.hex + "\x1a")
         for line in self._final(command, started + timeout, started):
-            if line.startswith("+CMGS:"):
-                return int(line.split(":", 1)[1].split(",")[0])
+            ref = line.removeprefix("+CMGS:").split(",")[0].strip()
+            if line.startswith("+CMGS:") and ref.isdigit():
+                return int(ref)
         raise ATError(command, "BADRESPONSE", None, "no +CMGS reference")
 
     def _prompt(self, command: str, deadline: float, started: float) -> None:

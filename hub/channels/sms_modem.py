@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import serial
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.channels import pdu
 from hub.channels.atmodem import (
@@ -38,7 +38,7 @@ _MAX_PENDING_SENDS = 1000
 
 
 class SmsModemConfig(BaseModel):
-    """A GSM/4G modem (e.g. SIM800/EC20/Air724) answering AT commands on a serial port."""
+    """A GSM/4G modem (e.g. Quectel EC20/EC200, Air724UG) answering AT commands on a serial port."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +61,11 @@ class SmsModemConfig(BaseModel):
         gt=0,
         description="Inbound concatenated parts missing this long are delivered as received",
     )
+
+    @field_validator("smsc")
+    @classmethod
+    def _smsc_is_a_number(cls, value: str | None) -> str | None:
+        return None if value is None else pdu.normalize_number(value)
 
     def build(self) -> SmsModemChannel:
         return SmsModemChannel(self)

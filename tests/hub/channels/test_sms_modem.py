@@ -194,9 +194,21 @@ def test_missing_serial_port_is_recoverable(tmp_path):
     assert err.value.recoverable
 
 
-def test_config_is_closed():
-    with pytest.raises(ValueError):
+def test_config_is_closed_and_checked():
+    with pytest.raises(ValueError, match="baud"):
         SmsModemConfig.model_validate({"kind": "sms_modem", "port": "/dev/ttyUSB2", "baud": 9600})
+    with pytest.raises(ValueError, match="invalid phone number"):
+        SmsModemConfig.model_validate({"kind": "sms_modem", "port": "/dev/ttyUSB2", "smsc": "smsc"})
+
+
+def test_message_through_an_explicit_service_centre(sim):
+    ch = SmsModemConfig(kind="sms_modem", port=sim.port, smsc="+86 13800200500").build()
+    try:
+        ch.send(note(text="测试"))
+    finally:
+        ch.close()
+    (sent,) = sim.delivered()
+    assert sent.pdu.startswith("0891683108200005F0") and sent.text == "测试"
 
 
 def test_delivery_reports_are_logged_and_removed_not_counted_as_rejected(channel, sim, caplog):
