@@ -41,7 +41,9 @@ class BroadcastConfig(BaseModel):
         default=None,
         description="Pre-recorded mono 16-bit WAV clips named <site>-<level>.wav or <level>.wav; they win over speech",
     )
-    voice: str = Field(default="cmn", description="espeak-ng voice; cmn is Mandarin")
+    # espeak-ng 1.51's `cmn` voice reads the tone digits of its own pinyin dictionary as English numbers
+    # ("shan one"); `cmn-latn-pinyin` is the same Mandarin voice with the tones spoken as tones.
+    voice: str = Field(default="cmn-latn-pinyin", description="espeak-ng Mandarin voice")
     speed_wpm: int = Field(default=140, ge=80, le=300, description="Speech rate, words per minute")
     espeak_command: str = Field(default="espeak-ng", description="espeak-ng executable")
     repeat: int = Field(default=3, ge=1, le=10, description="How many times the announcement is repeated")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import array
 import io
 import math
+import re
 import shutil
+import subprocess
 import wave
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from hub.channels import speech
 from hub.channels.base import ChannelError, Notification
 from hub.channels.broadcast import BroadcastChannel, BroadcastConfig, read_wav, siren, write_wav
 
@@ -56,6 +59,21 @@ def test_rendered_wav_has_format_duration_siren_and_speech(tmp_path):
     mean_hz = crossings / 2 / 2.0
     assert 700 < mean_hz < 1100
     assert rms(sir) > 10000
+
+
+def test_the_default_voice_speaks_every_syllable_as_mandarin(tmp_path):
+    """espeak-ng switches to English ("(en)" in its phoneme trace) where a voice can't speak Chinese text;
+    the `cmn` voice does so for its own pinyin tone digits, so the default voice must never switch."""
+    voice = BroadcastConfig(kind="broadcast", out_dir=tmp_path).voice
+    spoken = speech.normalize(TEXT)
+    trace = subprocess.run(
+        ["espeak-ng", "-v", voice, "-q", "-x", "--stdin"],
+        input=spoken.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert "(en)" not in trace
+    assert trace.count("_|") >= len(re.findall(r"[\u4e00-\u9fff]", spoken)) - 2  # one syllable per character
 
 
 def test_render_is_reused_for_the_same_notification(tmp_path):
