@@ -47,6 +47,7 @@ class _Faults:
     send_errors: list[int | None] = field(default_factory=list)  # +CMS ERROR per next send; None passes
     hang_sends: int = 0  # sends that get no answer at all
     rejected: dict[str, int] = field(default_factory=dict)  # number -> +CMS ERROR code
+    undeletable: set[int] = field(default_factory=set)  # storage indices AT+CMGD refuses
 
 
 class ModemSimulator:
@@ -135,6 +136,11 @@ class ModemSimulator:
         with self._lock:
             self._faults.rejected[number] = code
 
+    def refuse_delete(self, index: int) -> None:
+        """AT+CMGD=index answers +CMS ERROR: 321 (a flaky SIM)."""
+        with self._lock:
+            self._faults.undeletable.add(index)
+
     def delivered(self) -> list[SentPdu]:
         """Accepted sends only (the ones that reached the network)."""
         with self._lock:
@@ -192,7 +198,7 @@ class ModemSimulator:
         if cmd.startswith("AT+CMGD="):
             with self._lock:
                 index = int(cmd[8:].split(",")[0])
-                if self._store.pop(index, None) is None:
+                if index in self._faults.undeletable or self._store.pop(index, None) is None:
                     return ["+CMS ERROR: 321"]  # invalid memory index
                 self.deleted.append(index)
             return ["OK"]

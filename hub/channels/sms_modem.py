@@ -219,14 +219,30 @@ class SmsModemChannel:
             try:
                 modem = self._connect()
                 stored = modem.list_messages(STAT_ALL)
-                messages, done = self._collect(stored, time.monotonic())
-                for index in done:
-                    modem.delete(index)
             except (serial.SerialException, OSError, ATError) as exc:
                 self._drop()
                 raise self._fail(f"reading inbound SMS failed: {exc}", recoverable=True) from exc
+            messages, done = self._collect(stored, time.monotonic())
+            self._delete(modem, done)
         messages.sort(key=lambda m: m[0])
         return [(sender, text) for _, sender, text in messages]
+
+    def _delete(self, modem: ATModem, indices: list[int]) -> None:
+        """Free SIM slots. A failure keeps the messages already decoded: the next poll may repeat a few,
+        which the dispatcher tolerates, whereas dropping them would lose acknowledgements."""
+        for index in indices:
+            try:
+                modem.delete(index)
+            except ATError as exc:
+                log.warning(
+                    "sms inbound delete failed port=%s index=%d error=%s", self.config.port, index, exc
+                )
+            except (serial.SerialException, OSError) as exc:
+                log.warning(
+                    "sms inbound delete failed port=%s index=%d error=%s", self.config.port, index, exc
+                )
+                self._drop()
+                return
 
     def _collect(self, stored: list, now: float) -> tuple[list[tuple[float, str, str]], list[int]]:
         """Decode received messages and join concatenated parts; returns messages and indices to delete."""

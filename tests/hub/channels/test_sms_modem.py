@@ -223,3 +223,11 @@ def test_delivery_reports_are_logged_and_removed_not_counted_as_rejected(channel
 def test_status_reports_registration_and_signal(channel, sim):
     sim.registration, sim.rssi = 2, 7
     assert channel.status() == {"registration": 2, "rssi": 7}
+
+
+def test_a_failed_delete_keeps_the_replies_already_read(channel, sim, caplog):
+    sim.inject_sms("+8613900000001", "收到")
+    sim.inject_sms("+8613900000002", "1")
+    sim.refuse_delete(1)
+    assert channel.poll_inbound() == [("+8613900000001", "收到"), ("+8613900000002", "1")]
+    assert "sms inbound delete failed" in caplog.text and sim.deleted == [2]
