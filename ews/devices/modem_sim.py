@@ -15,7 +15,9 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -278,16 +280,26 @@ class ModemSimulator:
         return record, f"\r\n+CMGS: {record.mr}\r\n\r\nOK\r\n"
 
 
+def read_log(path: Path) -> list[SentPdu]:
+    """Every AT+CMGS recorded in a simulator log; `error is None` marks the ones the network accepted."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [SentPdu(**json.loads(line)) for line in fh if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator until interrupted: `python -m ews.devices.modem_sim --dir /tmp/modem`."""
     parser = argparse.ArgumentParser(description="GSM modem simulator on a socat pty pair")
     parser.add_argument("--dir", type=Path, required=True, help="folder for the pty links")
     parser.add_argument("--log", type=Path, help="JSONL file recording every PDU sent")
     args = parser.parse_args(argv)
+    # SIGTERM must run the finally below, or the socat child outlives us holding the pty pair.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sim = ModemSimulator(args.dir, log_path=args.log)
     sim.start()
-    print(sim.port, flush=True)
     try:
+        print(sim.port, flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

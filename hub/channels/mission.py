@@ -174,74 +174,54 @@ def route(spec: MissionSpec) -> list[tuple[float, float]]:
     return [(spec.target_lat, spec.target_lon), *orbit]
 
 
+def _ws(**fields: object) -> str:
+    """wpml:<name> elements in keyword order."""
+    return "".join(_el(f"wpml:{name}", value) for name, value in fields.items())
+
+
 def _mission_config(spec: MissionSpec) -> str:
     return _el(
         "wpml:missionConfig",
-        _el("wpml:flyToWaylineMode", "safely"),
-        _el("wpml:finishAction", "goHome"),
-        _el("wpml:exitOnRCLost", "executeLostAction"),
-        _el("wpml:executeRCLostAction", "goBack"),
-        _el("wpml:takeOffSecurityHeight", spec.takeoff_alt_m),
-        _el("wpml:globalTransitionalSpeed", spec.cruise_speed_mps),
-        _el("wpml:globalRTHHeight", spec.cruise_alt_m),
-        _el(
-            "wpml:droneInfo",
-            _el("wpml:droneEnumValue", spec.dji_drone[0]),
-            _el("wpml:droneSubEnumValue", spec.dji_drone[1]),
-        ),
-        _el(
-            "wpml:payloadInfo",
-            _el("wpml:payloadEnumValue", spec.dji_payload),
-            _el("wpml:payloadPositionIndex", 0),
-        ),
+        _ws(flyToWaylineMode="safely", finishAction="goHome", exitOnRCLost="executeLostAction"),
+        _ws(executeRCLostAction="goBack", takeOffSecurityHeight=spec.takeoff_alt_m),
+        _ws(globalTransitionalSpeed=spec.cruise_speed_mps, globalRTHHeight=spec.cruise_alt_m),
+        _el("wpml:droneInfo", _ws(droneEnumValue=spec.dji_drone[0], droneSubEnumValue=spec.dji_drone[1])),
+        _el("wpml:payloadInfo", _ws(payloadEnumValue=spec.dji_payload, payloadPositionIndex=0)),
     )
+
+
+def _action(action_id: int, func: str, **params: object) -> str:
+    param = _el("wpml:actionActuatorFuncParam", _ws(**params, payloadPositionIndex=0))
+    return _el("wpml:action", _ws(actionId=action_id, actionActuatorFunc=func), param)
 
 
 def _actions(spec: MissionSpec, index: int, last: int) -> str:
     if index == 0:  # at the hazard point: tilt the camera toward the slope and take a first photo
         pitch = -round(math.degrees(math.atan2(spec.cruise_alt_m, spec.orbit_radius_m)), 1)
-        gimbal = _el(
-            "wpml:actionActuatorFuncParam",
-            _el("wpml:gimbalRotateMode", "absoluteAngle"),
-            _el("wpml:gimbalPitchRotateEnable", 1),
-            _el("wpml:gimbalPitchRotateAngle", float(pitch)),
-            _el("wpml:payloadPositionIndex", 0),
-        )
         return _el(
             "wpml:actionGroup",
-            _el("wpml:actionGroupId", 0),
-            _el("wpml:actionGroupStartIndex", 0),
-            _el("wpml:actionGroupEndIndex", 0),
-            _el("wpml:actionGroupMode", "sequence"),
-            _el("wpml:actionTrigger", _el("wpml:actionTriggerType", "reachPoint")),
-            _el(
-                "wpml:action", _el("wpml:actionId", 0), _el("wpml:actionActuatorFunc", "gimbalRotate"), gimbal
+            _ws(actionGroupId=0, actionGroupStartIndex=0, actionGroupEndIndex=0, actionGroupMode="sequence"),
+            _el("wpml:actionTrigger", _ws(actionTriggerType="reachPoint")),
+            _action(
+                0,
+                "gimbalRotate",
+                gimbalRotateMode="absoluteAngle",
+                gimbalPitchRotateEnable=1,
+                gimbalPitchRotateAngle=float(pitch),
             ),
-            _el(
-                "wpml:action",
-                _el("wpml:actionId", 1),
-                _el("wpml:actionActuatorFunc", "takePhoto"),
-                _el("wpml:actionActuatorFuncParam", _el("wpml:payloadPositionIndex", 0)),
-            ),
+            _action(1, "takePhoto"),
         )
     if index == 1:  # photos every N seconds along the whole orbit
         return _el(
             "wpml:actionGroup",
-            _el("wpml:actionGroupId", 1),
-            _el("wpml:actionGroupStartIndex", 1),
-            _el("wpml:actionGroupEndIndex", last),
-            _el("wpml:actionGroupMode", "sequence"),
+            _ws(
+                actionGroupId=1, actionGroupStartIndex=1, actionGroupEndIndex=last, actionGroupMode="sequence"
+            ),
             _el(
                 "wpml:actionTrigger",
-                _el("wpml:actionTriggerType", "multipleTiming"),
-                _el("wpml:actionTriggerParam", spec.photo_interval_s),
+                _ws(actionTriggerType="multipleTiming", actionTriggerParam=spec.photo_interval_s),
             ),
-            _el(
-                "wpml:action",
-                _el("wpml:actionId", 0),
-                _el("wpml:actionActuatorFunc", "takePhoto"),
-                _el("wpml:actionActuatorFuncParam", _el("wpml:payloadPositionIndex", 0)),
-            ),
+            _action(0, "takePhoto"),
         )
     return ""
 
@@ -250,37 +230,33 @@ def _placemark(spec: MissionSpec, index: int, lat: float, lon: float, last: int,
     poi = f"{_fmt(spec.target_lat)},{_fmt(spec.target_lon)},0"
     # At the hazard point itself a heading toward it is undefined; on the orbit the nose faces the slope.
     heading = (
-        _el("wpml:waypointHeadingParam", _el("wpml:waypointHeadingMode", "followWayline"))
+        _ws(waypointHeadingMode="followWayline")
         if index == 0
-        else _el(
-            "wpml:waypointHeadingParam",
-            _el("wpml:waypointHeadingMode", "towardPOI"),
-            _el("wpml:waypointPoiPoint", poi),
-        )
+        else _ws(waypointHeadingMode="towardPOI", waypointPoiPoint=poi)
     )
+    alt = spec.cruise_alt_m
     height = (
-        [_el("wpml:executeHeight", spec.cruise_alt_m)]
+        _ws(executeHeight=alt)
         if executable
-        else [
-            _el("wpml:height", spec.cruise_alt_m),
-            _el("wpml:ellipsoidHeight", spec.cruise_alt_m),
-            _el("wpml:useGlobalHeight", 0),
-            _el("wpml:useGlobalSpeed", 1),
-            _el("wpml:useGlobalHeadingParam", 0),
-            _el("wpml:useGlobalTurnParam", 1),
-        ]
+        else _ws(
+            height=alt,
+            ellipsoidHeight=alt,
+            useGlobalHeight=0,
+            useGlobalSpeed=1,
+            useGlobalHeadingParam=0,
+            useGlobalTurnParam=1,
+        )
     )
     return _el(
         "Placemark",
         _el("Point", _el("coordinates", f"{_fmt(lon)},{_fmt(lat)}")),
-        _el("wpml:index", index),
-        *height,
-        _el("wpml:waypointSpeed", spec.cruise_speed_mps),
-        heading,
+        _ws(index=index),
+        height,
+        _ws(waypointSpeed=spec.cruise_speed_mps),
+        _el("wpml:waypointHeadingParam", heading),
         _el(
             "wpml:waypointTurnParam",
-            _el("wpml:waypointTurnMode", "toPointAndPassWithContinuityCurvature"),
-            _el("wpml:waypointTurnDampingDist", 0.2),
+            _ws(waypointTurnMode="toPointAndPassWithContinuityCurvature", waypointTurnDampingDist=0.2),
         ),
         _actions(spec, index, last),
     )
@@ -292,46 +268,38 @@ def _document(spec: MissionSpec, executable: bool) -> str:
     marks = "".join(_placemark(spec, i, la, lo, last, executable) for i, (la, lo) in enumerate(points))
     path = [(spec.home_lat, spec.home_lon), *points, (spec.home_lat, spec.home_lon)]
     dist = sum(distance_m(*a, *b) for a, b in zip(path, path[1:], strict=False))
-    if executable:
-        folder = _el(
-            "Folder",
-            _el("wpml:templateId", 0),
-            _el("wpml:executeHeightMode", "relativeToStartPoint"),
-            _el("wpml:waylineId", 0),
-            _el("wpml:distance", round(dist, 1)),
-            _el("wpml:duration", round(dist / spec.cruise_speed_mps, 1)),
-            _el("wpml:autoFlightSpeed", spec.cruise_speed_mps),
-            marks,
-        )
+    speed = spec.cruise_speed_mps
+    if executable:  # waylines.wpml: what the aircraft executes
         head = _mission_config(spec)
-    else:
+        folder = _ws(
+            templateId=0,
+            executeHeightMode="relativeToStartPoint",
+            waylineId=0,
+            distance=round(dist, 1),
+            duration=round(dist / speed, 1),
+            autoFlightSpeed=speed,
+        )
+    else:  # template.kml: what DJI Pilot 2 shows for editing
+        head = _ws(author="fengshan-ews", createTime=spec.created_ms, updateTime=spec.created_ms)
+        head += _mission_config(spec)
         coord = _el(
-            "wpml:waylineCoordinateSysParam",
-            _el("wpml:coordinateMode", "WGS84"),
-            _el("wpml:heightMode", "relativeToStartPoint"),
+            "wpml:waylineCoordinateSysParam", _ws(coordinateMode="WGS84", heightMode="relativeToStartPoint")
         )
-        folder = _el(
-            "Folder",
-            _el("wpml:templateType", "waypoint"),
-            _el("wpml:templateId", 0),
-            coord,
-            _el("wpml:autoFlightSpeed", spec.cruise_speed_mps),
-            _el("wpml:globalHeight", spec.cruise_alt_m),
-            _el("wpml:caliFlightEnable", 0),
-            _el("wpml:gimbalPitchMode", "usePointSetting"),
-            _el("wpml:globalWaypointTurnMode", "toPointAndPassWithContinuityCurvature"),
-            _el("wpml:globalUseStraightLine", 1),
-            marks,
-        )
-        head = (
-            _el("wpml:author", "fengshan-ews")
-            + _el("wpml:createTime", spec.created_ms)
-            + _el("wpml:updateTime", spec.created_ms)
-            + _mission_config(spec)
+        folder = (
+            _ws(templateType="waypoint", templateId=0)
+            + coord
+            + _ws(
+                autoFlightSpeed=speed,
+                globalHeight=spec.cruise_alt_m,
+                caliFlightEnable=0,
+                gimbalPitchMode="usePointSetting",
+                globalWaypointTurnMode="toPointAndPassWithContinuityCurvature",
+                globalUseStraightLine=1,
+            )
         )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="{KML_NS}" xmlns:wpml="{WPML_NS}">'
-        f"{_el('Document', head, folder)}</kml>\n"
+        f"{_el('Document', head, _el('Folder', folder, marks))}</kml>\n"
     )
 
 

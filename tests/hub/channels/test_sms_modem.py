@@ -7,13 +7,15 @@ destination. Faults are injected at the simulator: +CMS ERROR codes, lost regist
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ews.devices.modem_sim import ModemSimulator
+from ews.devices.modem_sim import ModemSimulator, read_log
 from hub.channels import pdu
 from hub.channels.base import ChannelError, Notification
 from hub.channels.registry import CHANNEL_KINDS
@@ -65,6 +67,7 @@ def test_long_chinese_alert_is_sent_as_concatenated_ucs2_parts(channel, sim, tmp
     logged = [json.loads(line) for line in (tmp_path / "sent.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["pdu"] for r in logged] == [s.pdu for s in sent]
     assert logged[0]["text"] == RED[:67]
+    assert read_log(tmp_path / "sent.jsonl") == sent
 
 
 def test_two_messages_get_different_concatenation_references(channel, sim):
@@ -231,3 +234,24 @@ def test_a_failed_delete_keeps_the_replies_already_read(channel, sim, caplog):
     sim.refuse_delete(1)
     assert channel.poll_inbound() == [("+8613900000001", "收到"), ("+8613900000002", "1")]
     assert "sms inbound delete failed" in caplog.text and sim.deleted == [2]
+
+
+def test_standalone_simulator_process_serves_the_channel_and_cleans_up(tmp_path):
+    """The demo runs the simulator as its own process; SIGTERM must also stop its socat child."""
+    log = tmp_path / "sent.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ews.devices.modem_sim", "--dir", str(tmp_path / "pty"), "--log", str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        ch = SmsModemConfig(kind="sms_modem", port=port).build()
+        ch.send(note(text="演练短信"))
+        ch.close()
+        assert [r.text for r in read_log(log)] == ["演练短信"]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    assert not Path(port).exists()  # socat removed its pty link when it was stopped
