@@ -1,1 +1,1 @@
-"""Device simulators for tests and the demo (only what cannot be attached here)."""
+"""Device simulators on real serial lines (pseudo-terminals) and sockets, for tests and `ews demo`."""

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from hub.channels.broadcast import BroadcastConfig
-from hub.channels.drone import DroneConfig
-from hub.channels.sms_modem import SmsModemConfig
-
 # kind -> config model; each model has build() returning the channel.
-CHANNEL_KINDS: dict[str, type[BaseModel]] = {
-    "sms_modem": SmsModemConfig,
-    "broadcast": BroadcastConfig,
-    "drone": DroneConfig,
-}
+CHANNEL_KINDS: dict[str, type[BaseModel]] = {}
+
+# alerts engineer: dispatcher-owned channels
+from hub.channels.annotation import AnnotationConfig  # noqa: E402
+from hub.channels.console import ConsoleConfig  # noqa: E402
+from hub.channels.mqtt_alert import MqttAlertConfig  # noqa: E402
+
+CHANNEL_KINDS["console"] = ConsoleConfig
+CHANNEL_KINDS["mqtt_alert"] = MqttAlertConfig
+CHANNEL_KINDS["annotation"] = AnnotationConfig
+
+# field channels engineer: SMS modem, loudspeaker broadcast, drone dispatch
+from hub.channels.broadcast import BroadcastConfig  # noqa: E402
+from hub.channels.drone import DroneConfig  # noqa: E402
+from hub.channels.sms_modem import SmsModemConfig  # noqa: E402
+
+CHANNEL_KINDS["sms_modem"] = SmsModemConfig
+CHANNEL_KINDS["broadcast"] = BroadcastConfig
+CHANNEL_KINDS["drone"] = DroneConfig
