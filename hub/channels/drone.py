@@ -106,7 +106,7 @@ class DroneChannel:
         )
 
     def _target(self, n: Notification) -> Point:
-        if "lat" in n.extra and "lon" in n.extra:
+        if n.extra.get("lat") and n.extra.get("lon"):  # the dispatcher sends "" when it knows no site
             try:
                 return Point(
                     name=n.extra.get("site_name", n.site),
@@ -160,7 +160,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def dispatch_card(n: Notification, target: Point, c: DroneConfig, plan_path: Path) -> str:
     """Pure: the card text with coordinates, the alert, the requesting officer and the go command."""
     level = _LEVEL_ZH.get(n.level, n.level)
-    officer = n.extra.get("officer", c.default_officer)
+    officer = n.extra.get("requesting_officer") or n.extra.get("officer") or c.default_officer
     return "\n".join(
         [
             f"【凤山预警·{c.team}出动】{level}预警",

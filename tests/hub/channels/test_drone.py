@@ -139,6 +139,17 @@ def test_card_for_matches_the_written_card(config, written):
     assert "值班员" in ch.card_for(note())
 
 
+def test_dispatcher_extra_keys_are_understood(config):
+    """hub/alerts/routing.py sends requesting_officer, and empty lat/lon when it knows no site."""
+    ch = config.build()
+    n = Notification(ALERT, "drone-team", "card", "red", "fs-hp01",
+                     extra={"lat": "", "lon": "", "requesting_officer": "李站长(13800000001)"})  # fmt: skip
+    ch.send(n)
+    assert "请求人：李站长(13800000001)" in ch.paths(ALERT)[2].read_text(encoding="utf-8")
+    plan = json.loads(ch.paths(ALERT)[0].read_text(encoding="utf-8"))
+    assert plan["mission"]["items"][1]["params"][4:6] == [24.6012, 112.5521]
+
+
 def test_coordinates_from_the_notification_win(config):
     ch = config.build()
     ch.send(
