@@ -140,3 +140,17 @@ def test_status_report_decodes_reference_recipient_and_status():
     d = pdu.decode("00" + tpdu)
     assert (d.kind, d.reference, d.address, d.status) == ("status", 0x2A, "+8613800138001", 0)
     assert d.timestamp == calendar.timegm((2026, 11, 27, 10, 30, 40)) - 8 * 3600
+
+
+GSM7_CHARS = pdu._GSM7.replace("\x1b", "") + "".join(pdu._GSM7_EXT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(GSM7_CHARS), min_size=1, max_size=500), st.integers(0, 255))
+def test_gsm7_text_round_trips_with_septet_packing_after_the_header(text, ref):
+    parts = pdu.encode_submit("10086", text, ref=ref)
+    decoded = [pdu.decode(p.hex) for p in parts]
+    assert all(d.dcs == pdu.DCS_GSM7 for d in decoded)
+    assert "".join(d.text for d in decoded) == text
+    septets = [sum(2 if ch in pdu._GSM7_EXT else 1 for ch in d.text) for d in decoded]
+    assert all(n <= (pdu.GSM7_PART if len(parts) > 1 else pdu.GSM7_SINGLE) for n in septets)

@@ -98,3 +98,33 @@ def test_letters_are_left_alone():
 @given(st.text(alphabet=st.sampled_from("0123456789.:%-/mh 级雨米，"), max_size=40))
 def test_no_ascii_digit_survives(text):
     assert not re.search(r"[0-9]", normalize(text))
+
+
+_ZH_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+_ZH_SMALL = {"十": 10, "百": 100, "千": 1000}
+_ZH_BIG = {"万": 10**4, "亿": 10**8}
+
+
+def _parse_zh(text: str) -> int:
+    """An independent reader of Chinese numerals, to check integer() the other way round."""
+    total, section, digit = 0, 0, 0
+    for ch in text:
+        if ch in _ZH_DIGIT:
+            digit = _ZH_DIGIT[ch]
+        elif ch in _ZH_SMALL:
+            section += (digit or 1) * _ZH_SMALL[ch]
+            digit = 0
+        elif ch == "万":
+            total += (section + digit) * _ZH_BIG[ch]
+            section, digit = 0, 0
+        else:  # 亿 scales everything before it
+            total = (total + section + digit) * _ZH_BIG[ch]
+            section, digit = 0, 0
+    return total + section + digit
+
+
+@given(st.integers(0, 10**12 - 1))
+def test_integer_reads_back_to_the_same_number(n):
+    spoken = integer(n)
+    assert _parse_zh(spoken) == n
+    assert "零零" not in spoken and not (n and spoken.endswith("零"))
