@@ -13,6 +13,7 @@ COMMANDS: list[str] = [
     "ews.commands.demo",
     "ews.commands.edge",
     "ews.commands.gateway",
+    "ews.commands.drone",
 ]
 
 
