@@ -72,11 +72,11 @@ def _ground(storm: Storm, rng: random.Random) -> None:
         h = (i + 1) / 6
         for s in cum:
             cum[s] += storm.rain[s][i][1]
-        # Slope creep at 0.5 mm/d, then an acceleration that follows the soaked ground after the peak.
-        accel = math.exp(max(0.0, h - 21.0) / 4.0)
-        disp += (0.5 / 144) * accel * 12 if h > 21 else 0.5 / 144
-        crack += (0.2 / 144) * accel * 10 if h > 21 else 0.2 / 144
-        tilt += (0.01 / 144) * accel * 12 if h > 22 else 0.01 / 144
+        # Slope creep at 0.5 mm/d; after the soaked peak the slope accelerates towards ~30 mm/d.
+        speedup = 1 - math.exp(-max(0.0, h - 21.0) / 6.0)
+        disp += (0.5 + 30.0 * speedup) / 144
+        crack += (0.2 + 8.0 * speedup) / 144
+        tilt += (0.01 + 0.4 * speedup) / 144
         n = i + 1
         storm.lines += [
             _reading("disp_mm", "fs-hp01-gn1", "fs-hp01", "fs-gw01", disp + rng.gauss(0, 0.3), n, t),

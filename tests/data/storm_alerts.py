@@ -91,7 +91,7 @@ def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random
             if to != "none" and not acked and site.id != NO_ACK_SITE:
                 acked = True
                 rows += _ack(site.id, episode, t + rng.randint(300, 1200), rng)
-            if to in ("yellow", "orange") and site.id == NO_ACK_SITE and frm != "none":
+            if to in ("yellow", "orange") and site.id == NO_ACK_SITE and LEVEL_NUM[to] > LEVEL_NUM[frm]:
                 rows += [
                     line(
                         "escalation", {"site": site.id, "to": "town"}, {"alert_id": episode, "n": 1}, t + 1800
@@ -133,7 +133,7 @@ def _deliveries(site: str, alert_id: str, level: str, t: int, rng: random.Random
         rows.append(_delivery("console", "sent", "officers", site, level, alert_id, "console", t + 1))
     if level in ("orange", "red"):
         rows.append(_delivery("cap", "sent", "public", site, level, alert_id, "cap", t + 20))
-    if level == "blue" and rng.random() < 2:  # repeats within the hold are suppressed, not resent
+    if level == "blue":  # a repeat within the hold is suppressed, not resent
         rows.append(_delivery("sms", "suppressed", "officers", site, level, alert_id, PHONES[0], t + 600))
     return rows
 
