@@ -20,11 +20,48 @@ def _check(args: argparse.Namespace) -> int:
         problems += [
             f"{args.dir}/{name}: differs from `ews dashboards generate`" for name in stale(Path(args.dir))
         ]
+    if args.influx_url and not problems:
+        problems += _run_queries(args)
     for p in problems:
         print(p, file=sys.stderr)
     n = len(list(Path(args.dir).glob("*.json")))
     print(f"{n} dashboards checked, {len(problems)} problems")
     return 1 if problems else 0
+
+
+def _run_queries(args: argparse.Namespace) -> list[str]:
+    """Run every query of every dashboard against a live database; report errors, print empty ones."""
+    import time
+
+    from ews.grafana.check import load
+    from ews.grafana.runner import assignments, run, variable_choices
+    from hub.influx import InfluxClient, InfluxConfig, InfluxError
+
+    cfg = InfluxConfig.model_validate(
+        {"url": args.influx_url, "database": args.db, "token_env": args.influx_token_env}
+    )
+    client = InfluxClient(cfg)
+    to_ms = int(time.time() * 1000)
+    from_ms = to_ms - int(args.hours * 3600_000)
+    problems, empty, total = [], set(), 0
+    for path in sorted(Path(args.dir).glob("*.json")):
+        dash = load(path)
+        try:
+            choices = variable_choices(client, dash)
+        except InfluxError as exc:
+            problems.append(f"{path}: variables: {exc}")
+            continue
+        for variables in assignments(choices)[:1]:
+            for o in run(client, dash, from_ms, to_ms, variables):
+                total += 1
+                if o.error:
+                    problems.append(f"{path}: {o.where}: {o.error}")
+                elif not o.series:
+                    empty.add(f"{path.name}: {o.where}")
+    for where in sorted(empty):
+        print(f"no data: {where}")
+    print(f"{total} queries run against {args.influx_url}/{args.db}, {len(empty)} without data")
+    return problems
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -72,6 +109,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--datasource-uid", action="append", default=["ews-influx"], help="allowed InfluxDB datasource uid"
     )
     c.add_argument("--generated", action="store_true", help="also fail when files differ from the generator")
+    c.add_argument("--influx-url", help="also run every query (macros expanded) against this InfluxDB")
+    c.add_argument("--db", default="ews", help="database for --influx-url (default: ews)")
+    c.add_argument("--hours", type=float, default=24.0, help="time range for --influx-url: the last N hours")
+    c.add_argument("--influx-token-env", default=None, help="environment variable with a 2.x/3.x token")
     c.set_defaults(func=_check)
 
     g = sub.add_parser("generate", help="write the dashboards (and the Geomap gazetteer) from code")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ews.grafana import panels as P
+from ews.grafana import templating as T
 from ews.grafana.sites import Site, site_names
 
 UID = "ews-alerts"
@@ -63,9 +64,9 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         "escalations to the town, evacuation progress per grid and drone dispatches.",
         time_from="now-2d",
     )
-    b.variables.append(P.custom_var("site", "隐患点", [(s.name, s.id) for s in sites], multi=True))
+    b.variables.append(T.custom_var("site", "隐患点", [(s.name, s.id) for s in sites], multi=True))
     b.annotations += [
-        P.annotation(
+        T.annotation(
             "预警",
             f'SELECT "message", "level", "site" FROM "alert" WHERE {SITES} AND $timeFilter',
             "red",
@@ -73,7 +74,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             text="message",
             tags="site",
         ),
-        P.annotation(
+        T.annotation(
             "确认/升级/转移",
             f'SELECT "title", "text", "kind" FROM "annotation" WHERE {SITES} AND "kind" != \'alert\' '
             "AND $timeFilter",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ews.grafana import panels as P
+from ews.grafana import templating as T
 from ews.grafana.sites import Site
 
 UID = "ews-gateways"
@@ -18,9 +19,9 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         "local autonomy (siren relay) events and readings the hub rejected.",
     )
     pairs = [(f"{s.gateway} {s.name}", s.gateway) for s in sites]
-    b.variables.append(P.custom_var("gateway", "网关", pairs, multi=True))
+    b.variables.append(T.custom_var("gateway", "网关", pairs, multi=True))
     b.annotations.append(
-        P.annotation(
+        T.annotation(
             "本地自主",
             f'SELECT "reason", "gateway", "site" FROM "autonomy" WHERE {GWS} AND $timeFilter',
             "orange",

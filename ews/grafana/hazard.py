@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ews.grafana import panels as P
+from ews.grafana import templating as T
 from ews.grafana.sites import Site
 from ews.grafana.thresholds import DEFAULT_V0_MM_PER_DAY, RAIN_WINDOWS, SENSOR_LIMITS, WINDOW_HOURS
 
@@ -100,15 +101,15 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         "moisture and water level, each rule's thresholds and the alert annotations.",
     )
     b.variables += [
-        P.custom_var("site", "隐患点", [(s.name, s.id) for s in sites]),
-        P.textbox_var("v0", "等速变形速率 v0 (mm/d)", f"{DEFAULT_V0_MM_PER_DAY:g}"),
+        T.custom_var("site", "隐患点", [(s.name, s.id) for s in sites]),
+        T.textbox_var("v0", "等速变形速率 v0 (mm/d)", f"{DEFAULT_V0_MM_PER_DAY:g}"),
         {
-            **P.query_var("issued", "预报批次", 'SHOW TAG VALUES FROM "rain_mm" WITH KEY = "issued"'),
+            **T.query_var("issued", "预报批次", 'SHOW TAG VALUES FROM "rain_mm" WITH KEY = "issued"'),
             "sort": 2,
         },
     ]
     b.annotations += [
-        P.annotation(
+        T.annotation(
             "预警",
             f'SELECT "message", "level", "rule" FROM "alert" WHERE {SITE} AND $timeFilter',
             "red",
@@ -116,7 +117,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             text="message",
             tags="rule",
         ),
-        P.annotation(
+        T.annotation(
             "事件",
             f'SELECT "title", "text", "kind" FROM "annotation" WHERE {SITE} AND $timeFilter',
             "orange",
