@@ -120,3 +120,27 @@ def test_env_example_holds_no_values_for_secrets() -> None:
     for line in (GRAFANA / "grafana-server.env.example").read_text().splitlines():
         if line and not line.startswith("#") and ("PASSWORD" in line or "TOKEN" in line):
             assert line.endswith("="), line
+
+
+def test_sites_thresholds_and_gateways_agree_with_the_deployment() -> None:
+    """The dashboards draw the same sites and critical-rainfall table the rule engine alerts on."""
+    from ews.grafana.thresholds import RAIN_WINDOWS
+
+    deploy = ROOT / "deploy" / "fengshan"
+    rules = yaml.safe_load((deploy / "rules" / "flash_flood.yaml").read_text(encoding="utf-8"))
+    by_id = {s["id"]: s for s in rules["sites"]}
+    for site in FENGSHAN:
+        spec = by_id[site.id]
+        assert (spec["name"], spec["lat"], spec["lon"], spec["hazard"]) == (
+            site.name,
+            site.lat,
+            site.lon,
+            site.hazard,
+        )
+        assert tuple(spec["grids"]) == site.grids
+    (flood,) = [r for r in rules["rules"] if "rain_24h" in (r.get("thresholds") or {})]
+    for key, limits in RAIN_WINDOWS.items():
+        assert flood["thresholds"][f"rain_{key}"] == [limits.blue, limits.yellow, limits.orange, limits.red]
+    for site in FENGSHAN:
+        gw = yaml.safe_load((deploy / "gateways" / f"{site.gateway}.yaml").read_text(encoding="utf-8"))
+        assert gw["site"] == site.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ews.grafana import panels as P
 from ews.grafana import templating as T
+from ews.grafana.panels import FIRM
 from ews.grafana.sites import Site, site_names
 
 UID = "ews-alerts"
@@ -88,7 +89,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     b.row("预警 Alerts")
     _counts(b)
     levels = (
-        f'SELECT max("level_num") FROM "alert" WHERE {SITES} AND $timeFilter '
+        f'SELECT max("level_num") FROM "alert" WHERE {SITES} AND {FIRM} AND $timeFilter '
         'GROUP BY time($__interval), "site" fill(previous)'
     )
     b.add(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ews.grafana import panels as P
 from ews.grafana import templating as T
+from ews.grafana.panels import FIRM
 from ews.grafana.sites import Site
 from ews.grafana.thresholds import DEFAULT_V0_MM_PER_DAY, RAIN_WINDOWS, SENSOR_LIMITS, WINDOW_HOURS
 
@@ -194,7 +195,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     )
     b.row("预警 Alerts")
     levels = (
-        f'SELECT last("level_num") FROM "alert" WHERE {SITE} AND $timeFilter '
+        f'SELECT last("level_num") FROM "alert" WHERE {SITE} AND {FIRM} AND $timeFilter '
         'GROUP BY time($__interval), "rule" fill(previous)'
     )
     b.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ews.grafana import health
 from ews.grafana import panels as P
 from ews.grafana import templating as T
+from ews.grafana.panels import FIRM
 from ews.grafana.sites import Site, site_names
 from ews.grafana.thresholds import RAIN_WINDOWS, WINDOW_HOURS
 
@@ -18,7 +19,7 @@ GAZETTEER = "public/gazetteer/fengshan-sites.json"
 def _geomap(sites: tuple[Site, ...]) -> P.Json:
     level = (
         'SELECT max("level") AS "level" FROM (SELECT last("level_num") AS "level" FROM "alert" '
-        f'WHERE {RECENT} GROUP BY "site", "rule") GROUP BY "site"'
+        f'WHERE {FIRM} AND {RECENT} GROUP BY "site", "rule") GROUP BY "site"'
     )
     rain = (
         'SELECT sum("value") AS "rain_1h" FROM "rain_mm" WHERE "source" = \'sensor\' '
@@ -73,7 +74,7 @@ def _geomap(sites: tuple[Site, ...]) -> P.Json:
 def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
     last_per_rule = (
         'SELECT * FROM (SELECT "level_num", "message", "alert_id" FROM "alert" '
-        f'WHERE {RECENT} GROUP BY "site", "rule" ORDER BY time DESC LIMIT 1) '
+        f'WHERE {FIRM} AND {RECENT} GROUP BY "site", "rule" ORDER BY time DESC LIMIT 1) '
         'WHERE "level_num" > 0 GROUP BY "site", "rule" ORDER BY time DESC'
     )
     acks = f'SELECT "alert_id", "who", "via" FROM "ack" WHERE {RECENT}'

@@ -11,6 +11,9 @@ DS_UID = "ews-influx"
 DS_TYPE = "influxdb"
 SCHEMA_VERSION = 39
 GRID_WIDTH = 24
+# The dispatcher stores every transition, pending ones too (a rule waiting out its `for` hold). A level
+# counts once it fires: level queries skip pending rows so the last firing level stands meanwhile.
+FIRM = "\"state\" != 'pending'"
 
 Json = dict[str, Any]
 

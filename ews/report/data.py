@@ -110,6 +110,8 @@ def fetch(client: InfluxClient, sites: tuple[Site, ...], start: int, end: int) -
         sd.alerts = _rows(client.query(q))
         current: dict[str, int] = {}
         for r in sd.alerts:
+            if r["state"] == "pending":  # waiting out its hold: the firing level still stands
+                continue
             current[r["rule"]] = int(r["level_num"])
             sd.levels.append((int(r["time"]), float(max(current.values()))))
         data.sites.append(sd)

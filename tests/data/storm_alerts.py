@@ -57,6 +57,7 @@ def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random
         for t, frm, to, value in _transitions(site.id, rain[site.id]):
             if frm == "none":
                 episode, acked = f"{site.id}:rain-critical:{t}", False
+                rows.append(_pending(site.id, "rain-critical", to, episode, value, t - 300, site.hazard))
             state = "resolved" if to == "none" else "firing"
             msg = (
                 f"{site.name} 降雨达{to}级 1小时雨量{value:.1f}毫米"
@@ -111,7 +112,25 @@ def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random
                 evac_started = True
                 rows += _evacuation(site.id, site.grids, episode, t, rng)
                 rows += _drone(site.id, episode, t)
+    # A slope sensor starts a tilt alert near the end that is still waiting out its hold: not yet a level.
+    end = start + 48 * 3600
+    rows.append(
+        _pending("fs-hp03", "tilt-rate", "blue", f"fs-hp03:tilt-rate:{end}", 0.06, end - 600, "collapse")
+    )
     return rows
+
+
+def _pending(site: str, rule: str, level: str, alert_id: str, value: float, t: int, hazard: str) -> str:
+    tags = {
+        "site": site,
+        "rule": rule,
+        "level": level,
+        "from_level": "none",
+        "state": "pending",
+        "hazard": hazard,
+    }
+    fields = {"level_num": LEVEL_NUM[level], "value": value, "message": "", "alert_id": alert_id}
+    return line("alert", tags, fields, t)
 
 
 def _deliveries(site: str, alert_id: str, level: str, t: int, rng: random.Random) -> list[str]:
