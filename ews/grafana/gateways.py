@@ -36,16 +36,22 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         f'SELECT last("value") AS "battery_v" FROM "battery_v" WHERE {ORIGINS} '
         'AND time > ${__to}ms - 7d AND time <= ${__to}ms GROUP BY "origin"'
     )
+    # The hub writes gateway_status (online) from the retained status/last will; the backlog comes from
+    # the gateway's own outbox_depth health reading.
     status = (
-        'SELECT last("online") AS "online", last("outbox_depth") AS "outbox_depth" FROM "gateway_status" '
+        'SELECT last("online") AS "online" FROM "gateway_status" '
         f'WHERE {GWS} AND time <= ${{__to}}ms AND time > ${{__to}}ms - 30d GROUP BY "gateway"'
+    )
+    backlog = (
+        f'SELECT last("value") AS "outbox_depth" FROM "outbox_depth" WHERE {ORIGINS} '
+        'AND time > ${__to}ms - 7d AND time <= ${__to}ms GROUP BY "origin"'
     )
     b.add(
         P.table(
             "网关最后上报",
             "Last seen (time of the last health reading), link state from the retained status (在线/离线), "
             "and the outbox backlog the gateway last reported.",
-            [P.target(seen, "A", "table"), P.target(status, "B", "table")],
+            [P.target(seen, "A", "table"), P.target(status, "B", "table"), P.target(backlog, "C", "table")],
             transformations=[
                 {"id": "organize", "options": {"renameByName": {"origin": "gateway"}}},
                 {"id": "joinByField", "options": {"byField": "gateway", "mode": "outer"}},
@@ -59,7 +65,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
                             "online": "链路",
                             "outbox_depth": "积压",
                         },
-                        "excludeByName": {"Time 2": True},
+                        "excludeByName": {"Time 2": True, "Time 3": True},
                     },
                 },
             ],

@@ -135,9 +135,7 @@ def _forecast_and_warnings(storm: Storm, rng: random.Random) -> None:
 def _gateways(storm: Storm, rng: random.Random) -> None:
     for site, gw in GATEWAY_OF.items():
         depth, dropped = 0, 0
-        storm.lines.append(
-            line("gateway_status", {"gateway": gw}, {"online": 1, "outbox_depth": 0}, storm.start)
-        )
+        storm.lines.append(line("gateway_status", {"gateway": gw}, {"online": 1}, storm.start))
         for i in range(HOURS * 12 + 1):
             t = storm.start + i * 300
             h = i / 12
@@ -153,13 +151,13 @@ def _gateways(storm: Storm, rng: random.Random) -> None:
                 "disk_free_pct": 81.0 - h * 0.05,
                 "cpu_temp_c": 46 + rng.gauss(0, 0.7),
             }
-            for q, v in values.items():
-                storm.lines.append(_reading(q, f"{gw}-health", site, gw, v, i + 1, t))
+            for q, v in values.items():  # edge/health.py sends these with source "health"
+                storm.lines.append(_reading(q, f"{gw}-health", site, gw, v, i + 1, t, source="health"))
     down_at = storm.start + int(OUTAGE_H[0] * 3600)
     up_at = storm.start + int(OUTAGE_H[1] * 3600)
     storm.lines += [
-        line("gateway_status", {"gateway": "fs-gw02"}, {"online": 0, "outbox_depth": 0}, down_at),
-        line("gateway_status", {"gateway": "fs-gw02"}, {"online": 1, "outbox_depth": 162}, up_at),
+        line("gateway_status", {"gateway": "fs-gw02"}, {"online": 0}, down_at),
+        line("gateway_status", {"gateway": "fs-gw02"}, {"online": 1}, up_at),
         line(
             "autonomy",
             {"gateway": "fs-gw02", "site": "fs-hp02"},
