@@ -115,3 +115,17 @@ def test_times_parse_as_iso_with_beijing_default_or_epoch() -> None:
     assert parse_time("2025-07-20T08:00") == 1752969600  # no zone: Beijing time
     with pytest.raises(argparse.ArgumentTypeError, match="ISO 8601"):
         parse_time("yesterday")
+
+
+def test_a_quiet_day_renders_every_page_without_data(
+    storm_url: tuple[str, storm_data.Storm], tmp_path: Path
+) -> None:
+    url, storm = storm_url
+    out = tmp_path / "quiet.pdf"
+    quiet = ["--from", str(storm.start - 3 * 86400), "--to", str(storm.start - 2 * 86400)]
+    assert main(["report", *quiet, "--out", str(out), "--influx-url", url, "--db", "report_storm"]) == 0
+    text = subprocess.run(
+        [_tool("pdftotext"), str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert text.count("\f") == 5  # one form feed per page
+    assert "本时段无人员转移记录" in text and "红色 I" not in text.split("临界雨量")[0]

@@ -183,6 +183,9 @@ def response_page(fig: Figure, data: StormData) -> None:
             label=f"{g} {last:.0f}/{total}",
         )
     ax.set_title("各网格已转移人数（图例：已转移/应转移）", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    if data.evacuation:
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "本时段无人员转移记录", transform=ax.transAxes, ha="center", va="center")
     _time_axis(ax, data)
     fig.subplots_adjust(left=0.16, right=0.95, top=0.93, bottom=0.05, hspace=0.4)
