@@ -60,9 +60,12 @@ def test_single_and_multi_value_variables() -> None:
     assert expand("/^$sites$/", one) == r"/^a\.b\/c$/"
 
 
-def test_alias_patterns_are_left_for_grafana_and_unknown_variables_fail() -> None:
+def test_unknown_variables_fail_naming_the_query() -> None:
     ctx = Context(FROM, TO)
-    assert expand("$tag_site $m", ctx) == "$tag_site $m"
+    with pytest.raises(MacroError, match=r"panel 1: undefined variable \$tag_site"):
+        expand(
+            "SELECT 1 FROM x WHERE \"site\" = '$tag_site'", ctx, where="panel 1"
+        )  # alias syntax in a query
     with pytest.raises(MacroError, match=r"panel 3: undefined variable \$gateway"):
         expand('"gateway" =~ /^$gateway$/', ctx, where="panel 3")
 

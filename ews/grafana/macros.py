@@ -104,8 +104,7 @@ def expand(query: str, ctx: Context, where: str = "query") -> str:
         if builtin is not None:
             return builtin
         if name not in ctx.variables:
-            if name.startswith("tag_") or name in ("m", "measurement", "col"):
-                return m.group(0)  # alias patterns, filled in by Grafana from the result
+            # $tag_x/$m/$col belong in a target's alias, never in the query Grafana sends.
             raise MacroError(f"{where}: undefined variable ${name}")
         value = ctx.variables[name]
         values = [value] if isinstance(value, str) else list(value)
