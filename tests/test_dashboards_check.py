@@ -144,3 +144,31 @@ def test_sites_thresholds_and_gateways_agree_with_the_deployment() -> None:
     for site in FENGSHAN:
         gw = yaml.safe_load((deploy / "gateways" / f"{site.gateway}.yaml").read_text(encoding="utf-8"))
         assert gw["site"] == site.id
+
+
+def test_sites_load_from_the_deployment_directory(tmp_path: Path) -> None:
+    from ews.grafana.sites import load_deployment
+
+    assert load_deployment(ROOT / "deploy" / "fengshan") == FENGSHAN
+    # Generating from the deployment gives the committed dashboards byte for byte.
+    out = tmp_path / "dash"
+    assert (
+        main(
+            [
+                "dashboards",
+                "generate",
+                "--out",
+                str(out),
+                "--gazetteer",
+                "",
+                "--deployment",
+                str(ROOT / "deploy" / "fengshan"),
+            ]
+        )
+        == 0
+    )
+    assert stale(out) == []
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yaml").write_text("sites:\n  - {id: x1, name: 某点}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"a.yaml: sites\[0\]: missing 'lat'"):
+        load_deployment(tmp_path)

@@ -66,9 +66,15 @@ def _run_queries(args: argparse.Namespace) -> list[str]:
 
 def _generate(args: argparse.Namespace) -> int:
     from ews.grafana.generate import write
+    from ews.grafana.sites import FENGSHAN, load_deployment
 
+    try:
+        sites = load_deployment(Path(args.deployment)) if args.deployment else FENGSHAN
+    except (ValueError, OSError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     gaz = Path(args.gazetteer) if args.gazetteer else None
-    for path in write(Path(args.out), gaz):
+    for path in write(Path(args.out), gaz, sites):
         print(path)
     return 0
 
@@ -121,6 +127,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--gazetteer",
         default="deploy/grafana/gazetteer",
         help="where to write fengshan-sites.json ('' = skip)",
+    )
+    g.add_argument(
+        "--deployment",
+        help="deployment directory (rules/, gateways/) to read the sites from (default: Fengshan)",
     )
     g.set_defaults(func=_generate)
 

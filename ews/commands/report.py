@@ -25,7 +25,7 @@ def parse_time(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ews.grafana.sites import FENGSHAN, find_site
+    from ews.grafana.sites import FENGSHAN, find_site, load_deployment
     from ews.report.data import fetch
     from ews.report.render import ReportError, render
     from hub.influx import InfluxClient, InfluxConfig, InfluxError
@@ -37,9 +37,10 @@ def _run(args: argparse.Namespace) -> int:
         print("--to must be after --from", file=sys.stderr)
         return 2
     try:
-        sites = tuple(find_site(FENGSHAN, s) for s in args.site) if args.site else FENGSHAN
-    except KeyError as exc:
-        print(exc.args[0], file=sys.stderr)
+        known = load_deployment(Path(args.deployment)) if args.deployment else FENGSHAN
+        sites = tuple(find_site(known, s) for s in args.site) if args.site else known
+    except (KeyError, ValueError, OSError) as exc:
+        print(exc.args[0] if isinstance(exc, KeyError) else str(exc), file=sys.stderr)
         return 2
     cfg = InfluxConfig.model_validate(
         {
@@ -67,6 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--to", type=parse_time, required=True, help="end (ISO 8601 or epoch s)")
     p.add_argument("--site", action="append", default=[], help="hazard point id (repeat; default: all)")
     p.add_argument("--out", required=True, help="storm.pdf, or storm.png (then storm-2.png, … per page)")
+    p.add_argument(
+        "--deployment",
+        help="deployment directory (rules/, gateways/) to read the sites from (default: Fengshan)",
+    )
     p.add_argument("--influx-url", default="http://127.0.0.1:8086")
     p.add_argument("--db", default="ews", help="InfluxDB database (default: ews)")
     p.add_argument("--influx-user", default=None, help="1.x user")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +47,50 @@ def find_site(sites: tuple[Site, ...], site_id: str) -> Site:
 def gazetteer(sites: tuple[Site, ...]) -> list[dict[str, object]]:
     """Grafana Geomap lookup gazetteer (key/name/latitude/longitude), served from Grafana's public dir."""
     return [{"key": s.id, "name": s.name, "latitude": s.lat, "longitude": s.lon} for s in sites]
+
+
+def load_deployment(directory: Path) -> tuple[Site, ...]:
+    """Sites from a deployment directory: `rules/*.yaml` (each repeats its `sites:`) and
+    `gateways/*.yaml` (`id` and `site`). Errors name the file and the entry."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted((directory / "rules").glob("*.yaml")):
+        doc = _yaml(path)
+        for i, spec in enumerate(doc.get("sites") or []):
+            where = f"{path}: sites[{i}]"
+            try:
+                entry = {k: spec[k] for k in ("id", "name", "lat", "lon", "hazard")}
+            except (KeyError, TypeError) as exc:
+                raise ValueError(f"{where}: missing {exc}") from None
+            entry["grids"] = tuple(spec.get("grids") or ())
+            if entry["id"] in found and found[entry["id"]] != entry:
+                raise ValueError(f"{where}: site {entry['id']} differs from its copy in another rule file")
+            found[entry["id"]] = entry
+    if not found:
+        raise ValueError(f"{directory}/rules: no sites found in *.yaml")
+    gateways: dict[str, str] = {}
+    for path in sorted((directory / "gateways").glob("*.yaml")):
+        doc = _yaml(path)
+        if "id" in doc and "site" in doc:
+            gateways[str(doc["site"])] = str(doc["id"])
+    return tuple(
+        Site(
+            e["id"],
+            e["name"],
+            e["hazard"],
+            float(e["lat"]),
+            float(e["lon"]),
+            e["grids"],
+            gateways.get(e["id"], ""),
+        )
+        for e in found.values()
+    )
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a mapping at the top")
+    return doc
