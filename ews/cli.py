@@ -14,6 +14,8 @@ COMMANDS: list[str] = [
     "ews.commands.edge",
     "ews.commands.gateway",
     "ews.commands.drone",
+    "ews.commands.dashboards",
+    "ews.commands.report",
 ]
 
 
