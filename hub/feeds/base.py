@@ -105,13 +105,21 @@ class FeedConfigBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Feed name: MQTT topic segment, sensor prefix `{name}@{site}`, origin tag")
-    interval_s: float = Field(1800, ge=10, description="Poll interval, seconds")
-    jitter_s: float = Field(30, ge=0, description="Random delay added to each poll, seconds (spreads load)")
-    timeout_s: float = Field(15, gt=0, le=300, description="HTTP connect and read timeout, seconds")
-    api_key_env: str | None = Field(None, description="Environment variable holding the API key, if any")
-    sites: list[str] | None = Field(None, description="Only these hazard points (default: all known sites)")
+    interval_s: float = Field(default=1800, ge=10, description="Poll interval, seconds")
+    jitter_s: float = Field(
+        default=30, ge=0, description="Random delay added to each poll, seconds (spreads load)"
+    )
+    timeout_s: float = Field(default=15, gt=0, le=300, description="HTTP connect and read timeout, seconds")
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the API key, if any"
+    )
+    sites: list[str] | None = Field(
+        default=None, description="Only these hazard points (default: all known sites)"
+    )
     max_retry_after_s: float = Field(
-        3600, ge=0, description="Cap on a server's Retry-After, so a bad header cannot mute a feed for days"
+        default=3600,
+        ge=0,
+        description="Cap on a server's Retry-After, so a bad header cannot mute a feed for days",
     )
 
     @field_validator("name")
@@ -142,7 +150,8 @@ class FeedConfigBase(BaseModel):
 class Feed(Protocol):
     """A feed the runner can poll: one fetch-and-parse, I/O included. State between polls is its own."""
 
-    config: FeedConfigBase
+    @property
+    def config(self) -> FeedConfigBase: ...
 
     def poll(self, session: requests.Session, points: tuple[Point, ...], now: float) -> ParseResult: ...
 

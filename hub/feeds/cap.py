@@ -39,11 +39,17 @@ class CapConfig(FeedConfigBase):
         description="Hazard point → geocodes covering it (e.g. county 441823, town codes) for geocode-only areas",
     )
     default_validity_s: float = Field(
-        86400, gt=0, description="Validity of an info block without <expires>, from <effective> or <sent>"
+        default=86400,
+        gt=0,
+        description="Validity of an info block without <expires>, from <effective> or <sent>",
     )
-    require_valid: bool = Field(True, description="Reject messages that fail the OASIS CAP 1.2 schema")
-    max_messages: int = Field(100, ge=1, description="Most CAP messages fetched per poll (newest first)")
-    interval_s: float = Field(300, ge=10, description="Poll interval, seconds")
+    require_valid: bool = Field(
+        default=True, description="Reject messages that fail the OASIS CAP 1.2 schema"
+    )
+    max_messages: int = Field(
+        default=100, ge=1, description="Most CAP messages fetched per poll (newest first)"
+    )
+    interval_s: float = Field(default=300, ge=10, description="Poll interval, seconds")
 
 
 @dataclass(frozen=True, slots=True)

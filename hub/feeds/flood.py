@@ -17,14 +17,20 @@ class FloodConfig(FeedConfigBase):
     """Daily river discharge at each hazard point's nearest river cell."""
 
     kind: Literal["flood"] = Field(description="Feed kind")
-    base_url: str = Field("https://flood-api.open-meteo.com/v1/flood", description="Flood API endpoint URL")
-    model: str | None = Field(None, description="Flood model (e.g. seamless_v4); None = provider default")
-    forecast_days: int = Field(7, ge=1, le=210, description="Days ahead to request")
-    with_max: bool = Field(True, description="Also store the ensemble maximum as river_discharge_max_m3s")
-    issue_round_s: float = Field(
-        DAY_S / 4, ge=0, description="Issue time = poll time rounded down to this (GloFAS runs daily)"
+    base_url: str = Field(
+        default="https://flood-api.open-meteo.com/v1/flood", description="Flood API endpoint URL"
     )
-    interval_s: float = Field(21600, ge=10, description="Poll interval, seconds")
+    model: str | None = Field(
+        default=None, description="Flood model (e.g. seamless_v4); None = provider default"
+    )
+    forecast_days: int = Field(default=7, ge=1, le=210, description="Days ahead to request")
+    with_max: bool = Field(
+        default=True, description="Also store the ensemble maximum as river_discharge_max_m3s"
+    )
+    issue_round_s: float = Field(
+        default=DAY_S / 4, ge=0, description="Issue time = poll time rounded down to this (GloFAS runs daily)"
+    )
+    interval_s: float = Field(default=21600, ge=10, description="Poll interval, seconds")
 
 
 def variables(cfg: FloodConfig) -> dict[str, str]:

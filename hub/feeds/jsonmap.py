@@ -70,8 +70,8 @@ class ValueMap(BaseModel):
 
     quantity: str = Field(description="Stored quantity, e.g. rain_mm, water_level_m")
     path: str = Field(description="Path inside the item, e.g. $.rain1h")
-    scale: float = Field(1.0, description="value = raw * scale + offset (unit conversion)")
-    offset: float = Field(0.0, description="Added after scaling")
+    scale: float = Field(default=1.0, description="value = raw * scale + offset (unit conversion)")
+    offset: float = Field(default=0.0, description="Added after scaling")
 
 
 class JsonMapConfig(FeedConfigBase):
@@ -81,19 +81,29 @@ class JsonMapConfig(FeedConfigBase):
     url: str = Field(description="Endpoint URL")
     params: dict[str, str] = Field(default_factory=dict, description="Query parameters")
     api_key_header: str | None = Field(
-        None, description="Send the API key in this header (else `apikey` param)"
+        default=None, description="Send the API key in this header (else `apikey` param)"
     )
-    items: str = Field("$[*]", description="Path to the list of items, e.g. $.data.list[*]")
-    site: str | None = Field(None, description="Path to the item's station/site id; None: `fixed_site`")
-    fixed_site: str | None = Field(None, description="Every item belongs to this hazard point")
+    items: str = Field(default="$[*]", description="Path to the list of items, e.g. $.data.list[*]")
+    site: str | None = Field(
+        default=None, description="Path to the item's station/site id; None: `fixed_site`"
+    )
+    fixed_site: str | None = Field(default=None, description="Every item belongs to this hazard point")
     site_map: dict[str, str] = Field(default_factory=dict, description="Their station id → our hazard point")
     time: str = Field(description="Path to the item's (valid) time")
-    time_format: str = Field("iso8601", description="iso8601, epoch_s, epoch_ms or a strptime pattern")
-    utc_offset_hours: float = Field(8.0, description="Offset of times without one (China Standard Time: 8)")
-    issued: str | None = Field(None, description="Path to the issue time (forecasts); same format as time")
-    source: Literal["sensor", "forecast", "warning"] = Field("forecast", description="Reading source")
+    time_format: str = Field(
+        default="iso8601", description="iso8601, epoch_s, epoch_ms or a strptime pattern"
+    )
+    utc_offset_hours: float = Field(
+        default=8.0, description="Offset of times without one (China Standard Time: 8)"
+    )
+    issued: str | None = Field(
+        default=None, description="Path to the issue time (forecasts); same format as time"
+    )
+    source: Literal["sensor", "forecast", "warning"] = Field(default="forecast", description="Reading source")
     values: list[ValueMap] = Field(min_length=1, description="Quantities to take from each item")
-    max_age_s: float | None = Field(None, gt=0, description="Newest time older than this → stale feed")
+    max_age_s: float | None = Field(
+        default=None, gt=0, description="Newest time older than this → stale feed"
+    )
 
     @field_validator("items", "site", "time", "issued")
     @classmethod

@@ -22,14 +22,16 @@ class MarineConfig(FeedConfigBase):
 
     kind: Literal["marine"] = Field(description="Feed kind")
     base_url: str = Field(
-        "https://marine-api.open-meteo.com/v1/marine", description="Marine API endpoint URL"
+        default="https://marine-api.open-meteo.com/v1/marine", description="Marine API endpoint URL"
     )
-    model: str | None = Field(None, description="Wave model; None = provider best match")
-    forecast_hours: int = Field(72, ge=1, le=384, description="Hours ahead to request")
+    model: str | None = Field(default=None, description="Wave model; None = provider best match")
+    forecast_hours: int = Field(default=72, ge=1, le=384, description="Hours ahead to request")
     variables: dict[str, str] = Field(
         default_factory=lambda: dict(VARIABLES), description="Open-Meteo hourly variable → stored quantity"
     )
-    issue_round_s: float = Field(3600, ge=0, description="Issue time = poll time rounded down to this")
+    issue_round_s: float = Field(
+        default=3600, ge=0, description="Issue time = poll time rounded down to this"
+    )
 
 
 def parse(

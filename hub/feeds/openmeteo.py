@@ -19,16 +19,22 @@ class ForecastConfig(FeedConfigBase):
     """Hourly precipitation forecast for each hazard point (Open-Meteo or a self-hosted mirror)."""
 
     kind: Literal["openmeteo"] = Field(description="Feed kind")
-    base_url: str = Field("https://api.open-meteo.com/v1/forecast", description="Forecast endpoint URL")
+    base_url: str = Field(
+        default="https://api.open-meteo.com/v1/forecast", description="Forecast endpoint URL"
+    )
     model: str | None = Field(
-        "cma_grapes_global",
+        default="cma_grapes_global",
         description="Weather model (e.g. cma_grapes_global); None = Open-Meteo best match",
     )
-    forecast_hours: int = Field(48, ge=1, le=384, description="Hours ahead to request")
+    forecast_hours: int = Field(default=48, ge=1, le=384, description="Hours ahead to request")
     issue_round_s: float = Field(
-        3600, ge=0, description="Issue time = poll time rounded down to this; polls within it overwrite"
+        default=3600,
+        ge=0,
+        description="Issue time = poll time rounded down to this; polls within it overwrite",
     )
-    probability: bool = Field(True, description="Also store precipitation_probability as rain_prob_pct")
+    probability: bool = Field(
+        default=True, description="Also store precipitation_probability as rain_prob_pct"
+    )
 
 
 def parse(

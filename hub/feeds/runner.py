@@ -222,6 +222,10 @@ class FeedRunner:
             max_instances=1,
         )
 
+    @property
+    def scheduler(self) -> BackgroundScheduler | None:
+        return self._scheduler
+
     def stop(self, wait: bool = True) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
