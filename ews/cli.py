@@ -9,7 +9,10 @@ import sys
 
 # Each module defines `register(subparsers)` which adds its parser and sets `func(args) -> int`.
 # One line per command module; order is the order of `ews --help`.
-COMMANDS: list[str] = []
+COMMANDS: list[str] = [
+    "ews.commands.feeds",
+    "ews.commands.cap",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,6 +88,19 @@ def _best(
     return best
 
 
+def _matching(
+    alert: CapAlert, point: Point, geocodes: Sequence[str], level: int, now: float, default_validity_s: float
+) -> list[CapInfo]:
+    """The info blocks that put `level` over the point (one per language), to describe the event."""
+    out = []
+    for info in alert.infos:
+        start, end = info_window(alert, info, default_validity_s)
+        covers = any(area_covers(a, point.lat, point.lon, geocodes) for a in info.areas)
+        if info.level == level and start <= now < end and covers:
+            out.append(info)
+    return out
+
+
 def site_levels(
     state: CapState,
     points: Sequence[Point],
@@ -118,7 +131,11 @@ def site_levels(
             action = "cancelled" if action in ("superseded", "lifted") else action
         else:
             continue
-        info = pick_info(alert.infos, languages)
+        info = pick_info(
+            _matching(alert, point, site_geocodes.get(point.site, ()), level, now, default_validity_s)
+            or alert.infos,
+            languages,
+        )
         events.append(
             FeedEvent(
                 feed=feed,
