@@ -129,7 +129,14 @@ class CapFeed:
         cfg = self.config
         result = ParseResult()
         alerts: list[tuple[str, CapAlert, tuple[str, str] | None]] = []
-        for source, body, mark in self._messages(session, now, result):
+        try:
+            messages = self._messages(session, now, result)
+        except FeedError as exc:
+            # The source is down, but warnings already known stay in force until they expire or are
+            # cancelled: keep stating their levels (with feed_ok 0) rather than going silent.
+            result.errors.append(exc)
+            messages = []
+        for source, body, mark in messages:
             try:
                 alerts.append((source, parse_alert(body, source, require_valid=cfg.require_valid), mark))
             except FeedError as exc:

@@ -147,8 +147,13 @@ class FeedRunner:
     def _partial(self, name: str, errors: list[FeedError]) -> None:
         st = self.status[name]
         now_failing = {(e.kind, e.source) for e in errors}
+        cfg = self.feeds[name].config
         for exc in errors:
             st.failures[exc.kind] += 1
+            if exc.retry_after is not None:
+                st.not_before = max(
+                    st.not_before, self._clock() + min(exc.retry_after, cfg.max_retry_after_s)
+                )
             if (exc.kind, exc.source) not in st.partial:
                 log.warning(
                     "feed part failed feed=%s kind=%s source=%s error=%s", name, exc.kind, exc.source, exc

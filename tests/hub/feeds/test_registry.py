@@ -46,3 +46,17 @@ def test_unknown_kind_and_bad_fields() -> None:
         parse_feed_config({"kind": "flood", "name": "a/b"})
     with pytest.raises(ValueError, match="extra"):
         parse_feed_config({"kind": "flood", "name": "f", "colour": 1})
+
+
+def test_the_documented_example_config_is_valid() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parents[3] / "docs" / "feeds.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfgs = HubSlice.model_validate(yaml.safe_load(block)).feeds
+    assert [c.name for c in cfgs] == ["gd-cap", "om-grapes", "glofas", "sea", "county-sw"]
+    assert [type(build_feed(c)).__name__ for c in cfgs] == [
+        "CapFeed", "ForecastFeed", "FloodFeed", "MarineFeed", "JsonMapFeed"
+    ]  # fmt: skip

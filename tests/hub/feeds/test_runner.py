@@ -271,3 +271,25 @@ def test_scheduler_runs_first_poll_now_with_no_overlap_and_coalescing(
     assert job.max_instances == 1 and job.coalesce is True
     assert job.trigger.interval.total_seconds() == 3600 and job.trigger.jitter == 5
     runner.stop()
+
+
+def test_cap_source_down_keeps_known_warnings_in_force(
+    httpserver: HTTPServer, sink: Sink, runner_for
+) -> None:
+    serve_cap_index(httpserver)
+    clock = Clock(RED_SENT + 60)
+    feed = CapFeed(CapConfig(kind="cap", name="gd-cap", url=httpserver.url_for("/cap/index.atom")))
+    runner = runner_for(feed, clock)
+    runner.poll("gd-cap")
+    httpserver.clear()
+    httpserver.expect_request("/cap/index.atom").respond_with_data(
+        "maintenance", status=503, headers={"Retry-After": "30"}
+    )
+    sink.clear()
+    clock.t += 300
+    runner.poll("gd-cap")
+    # Still red at fs-hp02 (the warning has not expired), but the feed reports itself unhealthy.
+    assert levels(sink)["gd-cap@fs-hp02"] == 4.0
+    assert sink.health() == [0.0]
+    assert runner.status["gd-cap"].failures["server"] == 1
+    assert runner.status["gd-cap"].not_before == clock.t + 30
