@@ -94,7 +94,7 @@ class JsonMapConfig(FeedConfigBase):
         default="iso8601", description="iso8601, epoch_s, epoch_ms or a strptime pattern"
     )
     utc_offset_hours: float = Field(
-        default=8.0, description="Offset of times without one (China Standard Time: 8)"
+        default=8.0, ge=-14, le=14, description="Offset of times without one (China Standard Time: 8)"
     )
     issued: str | None = Field(
         default=None, description="Path to the issue time (forecasts); same format as time"
@@ -126,7 +126,18 @@ class JsonMapConfig(FeedConfigBase):
         return v
 
 
+# Times outside this range are a broken source (or a unit mix-up: ms read as s), never real data.
+TIME_RANGE = (946684800.0, 4102444800.0)  # 2000-01-01 .. 2100-01-01 UTC
+
+
 def parse_time(raw: Any, fmt: str, offset_h: float) -> float:
+    t = _parse_time(raw, fmt, offset_h)
+    if not TIME_RANGE[0] <= t <= TIME_RANGE[1]:
+        raise ValueError(f"time {raw!r} is outside 2000–2100")
+    return t
+
+
+def _parse_time(raw: Any, fmt: str, offset_h: float) -> float:
     if fmt == "epoch_s" or fmt == "epoch_ms":
         value = finite(raw)
         if value is None:
@@ -181,6 +192,8 @@ def parse(
         newest = t if newest is None else max(newest, t)
         for vm in cfg.values:
             value = finite(_one(item, vm.path))
+            if value is not None:
+                value = finite(value * vm.scale + vm.offset)  # a huge raw value may overflow to inf
             if value is None:
                 result.skipped += 1
                 continue
@@ -188,7 +201,7 @@ def parse(
                 Reading(
                     f"{cfg.name}@{site}",
                     vm.quantity,
-                    value * vm.scale + vm.offset,
+                    value,
                     t,
                     source=cfg.source,
                     issued=issued if cfg.source == "forecast" else None,

@@ -42,7 +42,12 @@ def _locations(doc: Any, n: int, source: str) -> list[Mapping[str, Any]]:
     docs = doc if isinstance(doc, list) else [doc]
     if len(docs) != n or not all(isinstance(d, Mapping) for d in docs):
         raise FeedError("malformed", f"expected {n} location object(s), got {type(doc).__name__}", source)
-    if all("location_id" in d for d in docs):
+    ids = [d.get("location_id") for d in docs]
+    if all(type(i) is int for i in ids):
+        if sorted(ids) != list(range(n)):  # type: ignore[type-var]
+            raise FeedError(
+                "malformed", f"location_id values {ids} do not match {n} requested points", source
+            )
         docs = sorted(docs, key=lambda d: int(d["location_id"]))
     return docs
 
@@ -55,9 +60,14 @@ def _epoch(value: Any, offset_s: float, where: str, source: str) -> float:
             dt = datetime.fromisoformat(value)
         except ValueError:
             raise FeedError("malformed", f"{where}: bad time {value!r}", source) from None
-        if dt.tzinfo is None:  # Open-Meteo ISO times are local to utc_offset_seconds
-            dt = dt.replace(tzinfo=timezone(timedelta(seconds=offset_s)))
-        return dt.timestamp()
+        try:
+            if dt.tzinfo is None:  # Open-Meteo ISO times are local to utc_offset_seconds
+                dt = dt.replace(tzinfo=timezone(timedelta(seconds=offset_s)))
+            return dt.timestamp()
+        except (ValueError, OverflowError) as exc:
+            raise FeedError(
+                "malformed", f"{where}: bad time {value!r} (offset {offset_s}): {exc}", source
+            ) from None
     raise FeedError("malformed", f"{where}: bad time {value!r}", source)
 
 
