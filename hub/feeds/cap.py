@@ -117,7 +117,11 @@ class CapFeed:
             elif entry.url and mark not in self._seen:
                 try:
                     out.append(
-                        (entry.url, http_get(session, entry.url, timeout=cfg.timeout_s, now=now), mark)
+                        (
+                            entry.url,
+                            http_get(session, entry.url, timeout=cfg.timeout_s, now=now, headers=headers),
+                            mark,
+                        )
                     )
                 except FeedError as exc:
                     result.errors.append(exc)  # one message down does not hide the others
