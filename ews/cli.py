@@ -10,6 +10,7 @@ import sys
 # Each module defines `register(subparsers)` which adds its parser and sets `func(args) -> int`.
 # One line per command module; order is the order of `ews --help`.
 COMMANDS: list[str] = [
+    "ews.commands.edge",
     "ews.commands.feeds",
     "ews.commands.cap",
 ]
