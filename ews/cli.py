@@ -16,6 +16,8 @@ COMMANDS: list[str] = [
     "ews.commands.drone",
     "ews.commands.dashboards",
     "ews.commands.report",
+    "ews.commands.feeds",
+    "ews.commands.cap",
 ]
 
 
