@@ -230,6 +230,7 @@ def _per_level(spec: Any, default: str, where: str, fld: str) -> dict[int, str]:
 def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str) -> Rule:
     where = f"{where} (site {site.id})" if model.sites is None or len(model.sites) > 1 else where
     inputs = _inputs(model, site, rs, where)
+    rs.plan.used = set()
     values: dict[str, Node] = {}
     for name, text in model.values.items():
         if name in inputs:
@@ -306,6 +307,7 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         messages=messages,
         message_clear=clear_msg,
         labels=labels,
+        slots=tuple(sorted(rs.plan.used)),
     )
 
 

@@ -72,7 +72,7 @@ class Rule:
     messages: Mapping[int, str] = field(default_factory=dict)
     message_clear: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
-    max_window_s: float = 0.0
+    slots: tuple[int, ...] = ()  # plan slots the rule reads (what `ews rules check` reports)
 
 
 @dataclass(frozen=True, slots=True)
