@@ -9,7 +9,9 @@ import sys
 
 # Each module defines `register(subparsers)` which adds its parser and sets `func(args) -> int`.
 # One line per command module; order is the order of `ews --help`.
-COMMANDS: list[str] = []
+COMMANDS: list[str] = [
+    "ews.commands.edge",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

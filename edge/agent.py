@@ -1,0 +1,310 @@
+"""The gateway agent: polls sensors (one thread per bus), stores every reading durably, runs the publisher."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from edge.autonomy import Autonomy
+from edge.clock import Pacer, flag_time
+from edge.config import GatewayConfig
+from edge.health import HealthProbe
+from edge.outbox import Outbox, OutboxError
+from edge.publisher import Publisher
+from edge.relay import Relay, build_relay
+from edge.sensors.base import ListeningSensor, PolledSensor
+from edge.wire import QUALITIES, SOURCES, Reading
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+DEFAULT_PERIOD_S = 60.0
+
+
+class AgentError(RuntimeError):
+    """The agent cannot start: a sensor cannot be built or the outbox cannot be opened."""
+
+
+@dataclass
+class SensorSlot:
+    """One driver and its failure bookkeeping (log once when it goes down, once when it is back)."""
+
+    id: str
+    driver: Any
+    period_s: float
+    up: bool = True
+    errors: int = 0
+    rejected: int = 0
+    rejecting: bool = False
+
+
+def _invalid(r: Any) -> str | None:
+    """Why a driver's output is not a usable Reading, or None."""
+    if not isinstance(r, Reading):
+        return f"not a Reading: {type(r).__name__}"
+    if not isinstance(r.sensor, str) or not r.sensor or not isinstance(r.quantity, str) or not r.quantity:
+        return "sensor and quantity must be non-empty strings"
+    if isinstance(r.value, bool) or not isinstance(r.value, int | float) or not math.isfinite(r.value):
+        return f"value {r.value!r:.30} is not a finite number"
+    if isinstance(r.time, bool) or not isinstance(r.time, int | float) or not math.isfinite(r.time):
+        return f"time {r.time!r:.30} is not a finite number"
+    if r.quality not in QUALITIES or r.source not in SOURCES:
+        return f"unknown quality/source {r.quality!r}/{r.source!r}"
+    return None
+
+
+def _is_listening(driver: Any) -> bool:
+    """Push drivers have start/stop and no poll (ListeningSensor); everything else is polled."""
+    return not hasattr(driver, "poll") and hasattr(driver, "start")
+
+
+def _driver_id(driver: Any, index: int) -> str:
+    for attr in ("sensor", "id", "sensor_id"):
+        value = getattr(driver, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    cfg = getattr(driver, "cfg", None)
+    return str(getattr(cfg, "id", None) or f"{type(driver).__name__}#{index}")
+
+
+class Agent:
+    """One gateway process: sensors → outbox (on disk) → publisher, plus health and local autonomy."""
+
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        sensors: list[PolledSensor | ListeningSensor] | None = None,
+        clock: Clock = time.time,
+        relay: Relay | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self._given_sensors = sensors
+        self._given_relay = relay
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._slots: list[SensorSlot] = []
+        self._accepted: Counter[str] = Counter()
+        self.outbox: Outbox | None = None
+        self.publisher: Publisher | None = None
+        self.autonomy: Autonomy | None = None
+        self._relay: Relay | None = None
+        self._unstored = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        cfg = self.cfg
+        self._slots = self._build_slots()
+        try:
+            self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_readings)
+        except OutboxError as exc:
+            raise AgentError(str(exc)) from exc
+        self.publisher = Publisher(cfg.id, cfg.mqtt, cfg.publish, self.outbox, self.clock)
+        relay = self._given_relay
+        if relay is None and cfg.autonomy.relay is not None:
+            relay = build_relay(cfg.autonomy.relay)
+        self._relay = relay
+        self.autonomy = Autonomy(cfg.id, cfg.autonomy, relay, lambda rs: self._store(rs, routine=False))
+        self._stop.clear()
+        self.publisher.start()
+        buses: dict[str, list[SensorSlot]] = defaultdict(list)
+        for slot in self._slots:
+            if _is_listening(slot.driver):
+                slot.driver.start(self._emitter(slot))
+            else:
+                buses[str(slot.driver.bus)].append(slot)
+        for bus, slots in buses.items():
+            self._spawn(f"bus-{bus}", self._poll_bus, slots)
+        self._spawn("housekeeping", self._housekeeping)
+        log.info(
+            "agent started gateway=%s sensors=%d buses=%d backlog=%d",
+            cfg.id,
+            len(self._slots),
+            len(buses),
+            self.outbox.count(),
+        )
+
+    def _build_slots(self) -> list[SensorSlot]:
+        by_id = {c.id: c for c in self.cfg.sensors}
+        slots: list[SensorSlot] = []
+        if self._given_sensors is None:
+            for c in self.cfg.sensors:
+                try:
+                    driver = c.build()  # type: ignore[attr-defined]
+                except Exception as exc:
+                    raise AgentError(
+                        f"sensor {c.id} ({getattr(c, 'kind', '?')}): cannot build: {exc}"
+                    ) from exc
+                slots.append(SensorSlot(c.id, driver, c.period_s))
+            return slots
+        for i, driver in enumerate(self._given_sensors):
+            sid = _driver_id(driver, i)
+            period = by_id[sid].period_s if sid in by_id else getattr(driver, "period_s", DEFAULT_PERIOD_S)
+            slots.append(SensorSlot(sid, driver, float(period)))
+        return slots
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        t = threading.Thread(target=target, args=args, name=f"{self.cfg.id}-{name}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for slot in self._slots:
+            if _is_listening(slot.driver):
+                self._quietly(slot.driver.stop, slot.id)
+        for t in self._threads:
+            t.join(30)
+        self._threads.clear()
+        for slot in self._slots:
+            if hasattr(slot.driver, "close"):
+                self._quietly(slot.driver.close, slot.id)
+        if self.publisher is not None:
+            self.publisher.stop()
+        if self._relay is not None:
+            self._quietly(self._relay.close, "relay")
+        if self.outbox is not None:
+            self.outbox.close()
+        log.info("agent stopped gateway=%s", self.cfg.id)
+
+    @staticmethod
+    def _quietly(fn: Callable[[], None], what: str) -> None:
+        try:
+            fn()
+        except Exception as exc:  # shutting down: report and go on releasing the rest
+            log.warning("stop failed sensor=%s error=%s", what, exc)
+
+    # ---- sensors -------------------------------------------------------------------------------
+
+    def _poll_bus(self, slots: list[SensorSlot]) -> None:
+        """Poll the sensors of one bus one after another, each on its own period (event-time clock)."""
+        pacer = Pacer(self.clock, self._stop)
+        start = self.clock()
+        due = {id(s): start for s in slots}
+        while not self._stop.is_set():
+            slot = min(slots, key=lambda s: due[id(s)])
+            if not pacer.sleep_until(due[id(slot)]):
+                return
+            now = self.clock()
+            self._poll_one(slot, now)
+            # Stay on the sensor's phase; if polling fell behind (slow bus), skip the missed slots.
+            behind = max(0, math.ceil((now - due[id(slot)]) / slot.period_s))
+            due[id(slot)] += slot.period_s * max(1, behind)
+
+    def _poll_one(self, slot: SensorSlot, now: float) -> None:
+        try:
+            readings = slot.driver.poll(now)
+        except Exception as exc:  # SensorError and any driver bug alike: one failure path per device
+            self._failed(slot, exc)
+            return
+        if not slot.up:
+            slot.up = True
+            log.info("sensor back sensor=%s errors=%d", slot.id, slot.errors)
+        if not isinstance(readings, list | tuple):
+            readings = [readings]
+        self._accept(slot, list(readings), now)
+
+    def _failed(self, slot: SensorSlot, exc: Exception) -> None:
+        with self._lock:
+            slot.errors += 1
+        if slot.up:
+            slot.up = False
+            log.warning("sensor down sensor=%s error=%s: %s", slot.id, type(exc).__name__, exc)
+
+    def _emitter(self, slot: SensorSlot) -> Callable[[Reading], None]:
+        def emit(reading: Reading) -> None:
+            self._accept(slot, [reading], self.clock())
+
+        return emit
+
+    def _accept(self, slot: SensorSlot, readings: list[Any], now: float) -> None:
+        good: list[Reading] = []
+        for r in readings:
+            why = _invalid(r)
+            if why is None:
+                good.append(flag_time(r, now, self.cfg.clock))
+                continue
+            with self._lock:
+                slot.rejected += 1
+            if not slot.rejecting:
+                slot.rejecting = True
+                log.warning("reading rejected sensor=%s reason=%s", slot.id, why)
+        if good and slot.rejecting and len(good) == len(readings):
+            slot.rejecting = False
+            log.info("readings valid again sensor=%s rejected=%d", slot.id, slot.rejected)
+        self._store(good, routine=True)
+
+    def _store(self, readings: list[Reading], routine: bool) -> None:
+        """Durable before returning: the caller polls its sensor again only after this."""
+        if not readings or self.outbox is None:
+            return
+        try:
+            stored = self.outbox.add(readings, routine=routine)
+        except OutboxError as exc:
+            with self._lock:
+                self._unstored += len(readings)
+            log.error("readings not stored count=%d error=%s", len(readings), exc)
+            return
+        with self._lock:
+            self._accepted.update(r.sensor for r in stored)
+        if self.autonomy is not None:
+            self.autonomy.observe(stored)
+
+    # ---- health and autonomy -------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        assert self.outbox is not None and self.publisher is not None and self.autonomy is not None
+        probe = HealthProbe(self.cfg.id, self.cfg.health, self.cfg.outbox.path.parent)
+        pacer = Pacer(self.clock, self._stop)
+        next_health = next_rules = self.clock()
+        while pacer.sleep_until(min(next_health, next_rules)):
+            now = self.clock()
+            try:
+                if now >= next_health:
+                    next_health = now + self.cfg.health.period_s
+                    self._store(probe.read(now, self.outbox.count(), self.outbox.dropped), routine=True)
+                if now >= next_rules:
+                    next_rules = now + self.cfg.autonomy.check_s
+                    self.autonomy.tick(now, self.publisher.down_since())
+            except Exception:  # a bug here must not end health reporting or the siren rules
+                log.exception("housekeeping failed gateway=%s", self.cfg.id)
+
+    # ---- numbers -------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for the demo, tests and operators: totals and per sensor."""
+        pub, box = self.publisher, self.outbox
+        published = dict(pub.published_by_sensor) if pub else {}
+        dropped = box.dropped_by_sensor() if box else {}
+        with self._lock:
+            accepted = dict(self._accepted)
+            per: dict[str, dict[str, Any]] = {}
+            for sid in sorted(set(accepted) | set(published) | set(dropped) | {s.id for s in self._slots}):
+                per[sid] = {
+                    "accepted": accepted.get(sid, 0),
+                    "published": published.get(sid, 0),
+                    "dropped": dropped.get(sid, 0),
+                }
+            for slot in self._slots:
+                per[slot.id].update(errors=slot.errors, rejected=slot.rejected, up=slot.up)
+            return {
+                "gateway": self.cfg.id,
+                "accepted": sum(accepted.values()),
+                "published": pub.published if pub else 0,
+                "dropped": box.dropped if box else 0,
+                "rejected": sum(s.rejected for s in self._slots),
+                "errors": sum(s.errors for s in self._slots),
+                "unstored": self._unstored,
+                "outbox_depth": box.count() if box else 0,
+                "connected": bool(pub and pub.connected()),
+                "local_alarms": self.autonomy.activations if self.autonomy else 0,
+                "sensors": per,
+            }

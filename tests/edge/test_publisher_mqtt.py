@@ -1,0 +1,172 @@
+"""The publisher against a real mosquitto: PUBACK-gated acks, status and will, fresh first, broker outages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.mqttlink import MqttConfig
+from edge.outbox import Outbox
+from edge.publisher import PublishConfig, Publisher
+from edge.wire import Reading
+from ews.servers import Mosquitto
+from tests.edge.mqtt_probe import Probe, durable_broker, early_arrivals
+
+GW = "fs-gw01"
+T0 = 1_780_000_000.0
+FAST = PublishConfig(backoff_min_s=0.1, backoff_max_s=0.5, connect_timeout_s=5)
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    box = Outbox(tmp_path / "outbox.db", max_readings=100_000)
+    yield box
+    box.close()
+
+
+def wait_until(cond, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_reading_reaches_subscriber_and_is_acked_after_puback(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    probe = Probe(mosquitto.port, GW)
+    pub = Publisher(GW, MqttConfig(port=mosquitto.port), FAST, outbox)
+    pub.start()
+    try:
+        added = outbox.add([Reading("fs-hp01-rg1", "rain_mm", 0.5, T0)])
+        assert probe.wait_for({added[0].seq}) == set()
+        assert probe.readings()[0] == added[0]
+        assert wait_until(lambda: outbox.count() == 0)
+        assert pub.published == 1 and pub.published_by_sensor["fs-hp01-rg1"] == 1
+        assert wait_until(lambda: any(s.get("state") == "online" for s in probe.status))
+        assert pub.connected() and pub.down_since() is None
+    finally:
+        pub.stop()
+        probe.close()
+
+
+def test_clean_stop_leaves_retained_offline_status(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    pub = Publisher(GW, MqttConfig(port=mosquitto.port), FAST, outbox)
+    pub.start()
+    assert wait_until(pub.connected)
+    pub.stop()
+    probe = Probe(mosquitto.port, GW, "late-probe")  # joins afterwards: sees only the retained status
+    try:
+        assert wait_until(lambda: bool(probe.status))
+        assert probe.status[-1] == {"state": "offline"}
+    finally:
+        probe.close()
+
+
+def test_nothing_is_acked_while_broker_is_down(tmp_path: Path, outbox: Outbox) -> None:
+    broker = Mosquitto(tmp_path / "m")  # port chosen, never started
+    pub = Publisher(GW, MqttConfig(port=broker.port), FAST, outbox)
+    pub.start()
+    try:
+        outbox.add([Reading("fs-hp01-rg1", "rain_mm", 0.5, T0 + i) for i in range(5)])
+        time.sleep(0.5)
+        assert outbox.count() == 5 and pub.published == 0
+        assert not pub.connected() and pub.down_since() is not None
+    finally:
+        pub.stop()
+
+
+def test_fresh_first_after_connect(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    """A backlog built while offline: the newest of every series arrives first, then the rest in seq order."""
+    added = []
+    for i in range(30):
+        added += outbox.add(
+            [
+                Reading("fs-hp01-rg1", "rain_mm", 0.1 * i, T0 + 60 * i),
+                Reading("fs-hp01-cr1", "crack_mm", 1.0 + i, T0 + 60 * i),
+                Reading("fs-gw01-health", "battery_v", 12.0, T0 + 60 * i, source="health"),
+            ]
+        )
+    probe = Probe(mosquitto.port, GW)
+    pub = Publisher(GW, MqttConfig(port=mosquitto.port), PublishConfig(batch_max=10), outbox)
+    pub.start()
+    try:
+        assert probe.wait_for({r.seq for r in added}) == set()
+        got = probe.readings()
+        newest = {r.seq for r in added[-3:]}
+        assert {r.seq for r in got[:3]} == newest
+        assert [r.seq for r in got[3:]] == [r.seq for r in added[:-3]]
+        assert wait_until(lambda: outbox.count() == 0)
+    finally:
+        pub.stop()
+        probe.close()
+
+
+def _stream_through_outage(broker: Mosquitto, outbox: Outbox, down_s: float, total_s: float) -> None:
+    """Feed three sensors at 50 readings/s; stop the broker for down_s in the middle; check every seq."""
+    probe = Probe(broker.port, GW)
+    pub = Publisher(GW, MqttConfig(port=broker.port), FAST, outbox)
+    pub.start()
+    accepted: list[Reading] = []
+    done = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not done.is_set():
+            t = T0 + i
+            accepted.extend(
+                outbox.add(
+                    [
+                        Reading("fs-hp01-rg1", "rain_mm", 0.5, t),
+                        Reading("fs-hp01-cr1", "crack_mm", 0.01 * i, t),
+                    ]
+                )
+            )
+            accepted.extend(outbox.add([Reading("fs-hp02-wl1", "water_level_m", 1.0, t)]))
+            i += 1
+            time.sleep(0.02)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        time.sleep((total_s - down_s) / 2)
+        broker.stop()  # the hub's broker goes away mid-stream
+        assert wait_until(lambda: not pub.connected(), 10)
+        time.sleep(down_s)
+        assert outbox.count() > 0  # readings piled up on disk meanwhile
+        broker.start()
+        time.sleep((total_s - down_s) / 2)
+    finally:
+        done.set()
+        feeder.join()
+    try:
+        missing = probe.wait_for({r.seq for r in accepted}, timeout=30)
+        assert missing == set(), f"lost {len(missing)} of {len(accepted)} readings"
+        early = early_arrivals(probe.readings())
+        assert all(n <= pub.connects for n in early.values()), early
+        assert pub.connects >= 2
+        assert wait_until(lambda: outbox.count() == 0)
+    finally:
+        pub.stop()
+        probe.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    server = durable_broker(tmp_path / "broker")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_broker_outage_mid_stream_loses_nothing(broker: Mosquitto, outbox: Outbox) -> None:
+    _stream_through_outage(broker, outbox, down_s=2.0, total_s=5.0)
+
+
+@pytest.mark.slow
+def test_broker_outage_of_a_minute_loses_nothing(broker: Mosquitto, outbox: Outbox) -> None:
+    _stream_through_outage(broker, outbox, down_s=60.0, total_s=66.0)
