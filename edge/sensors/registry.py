@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edge.sensors.base import SensorConfig
 from edge.sensors.chirpstack import ChirpStackConfig
+from edge.sensors.lora_uart import LoraUartConfig
 from edge.sensors.modbus import ModbusConfig
 from edge.sensors.simulated import SimulatedConfig
 from edge.sensors.sl651 import SL651Config
@@ -14,3 +15,4 @@ SENSOR_KINDS["modbus"] = ModbusConfig
 SENSOR_KINDS["simulated"] = SimulatedConfig
 SENSOR_KINDS["sl651"] = SL651Config
 SENSOR_KINDS["chirpstack"] = ChirpStackConfig
+SENSOR_KINDS["lora_uart"] = LoraUartConfig
