@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge.sensors.ascii import AsciiConfig
 from edge.sensors.base import SensorConfig
 from edge.sensors.chirpstack import ChirpStackConfig
 from edge.sensors.lora_uart import LoraUartConfig
@@ -16,3 +17,4 @@ SENSOR_KINDS["simulated"] = SimulatedConfig
 SENSOR_KINDS["sl651"] = SL651Config
 SENSOR_KINDS["chirpstack"] = ChirpStackConfig
 SENSOR_KINDS["lora_uart"] = LoraUartConfig
+SENSOR_KINDS["ascii"] = AsciiConfig
