@@ -5,6 +5,7 @@ from __future__ import annotations
 from edge.sensors.ascii import AsciiConfig
 from edge.sensors.base import SensorConfig
 from edge.sensors.chirpstack import ChirpStackConfig
+from edge.sensors.gnss import GnssConfig
 from edge.sensors.lora_uart import LoraUartConfig
 from edge.sensors.modbus import ModbusConfig
 from edge.sensors.simulated import SimulatedConfig
@@ -18,3 +19,4 @@ SENSOR_KINDS["sl651"] = SL651Config
 SENSOR_KINDS["chirpstack"] = ChirpStackConfig
 SENSOR_KINDS["lora_uart"] = LoraUartConfig
 SENSOR_KINDS["ascii"] = AsciiConfig
+SENSOR_KINDS["gnss"] = GnssConfig
