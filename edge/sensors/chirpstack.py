@@ -156,7 +156,9 @@ class ChirpStackListener:
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._emit = emit
-        client = make_client(self.cfg.mqtt, self.cfg.client_id or f"ews-{self.cfg.id}", clean_start=False)
+        client = make_client(
+            self.cfg.mqtt, self.cfg.client_id or f"ews-{self.cfg.id}", clean_start=False, manual_ack=True
+        )
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_subscribe = lambda *_a: self.subscribed.set()
@@ -177,9 +179,15 @@ class ChirpStackListener:
         client.subscribe(self.cfg.topic, qos=1)
         log.info("chirpstack subscribed sensor=%s topic=%s", self.cfg.id, self.cfg.topic)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        """Runs on paho's thread; paho sends PUBACK after we return, i.e. after emit has the readings."""
-        self.handle(msg.topic, bytes(msg.payload))
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        """Runs on paho's thread. PUBACK only once the readings are emitted (or the event is rejected for
+        good); if the agent cannot take them, no PUBACK: the broker redelivers on the next session."""
+        try:
+            self.handle(msg.topic, bytes(msg.payload))
+        except Exception as exc:
+            log.error("chirpstack emit failed sensor=%s topic=%s error=%s", self.cfg.id, msg.topic, exc)
+            return
+        client.ack(msg.mid, msg.qos)
 
     def handle(self, topic: str, payload: bytes) -> None:
         assert self._emit is not None
@@ -199,9 +207,9 @@ class ChirpStackListener:
         if key in self._seen:
             self.stats["duplicates"] += 1
             return
-        self._seen[key] = None
-        if len(self._seen) > 4096:
-            self._seen.popitem(last=False)
         for r in readings:
             self._emit(r)
             self.stats["readings"] += 1
+        self._seen[key] = None
+        if len(self._seen) > 4096:
+            self._seen.popitem(last=False)

@@ -138,8 +138,11 @@ class GnssStation:
         if self._window_end is None:
             self._window_end = (math.floor(sol.time / period) + 1) * period
         if sol.time >= self._window_end:
-            for r in displacement(self._window, self.cfg.baseline_m, self.cfg.id, self._window_end):
-                emit(r)
+            try:
+                for r in displacement(self._window, self.cfg.baseline_m, self.cfg.id, self._window_end):
+                    emit(r)
+            except Exception as exc:  # never kill the reader; this window's mean is lost, and logged
+                log.error("gnss emit failed sensor=%s error=%s", self.cfg.id, exc)
             self.stats["windows"] += 1
             self._window = []
             self._window_end = (math.floor(sol.time / period) + 1) * period

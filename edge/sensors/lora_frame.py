@@ -151,11 +151,15 @@ class Dedupe:
         self._seen: dict[int, list[int]] = {}
 
     def is_new(self, frame: LoraFrame) -> bool:
+        seen = self._seen.get(frame.node, [])
+        if frame.first and not (seen and seen[-1] == frame.seq):
+            return True  # a reboot, not a retransmission of the boot frame we already took
+        return frame.seq not in seen
+
+    def remember(self, frame: LoraFrame) -> None:
+        """Called once the frame's readings are safely emitted."""
         seen = self._seen.setdefault(frame.node, [])
         if frame.first and not (seen and seen[-1] == frame.seq):
-            seen.clear()  # a reboot, not a retransmission of the boot frame we already took
-        if frame.seq in seen:
-            return False
+            seen.clear()
         seen.append(frame.seq)
         del seen[: -self.window]
-        return True

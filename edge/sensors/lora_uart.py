@@ -134,11 +134,18 @@ class LoraUartGateway:
         else:
             now = self.clock()
             t = now - age
-            for r in records:
-                emit(self._reading(frame.node, node.sensor, r.quantity, r.value, t))
-                self.stats["readings"] += 1
-            if trailer:
-                emit(Reading(node.sensor, "signal_dbm", float(trailer[0] - 256), now, source="health"))
+            snap = dict(self._rain)
+            try:
+                for r in records:
+                    emit(self._reading(frame.node, node.sensor, r.quantity, r.value, t))
+                    self.stats["readings"] += 1
+                if trailer:
+                    emit(Reading(node.sensor, "signal_dbm", float(trailer[0] - 256), now, source="health"))
+            except Exception as exc:  # the agent could not take it: no ack, the node retransmits
+                self._rain = snap
+                log.error("lora emit failed sensor=%s node=%d error=%s", self.cfg.id, frame.node, exc)
+                return None
+            self.dedupe.remember(frame)
         return self._ack(frame, node)
 
     def _reading(self, node: int, sensor: str, quantity: str, value: float, t: float) -> Reading:

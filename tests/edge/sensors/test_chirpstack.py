@@ -191,3 +191,33 @@ def test_decode_uplink_raises_only_its_own_error(doc: Any) -> None:
             decode_uplink(candidate, devices, 0.0, "fuzz")
         except ChirpStackError:
             pass
+
+
+def test_no_puback_until_the_agent_took_the_readings(mosquitto: Any) -> None:
+    """If emit fails (disk full), the event is not acknowledged and the broker delivers it again later."""
+    failing = cfg(mosquitto.port).build(clock=lambda: 0.0)
+    assert isinstance(failing, ChirpStackListener)
+
+    def broken(_r: Reading) -> None:
+        raise OSError("disk full")
+
+    failing.start(broken)
+    pub = make_client(MqttConfig.model_validate({"port": mosquitto.port}), "chirpstack-sim2")
+    pub.connect("127.0.0.1", mosquitto.port)
+    pub.loop_start()
+    try:
+        assert failing.subscribed.wait(5)
+        doc = json.dumps(event(CRACK_EUI, 20, bytes.fromhex("010204D2"))).encode()
+        pub.publish(f"application/{APP}/device/{CRACK_EUI}/event/up", doc, qos=1).wait_for_publish(5)
+        time.sleep(0.3)
+        failing.stop()
+        got: queue.Queue[Reading] = queue.Queue()
+        again = cfg(mosquitto.port).build(clock=lambda: 0.0)
+        again.start(got.put)
+        try:
+            assert ("crack_mm", 12.34) in [(r.quantity, r.value) for r in drain(got, 2)]
+        finally:
+            again.stop()
+    finally:
+        pub.loop_stop()
+        pub.disconnect()

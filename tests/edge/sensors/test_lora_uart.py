@@ -54,10 +54,43 @@ def test_scanner_skips_noise_and_bad_crc() -> None:
 
 def test_dedupe_window_and_reboot() -> None:
     d = Dedupe()
-    f = lambda seq, first=False: LoraFrame(DATA, 1, seq, b"", first)  # noqa: E731
-    assert d.is_new(f(0, True)) and not d.is_new(f(0, True))  # retransmitted boot frame
-    assert d.is_new(f(1)) and not d.is_new(f(1))
-    assert d.is_new(f(0, True))  # the node rebooted: seq 0 again is new
+
+    def take(seq: int, first: bool = False) -> bool:
+        frame = LoraFrame(DATA, 1, seq, b"", first)
+        new = d.is_new(frame)
+        if new:
+            d.remember(frame)
+        return new
+
+    assert take(0, True) and not take(0, True)  # retransmitted boot frame
+    assert take(1) and not take(1)
+    assert take(0, True)  # the node rebooted: seq 0 again is new
+
+
+def test_no_ack_and_no_loss_when_the_agent_cannot_take_readings() -> None:
+    cfg = LoraUartConfig.model_validate(
+        {
+            "kind": "lora_uart",
+            "id": "fs-lora",
+            "site": "fs-hp01",
+            "port": "/dev/null",
+            "nodes": {8: {"sensor": "fs-hp01-rg2"}},
+        }
+    )
+    gw = cfg.build(clock=lambda: NOW)
+    assert isinstance(gw, LoraUartGateway)
+    got: list[Reading] = []
+
+    def broken(_r: Reading) -> None:
+        raise OSError("disk full")
+
+    def frame(seq: int, total: float) -> LoraFrame:
+        return LoraFrame(DATA, 8, seq, encode_payload(0, [Record("rain_total_mm", total)]), first=seq == 0)
+
+    assert gw.handle(frame(0, 10.0), b"", got.append) is not None
+    assert gw.handle(frame(1, 12.5), b"", broken) is None  # not acked: the node will send it again
+    assert gw.handle(frame(1, 12.5), b"", got.append) is not None
+    assert [(r.quantity, r.value) for r in got] == [("rain_mm", 0.0), ("rain_mm", 2.5)]
 
 
 @pytest.fixture
