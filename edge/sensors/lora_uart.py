@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.sensors import counter
 from edge.sensors.base import ListeningSensor, SensorConfig
@@ -57,6 +57,14 @@ class LoraUartConfig(SensorConfig):
     max_rain_rate_mm_h: float = Field(
         300.0, gt=0, description="rain_total_mm jumps above this rate are not trusted"
     )
+
+    @field_validator("nodes")
+    @classmethod
+    def _node_ids(cls, v: dict[int, LoraNode]) -> dict[int, LoraNode]:
+        bad = [n for n in v if not 0x0001 <= n <= 0xFFFE]
+        if bad:
+            raise ValueError(f"node ids must be 1..65534, got {bad}")
+        return v
 
     def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
         return LoraUartGateway(self, clock)

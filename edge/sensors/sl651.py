@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.sensors import counter
 from edge.sensors.base import ListeningSensor, SensorConfig
@@ -62,9 +62,13 @@ class SL651Config(SensorConfig):
                 raise ValueError(f"station address {addr!r} must be 10 digits")
         return v
 
-    def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
+    @model_validator(mode="after")
+    def _serial_needs_port(self) -> SL651Config:
         if self.transport == "serial" and not self.port:
             raise ValueError(f"sensor {self.id}: transport serial needs port")
+        return self
+
+    def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
         return SL651Centre(self, clock)
 
 
