@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "ews.commands.report",
     "ews.commands.feeds",
     "ews.commands.cap",
+    "ews.commands.decode",
 ]
 
 
