@@ -6,3 +6,12 @@ from pydantic import BaseModel
 
 # kind -> config model; each model has build() returning the channel.
 CHANNEL_KINDS: dict[str, type[BaseModel]] = {}
+
+# alerts engineer: dispatcher-owned channels
+from hub.channels.annotation import AnnotationConfig  # noqa: E402
+from hub.channels.console import ConsoleConfig  # noqa: E402
+from hub.channels.mqtt_alert import MqttAlertConfig  # noqa: E402
+
+CHANNEL_KINDS["console"] = ConsoleConfig
+CHANNEL_KINDS["mqtt_alert"] = MqttAlertConfig
+CHANNEL_KINDS["annotation"] = AnnotationConfig

@@ -1,0 +1,169 @@
+"""What people send back: acknowledgements, evacuation progress, silences and test alerts (SMS or MQTT)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from hub.alerts import messages as m
+from hub.alerts.directory import Recipient, Role, mask_phone
+from hub.alerts.replies import Reply
+from hub.alerts.rows import ack_row, evacuation_row
+from hub.alerts.state import AlertRow
+from hub.rules.model import AlertState, Level, Transition
+
+if TYPE_CHECKING:
+    from hub.alerts.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+def _err(msg: str) -> dict[str, Any]:
+    return {"ok": False, "error": msg}
+
+
+class Responder:
+    """Turns replies and commands into state changes and record notices; the dispatcher delegates here."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.d = dispatcher
+
+    # ---- entry points ----------------------------------------------------------------------------
+    def command(self, verb: str, payload: dict[str, Any], who: str, now: float) -> dict[str, Any]:
+        try:
+            if verb == "ack":
+                alert_id = self._resolve_alert(payload.get("alert_id") or payload.get("site"))
+                if alert_id is None:
+                    return _err(f"ack from {who}: no active alert matches {payload!r:.80}")
+                return self.ack(alert_id, who, who, "mqtt", now)
+            if verb == "silence":
+                minutes = float(payload.get("minutes", 60))
+                site, rule = str(payload.get("site", "*")), str(payload.get("rule", "*"))
+                self.d.state.add_silence(site, rule, now + minutes * 60, who)
+                log.warning("alerts silenced site=%s rule=%s minutes=%.0f who=%s", site, rule, minutes, who)
+                return {"ok": True, "until": now + minutes * 60}
+            if verb == "test":
+                return self.test(
+                    str(payload["site"]), Level.parse(str(payload.get("level", "blue"))), who, now
+                )
+            if verb == "evac":
+                alert_id = self._resolve_alert(payload.get("alert_id") or payload.get("site"))
+                return self.evacuation(
+                    alert_id, str(payload["grid"]), int(payload["evacuated"]),
+                    None if payload.get("total") is None else int(payload["total"]), who, "mqtt", now,
+                )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            return _err(f"command {verb} from {who}: bad payload: {exc.__class__.__name__}: {exc}")
+        return _err(f"unknown command {verb!r}; use ack, silence, test or evac")
+
+    def sms(self, sender: str, reply: Reply, now: float) -> dict[str, Any]:
+        r = self.d.directory.by_phone(sender)
+        if r is None:
+            log.warning("sms from unknown sender sender=%s kind=%s", mask_phone(sender), reply.kind)
+            return _err(f"unknown sender {mask_phone(sender)}")
+        if reply.kind == "ack":
+            alert_id = self._resolve_alert(reply.target) if reply.target else None
+            alert_id = alert_id or self.d.state.recent_alert_for(r.id)
+            if alert_id is None:
+                return _err(f"ack from {r.name}: no active alert was sent to them")
+            return self.ack(alert_id, r.name, mask_phone(sender), "sms", now)
+        if reply.kind == "evac":
+            return self._sms_evacuation(r, reply, sender, now)
+        log.info("sms not understood sender=%s error=%s", mask_phone(sender), reply.error)
+        return _err(reply.error)
+
+    # ---- actions ---------------------------------------------------------------------------------
+    def ack(self, alert_id: str, name: str, masked: str, via: str, now: float) -> dict[str, Any]:
+        with self.d._lock:
+            a = self.d.state.alert(alert_id)
+            if a is None or not a.active:
+                return _err(f"alert {alert_id} is not active")
+            first = a.acked_at is None or a.acked_at < a.level_since
+            self.d.state.put_alert(replace(a, acked_by=name, acked_at=now))
+            self.d.rows.put(ack_row(a.site, via, alert_id, masked, self.d.stamp(now)))
+            self.d._count("acks")
+            log.info("alert acknowledged alert=%s who=%s via=%s first=%s", alert_id, masked, via, first)
+            if first:  # one record per level acknowledged; more "1"s from others are counted, not shown
+                self.d._commit(None, self._record(m.ACK, a, f"ack:{a.level}:{now:.3f}", now, name, ""), now)
+        return {"ok": True, "alert_id": alert_id, "first": first}
+
+    def evacuation(self, alert_id: str | None, grid: str, done: int, total: int | None, who: str, via: str,
+                   now: float) -> dict[str, Any]:  # fmt: skip
+        if self.d.directory.grid(grid) is None:
+            return _err(f"evacuation report from {who}: unknown grid {grid!r}")
+        alert_id = alert_id or self._alert_for_grid(grid)
+        if alert_id is None:
+            return _err(f"evacuation report from {who}: no active alert covers grid {grid}")
+        g = self.d.directory.grid(grid)
+        total = total if total is not None else (g.households if g else 0)
+        if total <= 0 or done < 0 or done > total:
+            return _err(f"evacuation report from {who}: {done}/{total} households is not a valid count")
+        with self.d._lock:
+            a = self.d.state.alert(alert_id)
+            if a is None or not a.active:
+                return _err(f"alert {alert_id} is not active")
+            self.d.state.put_evacuation(a.episode, grid, alert_id, done, total, who, now)
+            self.d.rows.put(evacuation_row(a.site, grid, alert_id, done, total, self.d.stamp(now)))
+            self.d._count("evacuation_reports")
+            progress = self.d.state.evacuation(a.episode)
+            text = "，".join(f"{self._grid_name(k)} {v[0]}/{v[1]}户" for k, v in sorted(progress.items()))
+            key = f"evac:{grid}:{done}/{total}:{now:.3f}"
+            self.d._commit(None, self._record(m.EVACUATION, a, key, now, who, text), now)
+        log.info(
+            "evacuation progress alert=%s grid=%s done=%d total=%d via=%s", alert_id, grid, done, total, via
+        )
+        return {"ok": True, "alert_id": alert_id, "grid": grid, "evacuated": done, "total": total}
+
+    def test(self, site: str, level: Level, who: str, now: float) -> dict[str, Any]:
+        if self.d.directory.site(site) is None:
+            return _err(f"test from {who}: unknown site {site!r}")
+        if level == Level.NONE:
+            return _err("test needs a level: blue, yellow, orange or red")
+        t = Transition("test", site, now, Level.NONE, level, AlertState.FIRING, labels={"test": "true"},
+                       message=f"{who}发起的系统测试")  # fmt: skip
+        self.d.submit([t])
+        return {"ok": True, "alert_id": t.alert_id}
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _sms_evacuation(self, r: Recipient, reply: Reply, sender: str, now: float) -> dict[str, Any]:
+        if r.role not in (Role.GRID_WORKER, Role.OFFICER):
+            return _err(f"evacuation report from {r.name}: only grid workers and officers report")
+        grid = reply.target if reply.target and self.d.directory.grid(reply.target) else None
+        alert_id = None if grid else self._resolve_alert(reply.target) if reply.target else None
+        if grid is None:
+            if len(r.grids) != 1:
+                return _err(
+                    f"evacuation report from {r.name}: name the grid, e.g. 撤离 {r.grids[0] if r.grids else 'fs-g1'} 12/15"
+                )
+            grid = r.grids[0]
+        assert reply.evacuated is not None
+        return self.evacuation(alert_id, grid, reply.evacuated, reply.total, r.name, "sms", now)
+
+    def _resolve_alert(self, ref: Any) -> str | None:
+        """An alert id, or a site id meaning its most severe active alert."""
+        if not ref:
+            return None
+        ref = str(ref)
+        active = self.d.state.active_alerts()
+        if any(a.alert_id == ref for a in active):
+            return ref
+        on_site = sorted((a for a in active if a.site == ref), key=lambda a: -a.level)
+        return on_site[0].alert_id if on_site else None
+
+    def _alert_for_grid(self, grid: str) -> str | None:
+        best: AlertRow | None = None
+        for a in self.d.state.active_alerts():
+            site = self.d.directory.site(a.site)
+            if site and grid in site.grids and a.kind == m.ALERT and (best is None or a.level > best.level):
+                best = a
+        return best.alert_id if best else None
+
+    def _grid_name(self, gid: str) -> str:
+        g = self.d.directory.grid(gid)
+        return g.name if g and g.name else gid
+
+    def _record(self, kind: str, a: AlertRow, key: str, now: float, who: str, message: str) -> m.Notice:
+        level = Level(a.level)
+        return m.Notice(kind, a.alert_id, a.episode, key, a.site, a.rule, level, level, now, level,
+                        message=message, who=who)  # fmt: skip

@@ -1,0 +1,222 @@
+"""PURE routing: a Notice and the directory in, an ordered list of planned deliveries out (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.alerts import messages as m
+from hub.alerts.directory import URGENCY, Directory, Recipient, Role, Site, distance_m
+from hub.rules.model import Level
+
+ALL_KINDS = [
+    m.ALERT,
+    m.DOWN,
+    m.CLEAR,
+    m.ESCALATION,
+    m.TEST,
+    m.MAINTENANCE,
+    m.MAINTENANCE_CLEAR,
+    m.ACK,
+    m.EVACUATION,
+]
+RECORD_ONLY = {m.ACK, m.EVACUATION}
+OFFICERS_ONLY = {m.TEST, m.MAINTENANCE, m.MAINTENANCE_CLEAR}
+FAR = 1e12  # distance for people without coordinates: after everyone we can place
+
+
+def _default_levels() -> dict[str, list[Role]]:
+    return {
+        "blue": [Role.OFFICER],
+        "yellow": [Role.OFFICER, Role.GRID_WORKER],
+        "orange": [Role.OFFICER, Role.GRID_WORKER, Role.VILLAGER],
+        "red": [Role.OFFICER, Role.GRID_WORKER, Role.VILLAGER, Role.DRONE_TEAM, Role.TOWN_OFFICER],
+    }
+
+
+def _check_levels(v: dict[str, list[Role]], where: str) -> dict[str, list[Role]]:
+    for name in v:
+        if Level.parse(name) == Level.NONE:
+            raise ValueError(f"{where}: level {name!r} cannot have an audience")
+    return v
+
+
+class RoutingPolicy(BaseModel):
+    """Who hears what. Site overrides win over hazard overrides, which win over the level defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    levels: dict[str, list[Role]] = Field(
+        default_factory=_default_levels, description="Audiences per level (blue, yellow, orange, red)"
+    )
+    hazards: dict[str, dict[str, list[Role]]] = Field(
+        default_factory=dict, description="Per hazard type (landslide, flash_flood, ...): level -> audiences"
+    )
+    sites: dict[str, dict[str, list[Role]]] = Field(
+        default_factory=dict, description="Per site id: level -> audiences"
+    )
+    person_channels: dict[Role, list[str]] = Field(
+        default_factory=lambda: {r: ["sms"] for r in Role},
+        description="Channels that reach each audience in person (first of a failover chain)",
+    )
+    record_channels: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "console": list(ALL_KINDS),
+            "mqtt_alert": [m.ALERT, m.DOWN, m.CLEAR, m.MAINTENANCE, m.MAINTENANCE_CLEAR],
+            "annotation": list(ALL_KINDS),
+        },
+        description="Channels that get one notification per notice (not per person) -> notice kinds",
+    )
+    broadcast_channel: str | None = Field(None, description="Loudspeaker channel; one notification per zone")
+    broadcast_min_level: str = Field("orange", description="Lowest level that is broadcast")
+    drone_channel: str | None = Field(None, description="Drone mission channel; one notification per team")
+    drone_min_level: str = Field("red", description="Lowest level that dispatches the drone team")
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: dict[str, list[Role]]) -> dict[str, list[Role]]:
+        return _check_levels(v, "levels")
+
+    @field_validator("hazards", "sites")
+    @classmethod
+    def _nested(cls, v: dict[str, dict[str, list[Role]]]) -> dict[str, dict[str, list[Role]]]:
+        for key, levels in v.items():
+            _check_levels(levels, key)
+        return v
+
+    @field_validator("broadcast_min_level", "drone_min_level")
+    @classmethod
+    def _level_name(cls, v: str) -> str:
+        Level.parse(v)
+        return v
+
+    def channel_names(self) -> set[str]:
+        names = {c for chans in self.person_channels.values() for c in chans} | set(self.record_channels)
+        return names | {c for c in (self.broadcast_channel, self.drone_channel) if c}
+
+    def audiences(self, level: Level, site: Site | None, site_id: str) -> list[Role]:
+        name = level.label
+        for table in (self.sites.get(site_id), self.hazards.get(site.hazard) if site else None):
+            if table is not None and name in table:
+                return list(table[name])
+        return list(self.levels.get(name, []))
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One delivery to make: a notice, on one channel, to one recipient."""
+
+    channel: str
+    recipient_id: str  # directory id, zone id, or "*" for record channels
+    address: str  # phone number, speaker zone, team id or "*"
+    audience: str  # role, "zone" or "record"
+    text: str
+    rank: tuple[int, float, str]  # urgency, distance to the hazard (m), id: the sending order
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def notice_extra(n: m.Notice, site: Site | None) -> dict[str, str]:
+    """What every channel may need besides the text (CAP, MQTT, annotation, drone, broadcast)."""
+    return {
+        "kind": n.kind,
+        "episode": n.episode,
+        "notice": n.key,
+        "rule": n.rule,
+        "site_name": site.name if site else n.site,
+        "hazard": site.hazard if site else "",
+        "lat": f"{site.lat:.6f}" if site else "",
+        "lon": f"{site.lon:.6f}" if site else "",
+        "grids": ",".join(site.grids) if site else "",
+        "level_num": str(int(n.level)),
+        "level_zh": n.level.zh,
+        "from_level": n.from_level.label,
+        "max_level": n.audience_level.label,
+        "at": repr(float(n.at)),
+        "value": "" if n.value is None else repr(float(n.value)),
+        "message": n.message,
+        "who": n.who,
+        "labels": json.dumps(dict(n.labels), ensure_ascii=False, sort_keys=True),
+    }
+
+
+def _reaches(r: Recipient, role: Role, n: m.Notice, site: Site | None) -> bool:
+    if r.role != role:
+        return False
+    if role in (Role.VILLAGER, Role.GRID_WORKER):
+        # Villagers and grid workers of the grids this site threatens; with no grids known, everyone.
+        return not site or not site.grids or bool(set(r.grids) & set(site.grids))
+    return not r.sites or n.site in r.sites
+
+
+def _distance(r: Recipient, site: Site | None) -> float:
+    if site is None or r.lat is None or r.lon is None:
+        return FAR
+    return distance_m(r.lat, r.lon, site.lat, site.lon)
+
+
+def _officer_name(d: Directory, n: m.Notice) -> str:
+    officers = [r for r in d.recipients if r.role == Role.OFFICER and (not r.sites or n.site in r.sites)]
+    if not officers:
+        return "值班员"
+    o = officers[0]
+    return f"{o.name}({o.phone})" if o.phone else o.name
+
+
+def plan(n: m.Notice, d: Directory, policy: RoutingPolicy) -> list[Planned]:
+    """Every delivery a notice needs, ordered by urgency then proximity to the hazard."""
+    site = d.site(n.site)
+    base = notice_extra(n, site)
+    out: list[Planned] = []
+    for chan, kinds in policy.record_channels.items():
+        if n.kind in kinds:
+            out.append(Planned(chan, "*", "*", "record", m.text(n, Role.OFFICER, site), (-1, 0.0, ""), base))
+    if n.kind in RECORD_ONLY:
+        roles: list[Role] = []
+    elif n.kind in OFFICERS_ONLY:
+        roles = [Role.OFFICER]  # tests and data health never reach villagers, whatever the policy says
+    elif n.kind == m.ESCALATION:
+        roles = [Role.TOWN_OFFICER]
+    else:
+        roles = policy.audiences(n.audience_level, site, n.site)
+    people: list[Planned] = []
+    for role in roles:
+        for r in d.recipients:
+            if not _reaches(r, role, n, site) or not r.phone:
+                continue
+            if role == Role.DRONE_TEAM and n.kind == m.ALERT:
+                body = m.drone_card(n, site, _officer_name(d, n))
+            else:
+                body = m.text(n, role, site)
+            extra = {**base, "recipient_name": r.name, "role": role.value, "grid": ",".join(r.grids)}
+            rank = (URGENCY[role], _distance(r, site), r.id)
+            for chan in policy.person_channels.get(role, [])[:1]:
+                people.append(Planned(chan, r.id, r.phone, role.value, body, rank, extra))
+    out += sorted(people, key=lambda p: p.rank)
+    if n.kind in (m.ALERT, m.DOWN, m.CLEAR) and site is not None:
+        if policy.broadcast_channel and n.audience_level >= Level.parse(policy.broadcast_min_level):
+            for gid in site.grids:
+                grid = d.grid(gid)
+                zone = (grid.speaker_zone if grid else None) or gid
+                extra = {**base, "grid": gid, "zone": zone}
+                text = m.broadcast_text(n, site)
+                out.append(Planned(policy.broadcast_channel, zone, zone, "zone", text, (5, 0.0, zone), extra))
+        if policy.drone_channel and n.kind == m.ALERT and n.level >= Level.parse(policy.drone_min_level):
+            officer = _officer_name(d, n)
+            for r in d.recipients:
+                if _reaches(r, Role.DRONE_TEAM, n, site):
+                    extra = {**base, "team": r.id, "team_name": r.name, "requesting_officer": officer}
+                    card = m.drone_card(n, site, officer)
+                    out.append(
+                        Planned(policy.drone_channel, r.id, r.id, "drone_team", card, (3, 0.0, r.id), extra)
+                    )
+    return out
+
+
+def eta_s(planned: list[Planned], interval_s: dict[str, float]) -> float:
+    """Expected seconds until the last recipient is reached, given each channel's send interval."""
+    per_channel: dict[str, int] = {}
+    for p in planned:
+        per_channel[p.channel] = per_channel.get(p.channel, 0) + 1
+    return max((k * interval_s.get(c, 0.0) for c, k in per_channel.items()), default=0.0)

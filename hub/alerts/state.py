@@ -1,0 +1,247 @@
+"""Alert and delivery state in SQLite (WAL, fsync on commit): what was sent to whom survives a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.alerts.routing import Planned
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert (
+  alert_id TEXT PRIMARY KEY, site TEXT NOT NULL, rule TEXT NOT NULL, episode TEXT NOT NULL,
+  started REAL NOT NULL, level INTEGER NOT NULL, max_level INTEGER NOT NULL, state INTEGER NOT NULL,
+  level_since REAL NOT NULL, last_at REAL NOT NULL, kind TEXT NOT NULL,
+  acked_by TEXT, acked_at REAL, escalated_level INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notice (
+  episode TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL, at REAL NOT NULL,
+  PRIMARY KEY (episode, key)
+);
+CREATE TABLE IF NOT EXISTS delivery (
+  id INTEGER PRIMARY KEY, episode TEXT NOT NULL, notice TEXT NOT NULL, alert_id TEXT NOT NULL,
+  channel TEXT NOT NULL, recipient_id TEXT NOT NULL, address TEXT NOT NULL, audience TEXT NOT NULL,
+  level INTEGER NOT NULL, site TEXT NOT NULL, text TEXT NOT NULL, extra TEXT NOT NULL, rank TEXT NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, receipt TEXT, error TEXT, via TEXT,
+  created REAL NOT NULL,
+  UNIQUE (episode, notice, recipient_id, channel)
+);
+CREATE INDEX IF NOT EXISTS delivery_status ON delivery (status, channel);
+CREATE INDEX IF NOT EXISTS delivery_recipient ON delivery (recipient_id, created);
+CREATE TABLE IF NOT EXISTS evacuation (
+  episode TEXT NOT NULL, grid TEXT NOT NULL, alert_id TEXT NOT NULL, evacuated INTEGER NOT NULL,
+  total INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (episode, grid)
+);
+CREATE TABLE IF NOT EXISTS silence (
+  id INTEGER PRIMARY KEY, site TEXT NOT NULL, rule TEXT NOT NULL, until REAL NOT NULL, who TEXT NOT NULL
+);
+"""
+
+PENDING, INFLIGHT, SENT, FAILED = "pending", "inflight", "sent", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """The standing state of one alert (site/rule) and its current episode."""
+
+    alert_id: str
+    site: str
+    rule: str
+    episode: str
+    started: float
+    level: int
+    max_level: int
+    state: int
+    level_since: float  # event time the current level was reached (escalation timer)
+    last_at: float
+    kind: str  # alert, maintenance or test
+    acked_by: str | None = None
+    acked_at: float | None = None
+    escalated_level: int = 0
+    active: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    episode: str
+    notice: str
+    alert_id: str
+    channel: str
+    recipient_id: str
+    address: str
+    audience: str
+    level: int
+    site: str
+    text: str
+    extra: dict[str, str]
+    rank: tuple[int, float, str]
+    status: str
+    attempts: int
+    via: str | None
+
+
+class StateStore:
+    """Thread-safe: one connection behind a lock (the dispatcher's threads each touch it briefly)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)  # phone numbers inside: owner only
+        os.close(fd)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a 'sent' mark must survive a power cut
+        db.executescript(SCHEMA)
+        self._db = db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self._db is None:
+            raise RuntimeError(f"state store {self.path} is not open")
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ---- alerts and notices ------------------------------------------------------------------
+    def alert(self, alert_id: str) -> AlertRow | None:
+        rows = self._q(f"SELECT {_ALERT_COLS} FROM alert WHERE alert_id=?", (alert_id,))
+        return AlertRow(*rows[0]) if rows else None
+
+    def active_alerts(self) -> list[AlertRow]:
+        return [AlertRow(*r) for r in self._q(f"SELECT {_ALERT_COLS} FROM alert WHERE active=1")]
+
+    def put_alert(self, a: AlertRow) -> None:
+        vals = tuple(getattr(a, c) for c in _ALERT_FIELDS)
+        self._q(f"INSERT OR REPLACE INTO alert ({_ALERT_COLS}) VALUES ({','.join('?' * len(vals))})", vals)
+
+    def commit(self, alert: AlertRow | None, notice: tuple[str, str, str, int, float] | None,
+               deliveries: Sequence[tuple[str, str, str, int, str, Planned, str | None]],
+               now: float) -> list[int] | None:  # fmt: skip
+        """Store an alert's new state, the notice and its deliveries in ONE transaction.
+
+        notice is (episode, key, kind, level, at); None when there is nothing new to tell. Returns the
+        ids of newly inserted deliveries, or None when the notice was already recorded (a duplicate).
+        Deliveries are (episode, notice key, alert id, level, site, planned, failed-over-from).
+        """
+        if self._db is None:
+            raise RuntimeError(f"state store {self.path} is not open")
+        new: list[int] = []
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if notice is not None:
+                    cur = db.execute("INSERT OR IGNORE INTO notice VALUES (?,?,?,?,?)", notice)
+                    if cur.rowcount != 1:
+                        db.execute("ROLLBACK")
+                        return None
+                if alert is not None:
+                    vals = tuple(getattr(alert, c) for c in _ALERT_FIELDS)
+                    db.execute(
+                        f"INSERT OR REPLACE INTO alert ({_ALERT_COLS}) VALUES ({','.join('?' * len(vals))})",
+                        vals,
+                    )
+                for episode, key, alert_id, level, site, p, via in deliveries:
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO delivery (episode, notice, alert_id, channel, recipient_id,"
+                        " address, audience, level, site, text, extra, rank, status, created, via)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (episode, key, alert_id, p.channel, p.recipient_id, p.address, p.audience,
+                         level, site, p.text, json.dumps(p.extra, ensure_ascii=False),
+                         json.dumps(list(p.rank)), PENDING, now, via),
+                    )  # fmt: skip
+                    if cur.rowcount == 1 and cur.lastrowid is not None:
+                        new.append(cur.lastrowid)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return new
+
+    def delivery(self, did: int) -> Delivery | None:
+        rows = self._q(f"SELECT {_DELIVERY_COLS} FROM delivery WHERE id=?", (did,))
+        return _delivery(rows[0]) if rows else None
+
+    def unfinished(self) -> list[Delivery]:
+        """Pending and in-flight deliveries, oldest first: what a restart must still send."""
+        rows = self._q(
+            f"SELECT {_DELIVERY_COLS} FROM delivery WHERE status IN (?,?) ORDER BY id", (PENDING, INFLIGHT)
+        )
+        return [_delivery(r) for r in rows]
+
+    def mark(self, did: int, status: str, *, attempts: int | None = None, receipt: str | None = None,
+             error: str | None = None) -> None:  # fmt: skip
+        self._q(
+            "UPDATE delivery SET status=?, attempts=COALESCE(?, attempts), receipt=COALESCE(?, receipt),"
+            " error=COALESCE(?, error) WHERE id=?",
+            (status, attempts, receipt, error, did),
+        )
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for chan, status, n in self._q("SELECT channel, status, count(*) FROM delivery GROUP BY 1, 2"):
+            out.setdefault(chan, {})[status] = n
+        return out
+
+    def recent_alert_for(self, recipient_id: str) -> str | None:
+        """The alert most recently sent to this person that is still active (what a bare "1" acknowledges)."""
+        rows = self._q(
+            "SELECT d.alert_id FROM delivery d JOIN alert a ON a.alert_id=d.alert_id AND a.episode=d.episode"
+            " WHERE d.recipient_id=? AND a.active=1 ORDER BY a.level DESC, d.id DESC LIMIT 1",
+            (recipient_id,),
+        )
+        return str(rows[0][0]) if rows else None
+
+    # ---- evacuation and silences -------------------------------------------------------------
+    def put_evacuation(self, episode: str, grid: str, alert_id: str, done: int, total: int, who: str,
+                       at: float) -> None:  # fmt: skip
+        self._q(
+            "INSERT OR REPLACE INTO evacuation VALUES (?,?,?,?,?,?,?)",
+            (episode, grid, alert_id, done, total, who, at),
+        )
+
+    def evacuation(self, episode: str) -> dict[str, tuple[int, int]]:
+        rows = self._q("SELECT grid, evacuated, total FROM evacuation WHERE episode=?", (episode,))
+        return {g: (d, t) for g, d, t in rows}
+
+    def add_silence(self, site: str, rule: str, until: float, who: str) -> None:
+        self._q("INSERT INTO silence (site, rule, until, who) VALUES (?,?,?,?)", (site, rule, until, who))
+
+    def silenced(self, site: str, rule: str, now: float) -> bool:
+        rows = self._q(
+            "SELECT 1 FROM silence WHERE until>? AND (site=? OR site='*') AND (rule=? OR rule='*') LIMIT 1",
+            (now, site, rule),
+        )
+        return bool(rows)
+
+
+_ALERT_FIELDS = list(AlertRow.__dataclass_fields__)
+_ALERT_COLS = ", ".join(_ALERT_FIELDS)
+_DELIVERY_COLS = (
+    "id, episode, notice, alert_id, channel, recipient_id, address, audience, level, site, text, extra,"
+    " rank, status, attempts, via"
+)
+
+
+def _delivery(r: tuple[Any, ...]) -> Delivery:
+    rank = json.loads(r[12])
+    did, episode, notice, alert_id, channel, rid, address, audience, level, site, text = r[:11]
+    return Delivery(
+        did, episode, notice, alert_id, channel, rid, address, audience, level, site, text,
+        json.loads(r[11]), (int(rank[0]), float(rank[1]), str(rank[2])), r[13], r[14], r[15],
+    )  # fmt: skip

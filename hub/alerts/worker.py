@@ -1,0 +1,168 @@
+"""One channel's delivery thread: a bounded priority queue, a rate limit, retries with backoff."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hub.channels.base import ChannelError, Notification
+
+log = logging.getLogger(__name__)
+
+Priority = tuple[Any, ...]
+
+
+class Channel(Protocol):
+    def send(self, n: Notification) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Recoverable errors are retried `attempts` times in all, waiting base·2^k seconds (capped)."""
+
+    attempts: int = 5
+    base_s: float = 1.0
+    max_s: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_s, self.base_s * 2 ** max(0, attempt - 1)))
+
+
+class ChannelWorker:
+    """Sends one channel's deliveries in priority order; the dispatcher owns what results mean.
+
+    fetch(did) returns (Notification, attempts so far) or None when the delivery is gone or done.
+    report(did, result, detail, attempts) is called with result sent, retry or failed.
+    refill() returns [(priority, did)] still pending in the state store, used after a queue overflow.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        channel: Channel,
+        *,
+        interval_s: float,
+        retry: RetryPolicy,
+        fetch: Callable[[int], tuple[Notification, int] | None],
+        report: Callable[[int, str, str, int], None],
+        refill: Callable[[], list[tuple[Priority, int]]],
+        queue_size: int = 10_000,
+    ) -> None:
+        self.name = name
+        self.channel = channel
+        self.interval_s = interval_s
+        self.retry = retry
+        self._fetch, self._report, self._refill = fetch, report, refill
+        self._q: queue.PriorityQueue[tuple[Priority, int]] = queue.PriorityQueue(queue_size)
+        self._later: list[tuple[float, Priority, int]] = []  # (monotonic due, priority, did) retries
+        self._known: set[int] = set()  # queued, waiting for retry or being sent
+        self._lock = threading.Lock()
+        self._overflow = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_send = 0.0
+        self.busy = False
+
+    def offer(self, priority: Priority, did: int) -> None:
+        """Queue a delivery without blocking; on overflow it stays pending in SQLite and is refilled."""
+        with self._lock:
+            if did in self._known:
+                return
+            try:
+                self._q.put_nowait((priority, did))
+            except queue.Full:
+                if not self._overflow:
+                    log.warning("channel queue full channel=%s size=%d", self.name, self._q.maxsize)
+                self._overflow = True
+                return
+            self._known.add(did)
+
+    def depth(self) -> int:
+        return self._q.qsize() + len(self._later)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"channel-{self.name}", daemon=True)
+        self._thread.start()
+
+    def signal_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _next(self) -> tuple[Priority, int] | None:
+        now = time.monotonic()
+        if self._later and self._later[0][0] <= now:
+            _, prio, did = heapq.heappop(self._later)
+            return prio, did
+        wait = min(0.2, max(0.0, self._later[0][0] - now)) if self._later else 0.2
+        try:
+            if self._stop.is_set():
+                return None
+            return self._q.get(timeout=wait)
+        except queue.Empty:
+            if self._overflow and self._q.empty():
+                with self._lock:
+                    self._overflow = False
+                for prio, did in self._refill():
+                    self.offer(prio, did)
+            return None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self._next()
+            if item is None:
+                continue
+            prio, did = item
+            # Rate limit: a GSM modem manages about one SMS every few seconds; an HTTP gateway has a QPS cap.
+            wait = self._last_send + self.interval_s - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            self._deliver(prio, did)
+
+    def _deliver(self, prio: Priority, did: int) -> None:
+        try:
+            got = self._fetch(did)
+        except Exception:
+            log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
+            got = None
+        if got is None:
+            with self._lock:
+                self._known.discard(did)
+            return
+        n, attempts = got
+        attempts += 1
+        self.busy = True
+        self._last_send = time.monotonic()
+        try:
+            receipt = self.channel.send(n)
+        except ChannelError as exc:
+            self._failed(prio, did, attempts, str(exc), exc.recoverable)
+        except Exception as exc:  # a channel bug must not kill the thread; treat like a hard failure
+            log.exception("channel crashed channel=%s delivery=%d", self.name, did)
+            self._failed(prio, did, attempts, f"{exc.__class__.__name__}: {exc}", False)
+        else:
+            with self._lock:
+                self._known.discard(did)
+            self._report(did, "sent", str(receipt), attempts)
+        finally:
+            self.busy = False
+
+    def _failed(self, prio: Priority, did: int, attempts: int, error: str, recoverable: bool) -> None:
+        if recoverable and attempts < self.retry.attempts:
+            delay = self.retry.delay(attempts)
+            heapq.heappush(self._later, (time.monotonic() + delay, prio, did))
+            self._report(did, "retry", error, attempts)
+            return
+        with self._lock:
+            self._known.discard(did)
+        self._report(did, "failed", error, attempts)

@@ -1,0 +1,119 @@
+"""MQTT alert channel: each level change as retained JSON on ews/v1/alert/{site}/{rule}, QoS 1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.mqttlink import MqttConfig, make_client
+from edge.wire import WireError, alert_topic
+from hub.channels.base import ChannelError, Notification
+
+log = logging.getLogger(__name__)
+
+STATES = {"clear": "resolved", "maintenance_clear": "resolved"}
+
+
+class MqttAlertConfig(BaseModel):
+    """The broker the hub publishes alert states to (officers' apps, Grafana live, sirens subscribe)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["mqtt_alert"] = Field("mqtt_alert", description="Channel kind")
+    mqtt: MqttConfig = Field(
+        default_factory=lambda: MqttConfig.model_validate({}), description="Broker and credentials"
+    )
+    client_id: str = Field("ews-hub-alerts", description="MQTT client id (unique per hub)")
+    publish_timeout_s: float = Field(5.0, gt=0, description="Wait this long for PUBACK before retrying")
+
+    def build(self) -> MqttAlertChannel:
+        return MqttAlertChannel(self)
+
+
+def payload(n: Notification) -> dict[str, Any]:
+    """The alert message: level, state and the words people saw; `level` none means cleared."""
+    kind = n.extra.get("kind", "alert")
+    level = "none" if kind in STATES else n.level
+    value = n.extra.get("value", "")
+    return {
+        "v": 1,
+        "alert_id": n.alert_id,
+        "site": n.site,
+        "rule": n.extra.get("rule", ""),
+        "level": level,
+        "level_num": 0 if level == "none" else int(n.extra.get("level_num") or 0),
+        "from_level": n.extra.get("from_level", ""),
+        "max_level": n.extra.get("max_level", ""),
+        "state": STATES.get(kind, "firing"),
+        "kind": kind,
+        "at": float(n.extra.get("at") or 0.0),
+        "value": float(value) if value else None,
+        "message": n.extra.get("message", ""),
+        "text": n.text,
+        "site_name": n.extra.get("site_name", ""),
+        "hazard": n.extra.get("hazard", ""),
+        "episode": n.extra.get("episode", ""),
+        "labels": json.loads(n.extra.get("labels") or "{}"),
+    }
+
+
+class MqttAlertChannel:
+    """One paho client with its own network loop; send() waits for the PUBACK."""
+
+    def __init__(self, cfg: MqttAlertConfig) -> None:
+        self.cfg = cfg
+        self._client: Any = None
+        self._connected = threading.Event()
+
+    def start(self) -> None:
+        c = make_client(self.cfg.mqtt, self.cfg.client_id)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.reconnect_delay_set(1, 30)
+        c.connect_async(self.cfg.mqtt.host, self.cfg.mqtt.port, self.cfg.mqtt.keepalive_s)
+        c.loop_start()
+        self._client = c
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if not rc.is_failure:
+            log.info("mqtt alert channel connected host=%s port=%d", self.cfg.mqtt.host, self.cfg.mqtt.port)
+            self._connected.set()
+        else:
+            log.error("mqtt alert channel refused reason=%s", rc)
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if self._connected.is_set():
+            log.warning("mqtt alert channel disconnected reason=%s", rc)
+        self._connected.clear()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def send(self, n: Notification) -> str:
+        try:
+            topic = alert_topic(n.site, n.extra.get("rule") or n.alert_id.split("/")[-1])
+        except WireError as exc:
+            raise ChannelError(f"mqtt alert: {exc}", recoverable=False) from None
+        if self._client is None:
+            self.start()
+        # Publishing while offline would queue inside paho AND be retried by the dispatcher: wait instead.
+        if not self._connected.wait(self.cfg.publish_timeout_s):
+            raise ChannelError(f"mqtt alert: not connected to {self.cfg.mqtt.host}:{self.cfg.mqtt.port}",
+                               recoverable=True)  # fmt: skip
+        body = json.dumps(payload(n), ensure_ascii=False, separators=(",", ":")).encode()
+        info = self._client.publish(topic, body, qos=1, retain=True)
+        try:
+            info.wait_for_publish(self.cfg.publish_timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise ChannelError(f"mqtt alert {topic}: {exc}", recoverable=True) from None
+        if not info.is_published():
+            raise ChannelError(f"mqtt alert {topic}: no PUBACK within {self.cfg.publish_timeout_s}s",
+                               recoverable=True)  # fmt: skip
+        return f"{topic} mid={info.mid}"

@@ -1,0 +1,60 @@
+"""The hub's typed, closed config, validated once at start; each component receives only its slice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.mqttlink import MqttConfig
+from hub.influx import InfluxConfig
+from hub.store import StoreConfig
+
+
+class ConfigError(ValueError):
+    """Invalid config; the message names the file and the field."""
+
+
+class HubConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hub_id: str = Field("hub", description="MQTT client id stem; one per hub process (partition)")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker the hub subscribes to")
+    influx: InfluxConfig = Field(default_factory=InfluxConfig, description="InfluxDB v1 HTTP API")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Write batching and disk spill")
+    rules: list[Path] = Field(description="Rule files (YAML), relative to this config file")
+    sites: list[str] | None = Field(
+        None, description="Sites this hub decides (partitioning); all when absent"
+    )
+    tick_s: float = Field(1.0, gt=0, description="Seconds between time-driven evaluations (hold, staleness)")
+    rebuild_on_start: bool = Field(True, description="Rebuild rule windows from InfluxDB at start-up")
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid config"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    doc = load_yaml(path)
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    try:
+        cfg = HubConfig.model_validate(doc)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+    base = path.parent
+    return cfg.model_copy(update={"rules": [p if p.is_absolute() else base / p for p in cfg.rules]})

@@ -1,0 +1,263 @@
+"""The rule engine: a pure state machine, evaluate(state, readings, now) -> (state, transitions)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.wire import Reading
+from hub.rules.health import HealthEvent, HealthPlan, health_transition
+from hub.rules.lifecycle import Alert, step
+from hub.rules.model import AlertState, Level, Transition
+from hub.rules.ruleset import RuleSet
+from hub.rules.silences import Silence, silenced
+from hub.rules.text import render
+from hub.rules.windows import Forecast, Series, Window
+
+SeriesKey = tuple[str, str]
+
+
+@dataclass
+class EngineState:
+    """Everything the engine remembers. evaluate() updates it in place and returns it; deep-copy to fork."""
+
+    now: float = -math.inf
+    series: dict[SeriesKey, Series] = field(default_factory=dict)
+    forecasts: dict[SeriesKey, Forecast] = field(default_factory=dict)
+    slots: list[Any] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    active: set[int] = field(default_factory=set)
+    silences: list[Silence] = field(default_factory=list)
+    muted_sensors: frozenset[str] = frozenset()
+    next_silence_edge: float = math.inf
+    last_tick: float = -math.inf
+    last_sweep: float = -math.inf
+    last_health: float = -math.inf
+    counters: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
+    )
+
+
+class Engine:
+    """Compiled rules plus the index reading -> series -> dependent rules. Holds no mutable state.
+
+    tick_s: how often (event time) firing or pending rules are re-evaluated without new readings, so
+    windows that empty out, hold times and step-down timers advance. sweep_s: how often every rule is
+    re-evaluated (catches conditions that become true as data leaves a window). health_s: staleness check.
+    """
+
+    def __init__(
+        self, ruleset: RuleSet, *, tick_s: float = 10.0, sweep_s: float = 300.0, health_s: float = 10.0
+    ) -> None:
+        self.ruleset = ruleset
+        self.rules = ruleset.rules
+        self.tick_s, self.sweep_s, self.health_s = tick_s, sweep_s, health_s
+        self.health = HealthPlan(ruleset)
+        keys: dict[SeriesKey, list[int]] = {(s.id, s.quantity): [] for s in ruleset.sensors.values()}
+        fdeps: dict[SeriesKey, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            for k in rule.deps:
+                keys.setdefault(k, []).append(i)
+            for k in rule.forecast_deps:
+                fdeps.setdefault(k, []).append(i)
+        self.deps: dict[SeriesKey, tuple[int, ...]] = {k: tuple(v) for k, v in keys.items()}
+        self.forecast_deps = {k: tuple(v) for k, v in fdeps.items()}
+        self.stored = {s.key for s in ruleset.plan.slots if s.kind != "forecast"}
+        self.index = {(r.site, r.id): i for i, r in enumerate(self.rules)}
+
+    def initial_state(self) -> EngineState:
+        st = EngineState()
+        for key in self.deps:
+            ser = st.series[key] = Series(key)
+            ser.store = key in self.stored
+        for spec in self.ruleset.plan.slots:
+            if spec.kind == "window":
+                st.slots.append(Window(st.series[spec.key], spec.length, spec.minmax))
+            elif spec.kind == "series":
+                st.slots.append(st.series[spec.key])
+            else:
+                st.slots.append(st.forecasts.setdefault(spec.key, Forecast()))
+        st.alerts = [Alert() for _ in self.rules]
+        return st
+
+    def history_needed(self) -> dict[SeriesKey, float]:
+        """(sensor, quantity) -> seconds of history the windows need, for rebuilding them at start-up."""
+        need: dict[SeriesKey, float] = {}
+        for spec in self.ruleset.plan.slots:
+            if spec.kind != "forecast":
+                need[spec.key] = max(need.get(spec.key, 0.0), spec.length)
+        for key, (_, limit) in self.health.stuck.items():
+            need[key] = max(need.get(key, 0.0), limit)
+        return need
+
+    def feed(
+        self, state: EngineState, readings: Iterable[Reading], events: list[HealthEvent] | None = None
+    ) -> set[int]:
+        """Put readings into windows without evaluating rules; return the rules they touch."""
+        series, deps, health, counters = state.series, self.deps, self.health, state.counters
+        checked, muted = health.checked, state.muted_sensors
+        events = [] if events is None else events
+        dirty: set[int] = set()
+        for r in readings:
+            if r.quality == "bad":
+                counters["bad"] += 1
+                continue
+            if r.source == "forecast":
+                self._forecast(state, r, dirty)
+                continue
+            key = (r.sensor, r.quantity)
+            ser = series.get(key)
+            if ser is None:
+                counters["unknown"] += 1
+                continue
+            if muted and r.sensor in muted:
+                counters["muted"] += 1  # maintenance window: the technician may be testing it
+                continue
+            t = r.time
+            if key in checked and not health.on_reading(ser, t, r.value, events):
+                counters["unhealthy"] += 1
+                continue
+            if t > ser.seen:
+                ser.seen = t
+            if ser.store:
+                if ser.add(t, r.value):
+                    dirty.update(deps[key])
+                else:
+                    counters["duplicate"] += 1
+        return dirty
+
+    def _forecast(self, state: EngineState, r: Reading, dirty: set[int]) -> None:
+        site = r.sensor.rpartition("@")[2]
+        fc = state.forecasts.get((site, r.quantity))
+        if fc is None:
+            state.counters["unknown"] += 1
+        elif fc.add(r.time, r.issued if r.issued is not None else r.time, r.value):
+            dirty.update(self.forecast_deps.get((site, r.quantity), ()))
+
+    def evaluate(
+        self, state: EngineState, readings: Sequence[Reading], now: float
+    ) -> tuple[EngineState, list[Transition]]:
+        """Feed readings and evaluate every rule they touch at event time `now` (never goes backwards)."""
+        events: list[HealthEvent] = []
+        dirty = self.feed(state, readings, events)
+        now = state.now = max(now, state.now)
+        out: list[Transition] = []
+        if now >= state.next_silence_edge:
+            self._silence_edge(state, now, out)
+        if now - state.last_health >= self.health_s:
+            state.last_health = now
+            self.health.sweep(state.series, now, events)
+        if now - state.last_sweep >= self.sweep_s:
+            state.last_sweep = state.last_tick = now
+            dirty = set(range(len(self.rules)))
+        elif now - state.last_tick >= self.tick_s:
+            state.last_tick = now
+            dirty |= state.active
+        for ev in events:
+            if ev.key[0] not in state.muted_sensors:
+                out.append(health_transition(ev, self.ruleset))
+        W, alerts, rules, active = state.slots, state.alerts, self.rules, state.active
+        for i in dirty:
+            a = alerts[i]
+            rule = rules[i]
+            raw, held = rule.levels(W, now, a.level)
+            if raw == 0 and a.level == 0 and i not in active:
+                continue  # the common case: quiet and nothing pending
+            data_ok = held >= a.level or all(state.series[k].ok for k in rule.deps)
+            ext = rule.extend
+            extend = (lambda r=rule, e=ext, lv=a.level: e(W, now, lv)) if ext is not None else None  # type: ignore[misc]
+            new = step(a, rule, raw, held, now, data_ok, extend)
+            a.last_eval = now
+            if a.active:
+                active.add(i)
+            else:
+                active.discard(i)
+            if new is not None:
+                self._emit(state, i, now, out)
+        out.sort(key=lambda t: (t.at, t.site, t.rule))
+        return state, out
+
+    def _emit(self, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
+        a, rule = state.alerts[i], self.rules[i]
+        if a.level == a.emitted:
+            return
+        if silenced(state, rule, now) and not (a.level == Level.RED and a.level > a.emitted):
+            return  # held back; _silence_edge emits the catch-up when the silence ends
+        out.append(self.transition(state, i, now, Level(a.emitted)))
+        a.emitted = a.level
+
+    def transition(self, state: EngineState, i: int, now: float, from_level: Level) -> Transition:
+        a, rule = state.alerts[i], self.rules[i]
+        W = state.slots
+        lv = Level(a.level)
+        values = {name: f(W, now) for name, f in rule.values.items()}
+        value = rule.value(W, now) if rule.value is not None else None
+        if value is not None and not math.isfinite(value):
+            value = None
+        key = int(lv) if lv else int(from_level)
+        labels = {
+            **rule.labels,
+            "rule": rule.id,
+            "level": lv.label,
+            "audience": rule.audience.get(key, "officers"),
+            "actions": rule.actions.get(key, ""),
+        }
+        state_ = AlertState.FIRING if lv else AlertState.RESOLVED
+        msg = render(rule, self.ruleset, lv, values, value, now)
+        return Transition(rule.id, rule.site, now, from_level, lv, state_, value, labels, msg)
+
+    def _silence_edge(self, state: EngineState, now: float, out: list[Transition]) -> None:
+        from hub.rules.silences import refresh
+
+        refresh(state, now)
+        for i, a in enumerate(state.alerts):
+            if a.level != a.emitted:
+                self._emit(state, i, now, out)
+
+    # ---- operator actions and restart, as pure functions of the state ----------------------------
+
+    def acknowledge(self, state: EngineState, site: str, rule: str, by: str) -> tuple[EngineState, bool]:
+        """Record that `by` acknowledged the alert at its current level; a higher level needs a new ack."""
+        i = self.index.get((site, rule))
+        if i is None or state.alerts[i].level == 0:
+            return state, False
+        a = state.alerts[i]
+        a.acked_by, a.acked_level = by, a.level
+        return state, True
+
+    def silence(self, state: EngineState, silence: Silence, now: float) -> EngineState:
+        from hub.rules.silences import add_silence
+
+        return add_silence(state, silence, now)
+
+    def unsilence(self, state: EngineState, silence_id: str, now: float) -> EngineState:
+        from hub.rules.silences import remove_silence
+
+        return remove_silence(state, silence_id, now)
+
+    def restore(self, state: EngineState, levels: dict[tuple[str, str], tuple[Level, float]]) -> EngineState:
+        """Put back alert levels the dispatcher persisted ((site, rule) -> (level, since)) before a rebuild,
+        so the first evaluation after a restart emits only real changes, never a repeat."""
+        for (site, rule), (level, since) in levels.items():
+            i = self.index.get((site, rule))
+            if i is None:
+                continue
+            a = state.alerts[i]
+            a.level = a.emitted = int(level)
+            a.entered = since
+            a.valid_until = since + self.rules[i].validity_s
+            a.state = AlertState.FIRING if level else AlertState.INACTIVE
+            if level:
+                state.active.add(i)
+        return state
+
+    def rebuild(
+        self, state: EngineState, history: Iterable[Reading], now: float
+    ) -> tuple[EngineState, list[Transition]]:
+        """Start-up: feed stored readings (any order) into the windows, then evaluate every rule once at
+        `now`. Rules are never evaluated at past times, so an alert that ended hours ago is not replayed."""
+        self.feed(state, history)
+        state.last_sweep = -math.inf
+        return self.evaluate(state, (), now)

@@ -1,0 +1,108 @@
+"""Alert lifecycle of one rule at one site: hold time, escalation, hysteresis step-down, validity, ack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.rules.model import AlertState
+from hub.rules.ruleset import Rule
+
+
+@dataclass(slots=True)
+class Alert:
+    """Mutable lifecycle state of one rule instance (part of the engine state)."""
+
+    level: int = 0
+    state: AlertState = AlertState.INACTIVE
+    entered: float = 0.0  # event time the current level was entered
+    valid_until: float = 0.0
+    pending: list[float | None] = field(default_factory=lambda: [None] * 5)  # since raw ≥ L
+    down_since: float | None = None  # since the evidence supports a lower level
+    acked_by: str = ""
+    acked_level: int = 0
+    emitted: int = 0  # last level actually emitted (differs while a silence holds transitions back)
+    last_eval: float = -1e18
+    value: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.level > 0 or any(p is not None for p in self.pending[1:])
+
+
+def step(
+    a: Alert,
+    rule: Rule,
+    raw: int,
+    held: int,
+    now: float,
+    data_ok: bool,
+    extend: Callable[[], bool] | None = None,
+) -> int | None:
+    """Advance the alert by one evaluation; return the new level if it changed, else None.
+
+    raw: highest level whose trigger holds now; held: highest level the clear/hysteresis conditions
+    still support (raw ≤ held ≤ current level). Escalation needs the trigger to hold for `for:`
+    (per level, so a storm climbing straight to red waits `for:` once). Stepping down needs the
+    level to have lasted `min_time_at_level`, its validity to have expired without extension, and
+    the lower level to have held for `clear_for`. At validity expiry `extend()` (Dynaslope-style: the
+    evidence is still near the threshold) renews the validity instead. While any input's data is unhealthy the level is
+    never lowered: a gauge that died in a storm must not clear the warning.
+    """
+    pend = a.pending
+    for lv in range(1, 5):
+        if raw >= lv:
+            if pend[lv] is None:
+                pend[lv] = now
+        else:
+            pend[lv] = None
+    up = 0
+    hold = rule.for_s
+    for lv in range(raw, 0, -1):
+        since = pend[lv]
+        if since is not None and now - since >= hold:
+            up = lv
+            break
+    cur = a.level
+    if up > cur:
+        return _enter(a, rule, up, now)
+    target = max(held, up)
+    if target >= cur:
+        a.down_since = None
+        _set_state(a)
+        return None
+    if a.down_since is None:
+        a.down_since = now
+    if not data_ok:
+        return None
+    if now - a.entered < rule.min_time_s or now - a.down_since < rule.clear_for_s:
+        return None
+    if rule.validity_s:
+        if now < a.valid_until:
+            return None
+        if extend is not None and extend():
+            a.valid_until = now + rule.validity_s  # evidence still near the threshold: keep the alert
+            return None
+    return _enter(a, rule, target, now)
+
+
+def _enter(a: Alert, rule: Rule, level: int, now: float) -> int:
+    a.level = level
+    a.entered = now
+    a.valid_until = now + rule.validity_s
+    a.down_since = None
+    if level > a.acked_level:
+        a.acked_by, a.acked_level = "", 0  # a higher level needs a fresh acknowledgement
+    _set_state(a)
+    return level
+
+
+def _set_state(a: Alert) -> None:
+    if a.level > 0:
+        a.state = AlertState.FIRING
+    elif any(p is not None for p in a.pending[1:]):
+        a.state = AlertState.PENDING
+    elif a.state in (AlertState.FIRING, AlertState.RESOLVED):
+        a.state = AlertState.RESOLVED
+    else:
+        a.state = AlertState.INACTIVE

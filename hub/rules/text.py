@@ -1,0 +1,53 @@
+"""Chinese message rendering for rule transitions: Beijing time and the template fields."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hub.rules.model import Level
+from hub.rules.ruleset import Rule, RuleSet
+
+BEIJING = timezone(timedelta(hours=8), "CST")
+
+
+def local_time(epoch: float) -> str:
+    """Event time as villagers read it: Beijing time, e.g. '11月29日 19:30'."""
+    if not math.isfinite(epoch):
+        return "-"
+    t = datetime.fromtimestamp(epoch, UTC).astimezone(BEIJING)
+    return f"{t.month}月{t.day}日 {t:%H:%M}"
+
+
+class _Safe(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(
+    rule: Rule, rs: RuleSet, level: Level, values: Mapping[str, Any], value: float | None, at: float
+) -> str:
+    site = rs.sites[rule.site]
+    fields = _Safe(
+        site=site.id,
+        site_name=site.name,
+        hazard=rule.hazard,
+        hazard_zh=rule.labels.get("hazard_zh", ""),
+        level=level.label,
+        level_zh=level.zh,
+        level_roman=level.roman,
+        grids=",".join(site.grids),
+        time=local_time(at),
+        rule=rule.id,
+        sensor="",
+        value=value if value is not None else math.nan,
+    )
+    fields.update(values)
+    template = rule.messages.get(int(level), "") if level else rule.message_clear
+    try:
+        return template.format_map(fields)
+    except (ValueError, TypeError):
+        # A value that cannot take the format spec (e.g. a condition under {x:.1f}); keep the text.
+        return template

@@ -1,0 +1,40 @@
+"""Deduplication by gateway sequence number against a plain set, for any arrival order."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.dedupe import Deduper, SeqWindow
+
+
+@given(st.lists(st.integers(min_value=1, max_value=200), max_size=400))
+def test_matches_a_set_for_any_order_with_duplicates(seqs: list[int]) -> None:
+    window = SeqWindow()
+    seen: set[int] = set()
+    for s in seqs:
+        assert window.first_time(s) == (s not in seen)
+        seen.add(s)
+
+
+def test_fresh_first_then_backlog_keeps_memory_small() -> None:
+    window = SeqWindow()
+    assert window.first_time(1000)  # newest first after an outage
+    for s in range(1, 1000):
+        assert window.first_time(s)
+    assert window.floor == 1000 and not window.sparse
+    assert not window.first_time(500)
+
+
+def test_compaction_bounds_memory() -> None:
+    window = SeqWindow(max_sparse=10)
+    for s in range(100, 130, 2):
+        window.first_time(s)
+    assert len(window.sparse) <= 10
+    assert not window.first_time(100)
+
+
+def test_deduper_counts_duplicates_per_origin_and_ignores_seq_zero() -> None:
+    d = Deduper()
+    assert d.first_time("gw1", 1) and d.first_time("gw2", 1)
+    assert not d.first_time("gw1", 1)
+    assert d.first_time("feed", 0) and d.first_time("feed", 0)
+    assert d.duplicates == 1
