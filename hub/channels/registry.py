@@ -24,3 +24,10 @@ from hub.channels.sms_modem import SmsModemConfig  # noqa: E402
 CHANNEL_KINDS["sms_modem"] = SmsModemConfig
 CHANNEL_KINDS["broadcast"] = BroadcastConfig
 CHANNEL_KINDS["drone"] = DroneConfig
+from hub.channels.sms_http import AliyunSmsConfig, WebhookSmsConfig  # noqa: E402
+
+CHANNEL_KINDS["sms_aliyun"] = AliyunSmsConfig
+CHANNEL_KINDS["sms_webhook"] = WebhookSmsConfig
+from hub.channels.cap_out import CapOutConfig  # noqa: E402
+
+CHANNEL_KINDS["cap"] = CapOutConfig
