@@ -62,3 +62,26 @@ def test_malformed_and_foreign_documents() -> None:
     assert validate_cap(b"")[0].startswith("not well-formed XML")
     errors = validate_cap(b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.1"/>')
     assert "expected {urn:oasis:names:tc:emergency:cap:1.2}alert" in errors[0]
+
+
+def test_schema_location_hints_and_signatures_are_not_fetched(httpserver) -> None:  # type: ignore[no-untyped-def]
+    """A message pointing the validator at a remote schema must not make it fetch anything."""
+    httpserver.expect_request("/evil.xsd").respond_with_data("<schema/>")
+    hint = (
+        b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2" '
+        b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        b'xsi:schemaLocation="urn:oasis:names:tc:emergency:cap:1.2 '
+        + httpserver.url_for("/evil.xsd").encode()
+        + b'">'
+    )
+    xml = (DATA / "tw-wra-reservoir.cap.xml").read_bytes()
+    xml = xml.replace(b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">', hint)
+    signature = (
+        b'<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo/>'
+        b"<SignatureValue>AAAA</SignatureValue></Signature></alert>"
+    )
+    assert validate_cap(xml) == []
+    # xmlschema checks xmldsig content with its bundled schema (offline): a truncated signature shows.
+    errors = validate_cap(xml.replace(b"</alert>", signature))
+    assert len(errors) == 1 and "SignedInfo" in errors[0]
+    assert httpserver.log == []
