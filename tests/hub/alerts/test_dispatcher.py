@@ -124,6 +124,38 @@ def test_record_channel_keeps_order_through_retries(rig: Rig, fengshan: AlertsCo
     assert d.stats()["channels"]["mqtt_alert"] == {"sent": 3, "failed": 0, "retried": 6}
 
 
+def test_red_overtakes_queued_blue(rig: Rig) -> None:
+    stalled = RecordingChannel("sms")
+    stalled.gate = threading.Event()
+    d = rig.start(sms=stalled)
+    d.submit([tr(0, Level.NONE, Level.BLUE, site="fs-hp03")])  # 2 officers; the first gets stuck in send()
+    rig.chans["mqtt_alert"].wait_for(1)
+    d.submit([tr(60, Level.NONE, Level.RED, site="fs-hp01")])
+    deadline = time.monotonic() + 10
+    while d.workers["sms"].depth() < 11 and time.monotonic() < deadline:  # 1 blue + 10 red queued
+        time.sleep(0.01)
+    stalled.gate.set()
+    rig.settle()
+    levels = [n.level for n in stalled.sent]
+    assert levels == ["blue"] + ["red"] * 10 + ["blue"]
+
+
+def test_rate_limit_spaces_sends(rig: Rig, fengshan: AlertsConfig) -> None:
+    rig.settings = fengshan.dispatch.model_copy(update={"rate_limits": {"sms": 0.05}})
+    stamps: list[float] = []
+
+    class Stamping(RecordingChannel):
+        def send(self, n):  # type: ignore[no-untyped-def]
+            stamps.append(time.monotonic())
+            return super().send(n)
+
+    d = rig.start(sms=Stamping("sms"))
+    d.submit([tr(0, Level.NONE, Level.ORANGE)])
+    rig.settle()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert len(stamps) == 8 and min(gaps) >= 0.05  # a lower bound the limiter guarantees
+
+
 def test_repeats_downs_and_clear(rig: Rig) -> None:
     d = rig.start()
     d.submit(
