@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from hub.alerts import episodes
@@ -58,6 +59,7 @@ class Dispatcher:
         self.types = {n: (channel_types or {}).get(n, n) for n in channels}
         self.intake = Intake(self._process_counted, settings.intake_queue)
         self._lock = threading.RLock()  # alert read-modify-write: intake, tick and replies
+        self._mem = threading.Lock()  # in-memory books (queued deliveries, counters): never held long
         retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
         self.workers = {
             name: ChannelWorker(
@@ -70,6 +72,9 @@ class Dispatcher:
         }  # fmt: skip
         self.stamp = Stamper()
         self._unknown_sites: set[str] = set()
+        self._live: dict[int, Delivery] = {}  # deliveries queued in workers, by id
+        self._marks_stop = threading.Event()
+        self._marks: threading.Thread | None = None
         self.counts: dict[str, int] = {}
         self.per_channel: dict[str, dict[str, int]] = {n: {} for n in channels}
         self.responder = Responder(self)
@@ -91,6 +96,9 @@ class Dispatcher:
         for w in self.workers.values():
             w.start()
         self.intake.start()
+        self._marks_stop.clear()
+        self._marks = threading.Thread(target=self._flush_marks, name="alert-marks", daemon=True)
+        self._marks.start()
 
     def stop(self) -> None:
         for w in self.workers.values():
@@ -98,9 +106,20 @@ class Dispatcher:
         self.intake.stop()
         for w in self.workers.values():
             w.stop()
+        self._marks_stop.set()
+        if self._marks:
+            self._marks.join(5)
+        self.state.flush_marks()
         for chan in self.channels.values():
             if hasattr(chan, "close"):
                 chan.close()
+
+    def _flush_marks(self) -> None:
+        while not self._marks_stop.wait(0.05):
+            try:
+                self.state.flush_marks()
+            except Exception:  # a full disk must not stop the flusher; marks stay queued and retry
+                log.exception("delivery marks flush failed")
 
     # ---- intake ----------------------------------------------------------------------------------
     def submit(self, transitions: Iterable[Transition]) -> None:
@@ -110,17 +129,35 @@ class Dispatcher:
     def idle(self) -> bool:
         """Nothing waiting anywhere: intake drained, no queued or in-flight delivery (tests, demo end)."""
         busy = any(w.depth() or w.busy for w in self.workers.values())
+        self.state.flush_marks()
         return self.intake.empty() and not busy and not self.state.unfinished()
 
-    def _process_counted(self, t: Transition) -> None:
+    def _process_counted(self, batch: list[Transition]) -> None:
         try:
-            self.process(t)
+            self.process_batch(batch)
         except Exception:
             self._count("errors")
             raise
 
     def process(self, t: Transition) -> list[int]:
-        """Fold one transition into the alert state and queue its deliveries (the intake thread's job)."""
+        """Handle one transition now, on the caller's thread; returns the new delivery ids."""
+        return self.process_batch([t])
+
+    def process_batch(self, batch: list[Transition]) -> list[int]:
+        """Fold transitions into alert state in ONE transaction, then queue their deliveries.
+
+        Deliveries are handed to the channels only after the commit, so nothing is sent that a crash
+        could make the state forget.
+        """
+        new: list[Delivery] = []
+        with self._lock, self.state.batch():
+            for t in batch:
+                new += self._fold(t)
+        for d in new:
+            self._offer(d)
+        return [d.id for d in new]
+
+    def _fold(self, t: Transition) -> list[Delivery]:
         site = self.directory.site(t.site)
         if site is None and t.site not in self._unknown_sites:
             self._unknown_sites.add(t.site)  # route anyway (a missed alert is worse) but say so once
@@ -139,34 +176,36 @@ class Dispatcher:
                 if after is not None and after != before:
                     self.state.put_alert(after)
                 return []
-            ids = self._commit(after if notice.kind != m.TEST else None, notice, t.at)
-        return ids
+            return self._commit(after if notice.kind != m.TEST else None, notice, t.at)
 
-    def _commit(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[int]:
+    def _commit_and_offer(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[Delivery]:
+        new = self._commit(after, notice, now)  # its own transaction when not inside batch()
+        for d in new:
+            self._offer(d)
+        return new
+
+    def _commit(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[Delivery]:
+        """Store the notice and its deliveries; the caller offers them to the channels once committed."""
         planned = plan(notice, self.directory, self.settings.policy)
         kept, muted = self._filter(notice, planned)
         dels = [(notice.episode, notice.key, notice.alert_id, int(notice.level), notice.site, p, None)
                 for p in kept]  # fmt: skip
-        ids = self.state.commit(
+        new = self.state.commit(
             after, (notice.episode, notice.key, notice.kind, int(notice.level), notice.at), dels, now
         )
-        if ids is None:
+        if new is None:
             self._count("duplicates")
             log.info("duplicate notice alert=%s notice=%s", notice.alert_id, notice.key)
             return []
         for p in muted:
             self._row(p.channel, "suppressed", p.audience, notice.site, int(notice.level), notice.alert_id,
                       _masked(p.address, p.audience), self.stamp(notice.at))  # fmt: skip
-        for did in ids:
-            d = self.state.delivery(did)
-            if d is not None:
-                self._offer(d)
         rates = self.settings.rate_limits
         log.info(
             "dispatch planned alert=%s kind=%s level=%s deliveries=%d suppressed=%d eta_s=%.0f",
-            notice.alert_id, notice.kind, notice.level.label, len(ids), len(muted), eta_s(kept, rates),
+            notice.alert_id, notice.kind, notice.level.label, len(new), len(muted), eta_s(kept, rates),
         )  # fmt: skip
-        return ids
+        return new
 
     def _filter(self, n: m.Notice, planned: list[Planned]) -> tuple[list[Planned], list[Planned]]:
         """Silences mute people (records still go out); maintenance windows keep only officers."""
@@ -191,16 +230,32 @@ class Dispatcher:
         return (-d.level, d.rank[0], d.rank[1], d.rank[2], d.id)
 
     def _offer(self, d: Delivery) -> None:
+        with self._mem:
+            self._live[d.id] = d  # in memory while queued: no SQLite read per send
         self.workers[d.channel].offer(self._priority(d), d.id)
 
     def _pending_for(self, channel: str) -> list[tuple[Priority, int]]:
-        return [(self._priority(d), d.id) for d in self.state.unfinished() if d.channel == channel]
+        self.state.flush_marks()
+        out = []
+        for d in self.state.unfinished():
+            if d.channel == channel:
+                with self._mem:
+                    self._live.setdefault(d.id, d)
+                out.append((self._priority(d), d.id))
+        return out
+
+    def _get(self, did: int) -> Delivery | None:
+        with self._mem:
+            d = self._live.get(did)
+        return d if d is not None else self.state.delivery(did)
 
     def _fetch(self, did: int) -> tuple[Notification, int] | None:
-        d = self.state.delivery(did)
+        d = self._get(did)
         if d is None or d.status not in (PENDING, INFLIGHT):
             return None
-        self.state.mark(did, INFLIGHT)
+        if not self.workers[d.channel].ordered:
+            # People: mark it, so a restart knows this one may have left (record channels are idempotent).
+            self.state.mark(did, INFLIGHT)
         extra = {
             **d.extra,
             "delivery_id": delivery_key(d),
@@ -211,13 +266,16 @@ class Dispatcher:
         return n, d.attempts
 
     def _report(self, did: int, result: str, detail: str, attempts: int) -> None:
-        d = self.state.delivery(did)
+        d = self._get(did)
         if d is None:
             return
         who = _masked(d.address, d.audience)
         at = float(d.extra.get("at") or 0.0)
         if result == "sent":
-            self.state.mark(did, SENT, attempts=attempts, receipt=detail[:200])
+            if self.workers[d.channel].ordered:  # idempotent record channel: group-commit the mark
+                self.state.mark_later(did, SENT, attempts, detail[:200])
+            else:
+                self.state.mark(did, SENT, attempts=attempts, receipt=detail[:200])
             log.info(
                 "delivered channel=%s alert=%s to=%s receipt=%s", d.channel, d.alert_id, who, detail[:60]
             )
@@ -230,26 +288,29 @@ class Dispatcher:
             log.error(
                 "delivery failed channel=%s alert=%s to=%s error=%s", d.channel, d.alert_id, who, detail
             )
-            self._failover(d)
-        self._row(d.channel, {"sent": "sent", "retry": "retry"}.get(result, "failed"), d.audience, d.site,
-                  d.level, d.alert_id, who, Stamper.for_delivery(at, did, attempts))  # fmt: skip
-        with self._lock:
+        with self._mem:
+            if result == "retry":
+                self._live[did] = replace(d, attempts=attempts)
+            else:
+                self._live.pop(did, None)
             per = self.per_channel.setdefault(d.channel, {})
             key = {"sent": "sent", "retry": "retried"}.get(result, "failed")
             per[key] = per.get(key, 0) + 1
+        if result == "failed":
+            self._failover(d)
+        self._row(d.channel, {"sent": "sent", "retry": "retry"}.get(result, "failed"), d.audience, d.site,
+                  d.level, d.alert_id, who, Stamper.for_delivery(at, did, attempts))  # fmt: skip
 
     def _failover(self, d: Delivery) -> None:
         nxt = self.settings.failover.get(d.channel)
         if not nxt:
             return
         p = Planned(nxt, d.recipient_id, d.address, d.audience, d.text, d.rank, d.extra)
-        ids = self.state.commit(None, None, [(d.episode, d.notice, d.alert_id, d.level, d.site, p, d.channel)],
+        new = self.state.commit(None, None, [(d.episode, d.notice, d.alert_id, d.level, d.site, p, d.channel)],
                                 float(d.extra.get("at") or 0.0))  # fmt: skip
-        for did in ids or []:
-            nd = self.state.delivery(did)
-            if nd is not None:
-                log.warning("delivery failover from=%s to=%s alert=%s", d.channel, nxt, d.alert_id)
-                self._offer(nd)
+        for nd in new or []:
+            log.warning("delivery failover from=%s to=%s alert=%s", d.channel, nxt, d.alert_id)
+            self._offer(nd)
 
     def _row(self, channel: str, state: str, audience: str, site: str, level: int, alert_id: str,
              who: str, at: float) -> None:  # fmt: skip
@@ -269,7 +330,7 @@ class Dispatcher:
                 if notice is None:
                     continue
                 after = AlertRow(**{**_asdict(a), "escalated_level": a.level})
-                ids = self._commit(after, notice, now)
+                ids = self._commit_and_offer(after, notice, now)
                 self.rows.put(escalation_row(a.site, a.alert_id, self.stamp(now)))
                 self._count("escalations")
                 log.warning("alert escalated to town alert=%s level=%s unacked_min=%d deliveries=%d",
@@ -286,11 +347,11 @@ class Dispatcher:
         return self.responder.sms(sender, parse_reply(text), now)
 
     def _count(self, key: str, k: int = 1) -> None:
-        with self._lock:
+        with self._mem:
             self.counts[key] = self.counts.get(key, 0) + k
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self._mem:
             chans = {
                 name: {k: self.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")}
                 for name in self.channels

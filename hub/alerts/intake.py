@@ -16,8 +16,9 @@ class Intake:
     """Bounded queue plus one thread. When full, only the latest transition per alert is kept
     (memory stays bounded by the number of alerts, and no alert is forgotten), in arrival order."""
 
-    def __init__(self, handle: Callable[[Transition], None], size: int) -> None:
+    def __init__(self, handle: Callable[[list[Transition]], None], size: int, batch: int = 100) -> None:
         self._handle = handle
+        self.batch = batch  # transitions handled together: one state transaction for a whole storm burst
         self._q: queue.Queue[Transition] = queue.Queue(size)
         self._overflow: dict[str, Transition] = {}  # insertion-ordered: oldest alert first
         self._lock = threading.Lock()
@@ -59,19 +60,30 @@ class Intake:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                t = self._q.get(timeout=0.1)
+                first = self._q.get(timeout=0.1)
             except queue.Empty:
                 with self._lock:
                     pending, self._overflow = list(self._overflow.values()), {}
                     if not pending:
                         self._idle.set()
-                for t in pending:
-                    self._safe(t)
+                for i in range(0, len(pending), self.batch):
+                    self._safe(pending[i : i + self.batch])
                 continue
-            self._safe(t)
+            batch = [first]
+            while len(batch) < self.batch:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            self._safe(batch)
 
-    def _safe(self, t: Transition) -> None:
+    def _safe(self, batch: list[Transition]) -> None:
         try:
-            self._handle(t)
-        except Exception:  # one bad transition must not stop alerting for everyone else
-            log.exception("transition failed alert=%s level=%s", t.alert_id, t.to_level.label)
+            self._handle(batch)
+        except Exception:  # the batch failed as a whole (its transaction rolled back): try one by one
+            if len(batch) == 1:
+                t = batch[0]
+                log.exception("transition failed alert=%s level=%s", t.alert_id, t.to_level.label)
+                return
+            for t in batch:
+                self._safe([t])

@@ -85,7 +85,9 @@ class Responder:
             self.d._count("acks")
             log.info("alert acknowledged alert=%s who=%s via=%s first=%s", alert_id, masked, via, first)
             if first:  # one record per level acknowledged; more "1"s from others are counted, not shown
-                self.d._commit(None, self._record(m.ACK, a, f"ack:{a.level}:{now:.3f}", now, name, ""), now)
+                self.d._commit_and_offer(
+                    None, self._record(m.ACK, a, f"ack:{a.level}:{now:.3f}", now, name, ""), now
+                )
         return {"ok": True, "alert_id": alert_id, "first": first}
 
     def evacuation(self, alert_id: str | None, grid: str, done: int, total: int | None, who: str, via: str,
@@ -109,7 +111,7 @@ class Responder:
             progress = self.d.state.evacuation(a.episode)
             text = "，".join(f"{self._grid_name(k)} {v[0]}/{v[1]}户" for k, v in sorted(progress.items()))
             key = f"evac:{grid}:{done}/{total}:{now:.3f}"
-            self.d._commit(None, self._record(m.EVACUATION, a, key, now, who, text), now)
+            self.d._commit_and_offer(None, self._record(m.EVACUATION, a, key, now, who, text), now)
         log.info(
             "evacuation progress alert=%s grid=%s done=%d total=%d via=%s", alert_id, grid, done, total, via
         )
