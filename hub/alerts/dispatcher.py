@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from hub.alerts import episodes
 from hub.alerts import messages as m
+from hub.alerts.delivery import DeliveryBook
 from hub.alerts.directory import Directory, Role, mask_address
 from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
 from hub.alerts.routing import Planned, eta_s, plan
-from hub.alerts.rows import RowSink, Stamper, alert_row, delivery_row, escalation_row
+from hub.alerts.rows import RowSink, Stamper, alert_row, escalation_row
 from hub.alerts.settings import DispatchSettings
-from hub.alerts.state import FAILED, INFLIGHT, PENDING, SENT, AlertRow, Delivery, StateStore
-from hub.alerts.worker import Channel, ChannelWorker, Priority, RetryPolicy
-from hub.channels.base import Notification
+from hub.alerts.state import INFLIGHT, AlertRow, Delivery, StateStore
+from hub.alerts.worker import Channel, ChannelWorker, RetryPolicy
 from hub.rules.model import Level, Transition
 
 log = logging.getLogger(__name__)
-
-
-def delivery_key(d: Delivery) -> str:
-    """Stable id of one delivery, sent along as an idempotency key (Aliyun OutId, webhook header)."""
-    raw = f"{d.episode}|{d.notice}|{d.recipient_id}|{d.channel}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:20]
-
-
-def _masked(address: str, audience: str) -> str:
-    return mask_address(address)
 
 
 class Dispatcher:
@@ -56,27 +44,27 @@ class Dispatcher:
         self.channels = dict(channels)
         self.state = state
         self.rows = rows
-        self.types = {n: (channel_types or {}).get(n, n) for n in channels}
         self.intake = Intake(self._process_counted, settings.intake_queue)
         self._lock = threading.RLock()  # alert read-modify-write: intake, tick and replies
-        self._mem = threading.Lock()  # in-memory books (queued deliveries, counters): never held long
+        self._mem = threading.Lock()  # counters: never held long
+        self.stamp = Stamper()
+        types = {n: (channel_types or {}).get(n, n) for n in channels}
+        self.book = DeliveryBook(state, rows, types, settings.failover)
         retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
         self.workers = {
             name: ChannelWorker(
                 name, chan, interval_s=settings.rate_limits.get(name, 0.0), retry=retry,
-                fetch=self._fetch, report=self._report,
-                refill=lambda name=name: self._pending_for(name),  # type: ignore[misc]
+                fetch=self.book.fetch, report=self.book.report,
+                refill=lambda name=name: self.book.pending_for(name),  # type: ignore[misc]
                 queue_size=settings.channel_queue, ordered=name in settings.policy.record_channels,
             )
             for name, chan in self.channels.items()
         }  # fmt: skip
-        self.stamp = Stamper()
+        self.book.workers = self.workers
         self._unknown_sites: set[str] = set()
-        self._live: dict[int, Delivery] = {}  # deliveries queued in workers, by id
         self._marks_stop = threading.Event()
         self._marks: threading.Thread | None = None
         self.counts: dict[str, int] = {}
-        self.per_channel: dict[str, dict[str, int]] = {n: {} for n in channels}
         self.responder = Responder(self)
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -90,7 +78,7 @@ class Dispatcher:
                 # Killed while sending: we cannot know if it left. Resend with the same idempotency key
                 # (a missed evacuation SMS is worse than a repeated one); the gateway can drop the repeat.
                 log.warning("delivery resumed after crash mid-send channel=%s delivery=%d", d.channel, d.id)
-            self._offer(d)
+            self.book.offer(d)
         if resumed:
             log.info("dispatcher resumed deliveries n=%d", len(resumed))
         for w in self.workers.values():
@@ -154,7 +142,7 @@ class Dispatcher:
             for t in batch:
                 new += self._fold(t)
         for d in new:
-            self._offer(d)
+            self.book.offer(d)
         return [d.id for d in new]
 
     def _fold(self, t: Transition) -> list[Delivery]:
@@ -181,7 +169,7 @@ class Dispatcher:
     def _commit_and_offer(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[Delivery]:
         new = self._commit(after, notice, now)  # its own transaction when not inside batch()
         for d in new:
-            self._offer(d)
+            self.book.offer(d)
         return new
 
     def _commit(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[Delivery]:
@@ -198,8 +186,8 @@ class Dispatcher:
             log.info("duplicate notice alert=%s notice=%s", notice.alert_id, notice.key)
             return []
         for p in muted:
-            self._row(p.channel, "suppressed", p.audience, notice.site, int(notice.level), notice.alert_id,
-                      _masked(p.address, p.audience), self.stamp(notice.at))  # fmt: skip
+            self.book.row(p.channel, "suppressed", p.audience, notice.site, int(notice.level), notice.alert_id,
+                          mask_address(p.address), self.stamp(notice.at))  # fmt: skip
         rates = self.settings.rate_limits
         log.info(
             "dispatch planned alert=%s kind=%s level=%s deliveries=%d suppressed=%d eta_s=%.0f",
@@ -221,101 +209,6 @@ class Dispatcher:
             else:
                 kept.append(p)
         return kept, muted
-
-    # ---- delivery --------------------------------------------------------------------------------
-    def _priority(self, d: Delivery) -> Priority:
-        if self.workers[d.channel].ordered:
-            return (0, 0, 0.0, "", d.id)  # record channels: strictly in the order things happened
-        # People: most severe first, then the plan's order: officers, grid workers, villagers nearest first.
-        return (-d.level, d.rank[0], d.rank[1], d.rank[2], d.id)
-
-    def _offer(self, d: Delivery) -> None:
-        with self._mem:
-            self._live[d.id] = d  # in memory while queued: no SQLite read per send
-        self.workers[d.channel].offer(self._priority(d), d.id)
-
-    def _pending_for(self, channel: str) -> list[tuple[Priority, int]]:
-        self.state.flush_marks()
-        out = []
-        for d in self.state.unfinished():
-            if d.channel == channel:
-                with self._mem:
-                    self._live.setdefault(d.id, d)
-                out.append((self._priority(d), d.id))
-        return out
-
-    def _get(self, did: int) -> Delivery | None:
-        with self._mem:
-            d = self._live.get(did)
-        return d if d is not None else self.state.delivery(did)
-
-    def _fetch(self, did: int) -> tuple[Notification, int] | None:
-        d = self._get(did)
-        if d is None or d.status not in (PENDING, INFLIGHT):
-            return None
-        if not self.workers[d.channel].ordered:
-            # People: mark it, so a restart knows this one may have left (record channels are idempotent).
-            self.state.mark(did, INFLIGHT)
-        extra = {
-            **d.extra,
-            "delivery_id": delivery_key(d),
-            "audience": d.audience,
-            "recipient_id": d.recipient_id,
-        }
-        n = Notification(d.alert_id, d.address, d.text, Level(d.level).label, d.site, extra)
-        return n, d.attempts
-
-    def _report(self, did: int, result: str, detail: str, attempts: int) -> None:
-        d = self._get(did)
-        if d is None:
-            return
-        who = _masked(d.address, d.audience)
-        at = float(d.extra.get("at") or 0.0)
-        if result == "sent":
-            if self.workers[d.channel].ordered:  # idempotent record channel: group-commit the mark
-                self.state.mark_later(did, SENT, attempts, detail[:200])
-            else:
-                self.state.mark(did, SENT, attempts=attempts, receipt=detail[:200])
-            log.info(
-                "delivered channel=%s alert=%s to=%s receipt=%s", d.channel, d.alert_id, who, detail[:60]
-            )
-        elif result == "retry":
-            self.state.mark(did, PENDING, attempts=attempts, error=detail[:300])
-            log.warning("delivery retry channel=%s alert=%s to=%s attempt=%d error=%s",
-                        d.channel, d.alert_id, who, attempts, detail)  # fmt: skip
-        else:
-            self.state.mark(did, FAILED, attempts=attempts, error=detail[:300])
-            log.error(
-                "delivery failed channel=%s alert=%s to=%s error=%s", d.channel, d.alert_id, who, detail
-            )
-        with self._mem:
-            if result == "retry":
-                self._live[did] = replace(d, attempts=attempts)
-            else:
-                self._live.pop(did, None)
-            per = self.per_channel.setdefault(d.channel, {})
-            key = {"sent": "sent", "retry": "retried"}.get(result, "failed")
-            per[key] = per.get(key, 0) + 1
-        if result == "failed":
-            self._failover(d)
-        self._row(d.channel, {"sent": "sent", "retry": "retry"}.get(result, "failed"), d.audience, d.site,
-                  d.level, d.alert_id, who, Stamper.for_delivery(at, did, attempts))  # fmt: skip
-
-    def _failover(self, d: Delivery) -> None:
-        nxt = self.settings.failover.get(d.channel)
-        if not nxt:
-            return
-        p = Planned(nxt, d.recipient_id, d.address, d.audience, d.text, d.rank, d.extra)
-        new = self.state.commit(None, None, [(d.episode, d.notice, d.alert_id, d.level, d.site, p, d.channel)],
-                                float(d.extra.get("at") or 0.0))  # fmt: skip
-        for nd in new or []:
-            log.warning("delivery failover from=%s to=%s alert=%s", d.channel, nxt, d.alert_id)
-            self._offer(nd)
-
-    def _row(self, channel: str, state: str, audience: str, site: str, level: int, alert_id: str,
-             who: str, at: float) -> None:  # fmt: skip
-        kind = self.types.get(channel, channel)
-        self.rows.put(delivery_row(kind, state, audience, site, level, alert_id, who, at))
 
     # ---- timers, commands, replies ---------------------------------------------------------------
     def tick(self, now: float) -> int:
@@ -353,7 +246,9 @@ class Dispatcher:
     def stats(self) -> dict[str, Any]:
         with self._mem:
             chans = {
-                name: {k: self.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")}
+                name: {
+                    k: self.book.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")
+                }
                 for name in self.channels
             }
             out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
