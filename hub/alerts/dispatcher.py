@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from hub.alerts.rows import RowSink, Stamper, alert_row, escalation_row
 from hub.alerts.settings import DispatchSettings
 from hub.alerts.state import INFLIGHT, AlertRow, Delivery, StateStore
 from hub.alerts.worker import Channel, ChannelWorker, RetryPolicy
+from hub.channels.base import ChannelError
 from hub.rules.model import Level, Transition
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ class Dispatcher:
         }  # fmt: skip
         self.book.workers = self.workers
         self._unknown_sites: set[str] = set()
+        self._last_now: float | None = None  # the hub's clock as last passed in (the demo compresses time)
+        self._inbound: threading.Thread | None = None
         self._marks_stop = threading.Event()
         self._marks: threading.Thread | None = None
         self.counts: dict[str, int] = {}
@@ -87,6 +91,9 @@ class Dispatcher:
         self._marks_stop.clear()
         self._marks = threading.Thread(target=self._flush_marks, name="alert-marks", daemon=True)
         self._marks.start()
+        if any(hasattr(c, "poll_inbound") for c in self.channels.values()):
+            self._inbound = threading.Thread(target=self._poll_inbound, name="alert-inbound", daemon=True)
+            self._inbound.start()
 
     def stop(self) -> None:
         for w in self.workers.values():
@@ -95,12 +102,38 @@ class Dispatcher:
         for w in self.workers.values():
             w.stop()
         self._marks_stop.set()
-        if self._marks:
-            self._marks.join(5)
+        for t in (self._marks, self._inbound):
+            if t:
+                t.join(5)
         self.state.flush_marks()
         for chan in self.channels.values():
             if hasattr(chan, "close"):
                 chan.close()
+
+    def _poll_inbound(self) -> None:
+        """Replies arrive on the modem: read them every inbound_poll_s and treat each as handle_sms."""
+        down: set[str] = set()
+        while not self._marks_stop.wait(self.settings.inbound_poll_s):
+            for name, chan in self.channels.items():
+                poll = getattr(chan, "poll_inbound", None)
+                if poll is None:
+                    continue
+                try:
+                    messages = poll()
+                except ChannelError as exc:
+                    if name not in down:  # log once per outage
+                        log.warning("inbound sms unavailable channel=%s error=%s", name, exc)
+                        down.add(name)
+                    continue
+                if name in down:
+                    log.info("inbound sms back channel=%s", name)
+                    down.discard(name)
+                for sender, text in messages:
+                    now = self._last_now if self._last_now is not None else time.time()
+                    try:
+                        self.handle_sms(sender, text, now)
+                    except Exception:  # one odd message must not stop reading the others
+                        log.exception("inbound sms failed channel=%s sender=%s", name, mask_address(sender))
 
     def _flush_marks(self) -> None:
         while not self._marks_stop.wait(0.05):
@@ -213,6 +246,7 @@ class Dispatcher:
     # ---- timers, commands, replies ---------------------------------------------------------------
     def tick(self, now: float) -> int:
         """Escalate alerts at orange or above that nobody acknowledged in time; returns how many."""
+        self._last_now = now
         s = self.settings
         n = 0
         with self._lock:

@@ -44,6 +44,9 @@ class DispatchSettings(BaseModel):
     maintenance_windows: list[MaintenanceWindow] = Field(
         default_factory=list, description="Windows when a site's alerts go to officers only"
     )
+    inbound_poll_s: float = Field(
+        15.0, gt=0, description="Seconds between reads of inbound SMS from channels that can receive (modem)"
+    )
     intake_queue: int = Field(10_000, ge=10, description="Transitions waiting for routing")
     channel_queue: int = Field(
         10_000, ge=10, description="Deliveries queued per channel (more wait in SQLite)"

@@ -272,6 +272,37 @@ def test_mqtt_ack_command(rig: Rig) -> None:
     assert not d.handle_command("ack", {"alert_id": "fs-hp09/rain"}, "x", T0)["ok"]
 
 
+def test_inbound_sms_are_read_from_the_modem(rig: Rig, fengshan: AlertsConfig) -> None:
+    """A channel that can receive (the GSM modem has poll_inbound) is read every inbound_poll_s."""
+
+    class Modem(RecordingChannel):
+        def __init__(self) -> None:
+            super().__init__("sms")
+            self.inbox: list[tuple[str, str]] = []
+            self.polls = 0
+
+        def poll_inbound(self) -> list[tuple[str, str]]:
+            self.polls += 1
+            if self.polls == 1:
+                raise ChannelError("modem not registered", recoverable=True)  # logged once, polling goes on
+            out, self.inbox = self.inbox, []
+            return out
+
+    rig.settings = fengshan.dispatch.model_copy(update={"inbound_poll_s": 0.05})
+    modem = Modem()
+    d = rig.start(sms=modem)
+    d.submit([tr(0, Level.NONE, Level.ORANGE)])
+    rig.settle()
+    d.tick(T0 + 60)  # the hub's clock, as the ticker passes it
+    modem.inbox = [("+8613800000201", "撤离 10/15"), ("13800000101", "收到"), ("13900000000", "?")]
+    deadline = time.monotonic() + 10
+    while d.stats()["acks"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert d.stats()["acks"] == 1 and d.stats()["evacuation_reports"] == 1
+    assert d.state.evacuation("fs-hp01/rain#1780000000") == {"fs-g1": (10, 15)}
+    assert d.tick(T0 + 3600) == 0  # acknowledged in time: no escalation
+
+
 def test_unknown_sender_and_noise(rig: Rig) -> None:
     d = rig.start()
     assert not d.handle_sms("13912345678", "1", T0)["ok"]
