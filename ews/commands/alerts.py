@@ -1,4 +1,4 @@
-"""`ews alerts check|plan FILE`: validate an alerts config; show who a level would reach, in order, and how fast."""
+"""`ews alerts check|plan|status FILE`: validate the config, dry-run who an alert reaches, show the live state."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def register(subparsers: Any) -> None:
     plan.add_argument("--level", default="red", help="blue, yellow, orange or red (default red)")
     plan.add_argument("--kind", default="alert", help="alert, clear, escalation, test or maintenance")
     plan.set_defaults(func=run_plan)
+    status = sub.add_parser("status", help="active alerts, acknowledgements, evacuation and delivery counts")
+    status.add_argument("config", type=Path, metavar="FILE", help="alerts YAML (its state_path is read)")
+    status.set_defaults(func=run_status)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -62,4 +65,34 @@ def run_plan(args: argparse.Namespace) -> int:
         who = mask_address(p.address)
         print(f"{i:3d} {p.channel:<12} {p.audience:<13} {p.recipient_id:<12} {who:<12} {p.text}")
     print(f"deliveries={len(planned)} eta_s={eta_s(planned, cfg.dispatch.rate_limits):.0f}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from hub.alerts.config import load
+    from hub.alerts.state import StateStore
+    from hub.rules.model import Level
+
+    try:
+        cfg = load(args.config)
+    except ValueError as exc:
+        print(f"ews alerts: {exc}", file=sys.stderr)
+        return 2
+    if not cfg.state_path.exists():
+        print(f"ews alerts: no state yet at {cfg.state_path}")
+        return 0
+    state = StateStore(cfg.state_path)
+    state.open()
+    try:
+        active = state.active_alerts()
+        print(f"active alerts: {len(active)}")
+        for a in sorted(active, key=lambda a: (-a.level, a.alert_id)):
+            acked = f"acked by {a.acked_by}" if a.acked_by else "NOT acknowledged"
+            esc = ", escalated to town" if a.escalated_level else ""
+            progress = " ".join(f"{g}:{d}/{t}" for g, (d, t) in sorted(state.evacuation(a.episode).items()))
+            print(f"  {Level(a.level).label:<7} {a.alert_id:<40} {acked}{esc}  {progress}")
+        for chan, by_status in sorted(state.counts().items()):
+            print(f"  {chan:<12} " + " ".join(f"{k}={v}" for k, v in sorted(by_status.items())))
+    finally:
+        state.close()
     return 0

@@ -46,6 +46,13 @@ class DeliveryBook:
         return (-d.level, d.rank[0], d.rank[1], d.rank[2], d.id)
 
     def offer(self, d: Delivery) -> None:
+        if d.channel not in self.workers:
+            # Left over from before a config change: say so loudly, try the failover chain, never crash.
+            log.error("delivery for a channel no longer configured channel=%s alert=%s to=%s",
+                      d.channel, d.alert_id, mask_address(d.address))  # fmt: skip
+            self.state.mark(d.id, FAILED, error=f"channel {d.channel} not configured")
+            self.failover(d)
+            return
         with self._mem:
             self._live[d.id] = d  # in memory while queued: no SQLite read per send
         self.workers[d.channel].offer(self.priority(d), d.id)

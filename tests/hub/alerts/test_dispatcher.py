@@ -232,6 +232,24 @@ def test_restart_sends_nothing_twice_and_resumes_the_rest(rig: Rig) -> None:
     assert rig.chans["mqtt_alert"].sent == []  # the level change was already published
 
 
+def test_restart_after_a_channel_was_removed_from_config(rig: Rig, fengshan: AlertsConfig) -> None:
+    rig.settings = fengshan.dispatch.model_copy(update={"retry_base_s": 60.0})
+    down = RecordingChannel("sms")
+    down.fail = [ChannelError("modem away", recoverable=True)] * 2
+    d = rig.start(sms=down)
+    d.submit([tr(0, Level.NONE, Level.BLUE)])
+    deadline = time.monotonic() + 10
+    while down.calls < 2 and time.monotonic() < deadline:  # both officers tried once, retry in 60 s
+        time.sleep(0.01)
+    rig.stop()
+    policy = fengshan.dispatch.policy.model_copy(update={"person_channels": {}})
+    rig.settings = fengshan.dispatch.model_copy(update={"policy": policy})
+    d = rig.start()  # pending SMS rows name a channel that no longer exists: reported, not a crash
+    rig.settle()
+    assert "sms" not in d.workers
+    assert d.state.counts()["sms"] == {"failed": 2}
+
+
 def test_escalation_when_nobody_acknowledges(rig: Rig) -> None:
     d = rig.start()
     d.submit([tr(0, Level.NONE, Level.ORANGE)])
