@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
@@ -17,6 +18,14 @@ from hub.channels.base import Notification
 from hub.rules.model import Level
 
 log = logging.getLogger(__name__)
+
+
+_NUMBER = re.compile(r"\+?\d[\d -]{5,17}\d")
+
+
+def scrub(text: str) -> str:
+    """Mask phone numbers a gateway may echo in an error, before it reaches a log or the state file."""
+    return _NUMBER.sub(lambda mt: mask_address(mt.group(0)), text)
 
 
 def delivery_key(d: Delivery) -> str:
@@ -93,6 +102,7 @@ class DeliveryBook:
         if d is None:
             return
         who = mask_address(d.address)
+        detail = scrub(detail)
         at = float(d.extra.get("at") or 0.0)
         if result == "sent":
             if self.workers[d.channel].ordered:  # idempotent record channel: group-commit the mark
