@@ -20,6 +20,7 @@ COMMANDS: list[str] = [
     "ews.commands.feeds",
     "ews.commands.cap",
     "ews.commands.decode",
+    "ews.commands.alerts",
 ]
 
 

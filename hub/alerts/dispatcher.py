@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hub.alerts import episodes
 from hub.alerts import messages as m
-from hub.alerts.directory import Directory, Role, mask_phone
+from hub.alerts.directory import Directory, Role, mask_address
+from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
 from hub.alerts.routing import Planned, eta_s, plan
@@ -32,7 +32,7 @@ def delivery_key(d: Delivery) -> str:
 
 
 def _masked(address: str, audience: str) -> str:
-    return mask_phone(address) if audience not in ("record", "zone", "drone_team") else address
+    return mask_address(address)
 
 
 class Dispatcher:
@@ -56,22 +56,20 @@ class Dispatcher:
         self.state = state
         self.rows = rows
         self.types = {n: (channel_types or {}).get(n, n) for n in channels}
-        self._intake: queue.Queue[Transition] = queue.Queue(settings.intake_queue)
-        self._overflow: dict[str, Transition] = {}  # latest transition per alert when the queue is full
+        self.intake = Intake(self._process_counted, settings.intake_queue)
         self._lock = threading.RLock()  # alert read-modify-write: intake, tick and replies
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
         self.workers = {
             name: ChannelWorker(
                 name, chan, interval_s=settings.rate_limits.get(name, 0.0), retry=retry,
                 fetch=self._fetch, report=self._report,
                 refill=lambda name=name: self._pending_for(name),  # type: ignore[misc]
-                queue_size=settings.channel_queue,
+                queue_size=settings.channel_queue, ordered=name in settings.policy.record_channels,
             )
             for name, chan in self.channels.items()
         }  # fmt: skip
         self.stamp = Stamper()
+        self._unknown_sites: set[str] = set()
         self.counts: dict[str, int] = {}
         self.per_channel: dict[str, dict[str, int]] = {n: {} for n in channels}
         self.responder = Responder(self)
@@ -92,16 +90,12 @@ class Dispatcher:
             log.info("dispatcher resumed deliveries n=%d", len(resumed))
         for w in self.workers.values():
             w.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="alert-intake", daemon=True)
-        self._thread.start()
+        self.intake.start()
 
     def stop(self) -> None:
-        self._stop.set()
         for w in self.workers.values():
             w.signal_stop()
-        if self._thread:
-            self._thread.join(5)
+        self.intake.stop()
         for w in self.workers.values():
             w.stop()
         for chan in self.channels.values():
@@ -111,42 +105,30 @@ class Dispatcher:
     # ---- intake ----------------------------------------------------------------------------------
     def submit(self, transitions: Iterable[Transition]) -> None:
         """Never blocks: the ingest path calls this. On overflow only the latest per alert is kept."""
-        for t in transitions:
-            try:
-                self._intake.put_nowait(t)
-            except queue.Full:
-                with self._lock:
-                    if not self._overflow:
-                        log.error("alert intake full size=%d: coalescing per alert", self._intake.maxsize)
-                    self._overflow[t.alert_id] = t
-                    self._count("intake_coalesced")
+        self.intake.submit(transitions)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                t = self._intake.get(timeout=0.2)
-            except queue.Empty:
-                with self._lock:
-                    pending, self._overflow = list(self._overflow.values()), {}
-                for t in pending:
-                    self._safe_process(t)
-                continue
-            self._safe_process(t)
+    def idle(self) -> bool:
+        """Nothing waiting anywhere: intake drained, no queued or in-flight delivery (tests, demo end)."""
+        busy = any(w.depth() or w.busy for w in self.workers.values())
+        return self.intake.empty() and not busy and not self.state.unfinished()
 
-    def _safe_process(self, t: Transition) -> None:
+    def _process_counted(self, t: Transition) -> None:
         try:
             self.process(t)
-        except Exception:  # one bad transition must not stop alerting for everyone else
-            log.exception("transition failed alert=%s level=%s", t.alert_id, t.to_level.label)
+        except Exception:
             self._count("errors")
+            raise
 
     def process(self, t: Transition) -> list[int]:
         """Fold one transition into the alert state and queue its deliveries (the intake thread's job)."""
         site = self.directory.site(t.site)
+        if site is None and t.site not in self._unknown_sites:
+            self._unknown_sites.add(t.site)  # route anyway (a missed alert is worse) but say so once
+            log.error("alert for a site missing from the directory site=%s rule=%s", t.site, t.rule)
         hazard = site.hazard if site else ""
         row = alert_row(t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value,
                         t.message, t.at)  # fmt: skip
-        self.rows.put([row])
+        self.rows.put(row)
         self._count("transitions")
         with self._lock:
             before = self.state.alert(t.alert_id)
@@ -203,7 +185,9 @@ class Dispatcher:
 
     # ---- delivery --------------------------------------------------------------------------------
     def _priority(self, d: Delivery) -> Priority:
-        # Most severe first, then the plan's order: officers, grid workers, then villagers nearest first.
+        if self.workers[d.channel].ordered:
+            return (0, 0, 0.0, "", d.id)  # record channels: strictly in the order things happened
+        # People: most severe first, then the plan's order: officers, grid workers, villagers nearest first.
         return (-d.level, d.rank[0], d.rank[1], d.rank[2], d.id)
 
     def _offer(self, d: Delivery) -> None:
@@ -269,9 +253,8 @@ class Dispatcher:
 
     def _row(self, channel: str, state: str, audience: str, site: str, level: int, alert_id: str,
              who: str, at: float) -> None:  # fmt: skip
-        self.rows.put(
-            [delivery_row(self.types.get(channel, channel), state, audience, site, level, alert_id, who, at)]
-        )
+        kind = self.types.get(channel, channel)
+        self.rows.put(delivery_row(kind, state, audience, site, level, alert_id, who, at))
 
     # ---- timers, commands, replies ---------------------------------------------------------------
     def tick(self, now: float) -> int:
@@ -287,7 +270,7 @@ class Dispatcher:
                     continue
                 after = AlertRow(**{**_asdict(a), "escalated_level": a.level})
                 ids = self._commit(after, notice, now)
-                self.rows.put([escalation_row(a.site, a.alert_id, self.stamp(now))])
+                self.rows.put(escalation_row(a.site, a.alert_id, self.stamp(now)))
                 self._count("escalations")
                 log.warning("alert escalated to town alert=%s level=%s unacked_min=%d deliveries=%d",
                             a.alert_id, Level(a.level).label, notice.unacked_min, len(ids))  # fmt: skip
@@ -312,9 +295,9 @@ class Dispatcher:
                 name: {k: self.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")}
                 for name in self.channels
             }
-            out: dict[str, Any] = {"channels": chans}
+            out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
             for k in ("escalations", "acks", "evacuation_reports", "transitions", "duplicates",
-                      "suppressed_repeats", "intake_coalesced", "errors"):  # fmt: skip
+                      "suppressed_repeats", "errors"):  # fmt: skip
                 out[k] = self.counts.get(k, 0)
         out["queued"] = {name: w.depth() for name, w in self.workers.items()}
         return out

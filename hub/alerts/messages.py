@@ -42,7 +42,7 @@ OFFICER_ACTION: dict[Level, str] = {
     Level.BLUE: "请关注",
     Level.YELLOW: "请组织网格员加强巡查",
     Level.ORANGE: "请组织准备转移并启动广播",
-    Level.RED: "请立即组织转移，已通知无人机组",
+    Level.RED: "请立即组织转移，核实群众全部撤离",
 }
 
 

@@ -17,9 +17,10 @@ STATE_NAMES = {0: "inactive", 1: "pending", 2: "firing", 3: "resolved"}
 
 
 class RowSink(Protocol):
-    """Where rows go. put() must return at once; the hub's Store (hub/store.py) or RowWriter below."""
+    """Where rows go, one line-protocol row per call. put() must return at once (hub/app.py adapts
+    the hub's Store; RowWriter below serves a dispatcher running without one)."""
 
-    def put(self, lines: list[str]) -> None: ...
+    def put(self, row: str) -> None: ...
 
 
 class RowWriter:
@@ -37,15 +38,14 @@ class RowWriter:
         self.written = 0
         self.dropped = 0
 
-    def put(self, lines: list[str]) -> None:
+    def put(self, row: str) -> None:
         with self._cond:
-            for row in lines:
-                if len(self._rows) >= self.max_rows:
-                    self._rows.popleft()  # bounded memory: lose the oldest record, never an alert
-                    self.dropped += 1
-                    if self.dropped == 1 or self.dropped % 1000 == 0:
-                        log.error("alert rows overflow dropped=%d max_rows=%d", self.dropped, self.max_rows)
-                self._rows.append(row)
+            if len(self._rows) >= self.max_rows:
+                self._rows.popleft()  # bounded memory: lose the oldest record, never an alert
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.error("alert rows overflow dropped=%d max_rows=%d", self.dropped, self.max_rows)
+            self._rows.append(row)
             self._cond.notify()
 
     def pending(self) -> int:

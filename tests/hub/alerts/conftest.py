@@ -65,9 +65,9 @@ class ListSink:
         self.rows: list[str] = []
         self._lock = threading.Lock()
 
-    def put(self, lines: list[str]) -> None:
+    def put(self, row: str) -> None:
         with self._lock:
-            self.rows.extend(lines)
+            self.rows.append(row)
 
     def of(self, measurement: str) -> list[str]:
         with self._lock:

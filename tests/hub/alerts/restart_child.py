@@ -19,7 +19,7 @@ from hub.rules.model import AlertState, Level, Transition
 class DropRows:
     """Rows are not under test here (see test_rows_influx.py)."""
 
-    def put(self, lines: list[str]) -> None:
+    def put(self, row: str) -> None:
         pass
 
 
@@ -32,8 +32,7 @@ def main(path: str) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        busy = any(w.depth() or w.busy for w in d.workers.values())
-        if not busy and d._intake.empty() and not d.state.unfinished():
+        if d.idle():
             break
     print(json.dumps(d.stats(), ensure_ascii=False), flush=True)
     d.stop()

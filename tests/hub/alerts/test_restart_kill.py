@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -55,7 +56,7 @@ class Gateway:
 def write_config(tmp: Path, fengshan: AlertsConfig, url: str) -> Path:
     raw = fengshan.model_dump(mode="json")
     raw["state_path"] = str(tmp / "alerts.sqlite")
-    raw["dispatch"]["rate_limits"] = {"sms": 0.15}  # a slow modem-like pace: the kill lands mid-delivery
+    raw["dispatch"]["rate_limits"] = {"sms": 0.4}  # a modem-like pace: the kill lands between two sends
     raw["dispatch"]["policy"]["record_channels"] = {"console": ["alert"]}
     raw["channels"] = {
         "sms": {"kind": "sms_webhook", "url": url, "ok_field": "code", "timeout_s": 10},
@@ -81,6 +82,19 @@ def wait(pred, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.01)
 
 
+def sent_in_state(tmp: Path) -> int:
+    """Read the child's delivery state the way an operator would (sqlite3, read-only)."""
+    db = sqlite3.connect(f"file:{tmp / 'alerts.sqlite'}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(
+            db.execute("SELECT count(*) FROM delivery WHERE channel='sms' AND status='sent'").fetchone()[0]
+        )
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+    finally:
+        db.close()
+
+
 def run_to_end(config: Path) -> dict:  # type: ignore[type-arg]
     proc = child(config)
     out, _ = proc.communicate(timeout=60)
@@ -94,8 +108,8 @@ def test_kill_between_sends(httpserver: HTTPServer, tmp_path: Path, fengshan: Al
     config = write_config(tmp_path, fengshan, httpserver.url_for("/sms"))
     proc = child(config)
     wait(lambda: gw.count() >= 4)
-    time.sleep(0.05)  # the 4th is answered and recorded; the 5th waits for the rate limit
-    proc.send_signal(signal.SIGKILL)
+    wait(lambda: sent_in_state(tmp_path) >= 4)  # the 4th is answered and recorded as sent
+    proc.send_signal(signal.SIGKILL)  # while the 5th waits for the rate limit
     proc.wait(10)
     before = gw.count()
     assert before < len(EXPECTED)  # really killed mid-delivery

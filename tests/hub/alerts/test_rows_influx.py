@@ -42,10 +42,8 @@ def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tm
     d.start()
     try:
         influxd.stop()  # InfluxDB goes down before the storm hits
-        t0 = time.monotonic()
         d.submit([Transition("rain", "fs-hp01", T0, Level.NONE, Level.RED, AlertState.FIRING, 81.0)])
-        chans["sms"].wait_for(10)  # delivery does not wait for InfluxDB
-        assert time.monotonic() - t0 < 5
+        assert len(chans["sms"].wait_for(10)) == 10  # delivery does not wait for InfluxDB
         assert d.handle_sms("13800000202", "撤离 fs-g2 20/22", T0 + 600)["ok"]
         assert d.handle_sms("13800000101", "1", T0 + 700)["ok"]
         d.tick(T0 + 3600)  # acknowledged: no escalation

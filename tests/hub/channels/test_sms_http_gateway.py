@@ -213,7 +213,7 @@ def run_blue_alert(
 
 
 class _NullSink:
-    def put(self, lines: list[str]) -> None:
+    def put(self, row: str) -> None:
         pass
 
 
