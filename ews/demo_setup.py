@@ -14,7 +14,7 @@ from hub.config import HubConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RULES_DIR = REPO / "deploy" / "fengshan" / "rules"
-ALERTS_FILE = REPO / "hub" / "alerts" / "fengshan.yaml"
+ALERTS_FILE = REPO / "deploy" / "fengshan" / "alerts.yaml"
 
 RAIN_PERIOD_S = 300.0  # automatic rain stations report every 5 minutes in the flood season
 SLOPE_PERIOD_S = 600.0

@@ -29,6 +29,16 @@ from hub.store import Store
 log = logging.getLogger(__name__)
 
 
+class _Rows:
+    """The dispatcher's row sink on top of the store, so its rows share batching and the disk spill."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put(self, row: str) -> None:
+        self.store.put([row])
+
+
 class Hub:
     """Wires the hub's parts together; constructors only assign, start() does the I/O."""
 
@@ -54,7 +64,7 @@ class Hub:
     def start(self) -> None:
         self.ruleset = load_ruleset(self.cfg.rules)
         engine = Engine(self.ruleset)
-        self.dispatcher = build_dispatcher(self.cfg.alerts, self.store)  # rows share batching and spill
+        self.dispatcher = build_dispatcher(self.cfg.alerts, _Rows(self.store))
         sites = frozenset(self.cfg.sites) if self.cfg.sites is not None else None
         self.pipeline = Pipeline(
             engine,

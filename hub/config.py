@@ -27,7 +27,6 @@ class HubConfig(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig, description="Write batching and disk spill")
     rules: list[Path] = Field(description="Rule files (YAML), relative to this config file")
     alerts: AlertsConfig = Field(
-        default_factory=AlertsConfig,
         description="Recipients, routing and channels; in a file, a path string names a separate YAML file",
     )
     feeds: list[FeedConfig] = Field(default_factory=list, description="Forecast and warning feeds, by kind")
