@@ -169,7 +169,7 @@ class Store:
             os.fsync(f.fileno())
         self.spilled += len(batch)
 
-    def _keep_bad(self, batch: list[object]) -> None:
+    def _keep_bad(self, batch: list[str]) -> None:
         self.rejected += 1
         with contextlib.suppress(OSError):
             path = self.cfg.spill_dir / f"{time.time_ns():020d}.bad"
