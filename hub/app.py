@@ -95,6 +95,8 @@ class Hub:
         self._start_feeds()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
+        self._inbound = threading.Thread(target=self._inbound_loop, name="hub-inbound-sms", daemon=True)
+        self._inbound.start()
 
     def _sensor_sites(self) -> dict[str, str]:
         return {sid: s.site for sid, s in self.ruleset.sensors.items()}
@@ -178,6 +180,33 @@ class Hub:
     def _on_command(self, verb: str, doc: dict[str, Any]) -> None:
         if self.dispatcher is not None:
             self.dispatcher.handle_command(verb, doc, str(doc.get("who", "")), self.clock())
+
+    def _inbound_loop(self) -> None:
+        """Read SMS replies from every channel that receives them (the GSM modem) into the dispatcher.
+
+        Replies are acknowledgements ("1", "收到") and grid workers' evacuation reports ("撤离 12/15").
+        The modem channel serializes this read with its sends on its own lock.
+        """
+        assert self.dispatcher is not None
+        readers = [(n, c) for n, c in self.dispatcher.channels.items() if hasattr(c, "poll_inbound")]
+        failing: set[str] = set()
+        while readers and not self._stop.wait(self.cfg.inbound_poll_s):
+            for name, chan in readers:
+                try:
+                    messages = chan.poll_inbound()
+                except Exception as exc:  # modem away: log once per episode, keep polling
+                    if name not in failing:
+                        failing.add(name)
+                        log.warning("inbound sms unavailable channel=%s error=%s", name, exc)
+                    continue
+                if name in failing:
+                    failing.discard(name)
+                    log.info("inbound sms back channel=%s", name)
+                for sender, text in messages:
+                    try:
+                        self.dispatcher.handle_sms(sender, text, self.clock())
+                    except Exception:
+                        log.exception("inbound sms not handled channel=%s", name)
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.cfg.tick_s):

@@ -34,6 +34,9 @@ class HubConfig(BaseModel):
     store_unassigned: bool = Field(
         True, description="With `sites`: also store site-less readings (gateway health); true on one hub only"
     )
+    inbound_poll_s: float = Field(
+        15.0, gt=0, description="Seconds between reads of incoming SMS (acknowledgements, evacuation reports)"
+    )
     tick_s: float = Field(1.0, gt=0, description="Seconds between time-driven evaluations (hold, staleness)")
     rebuild_on_start: bool = Field(True, description="Rebuild rule windows from InfluxDB at start-up")
 
