@@ -82,6 +82,7 @@ class LoraUartGateway:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self.connected = threading.Event()  # the port is open (opening a tty flushes its input)
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._stop.clear()
@@ -103,6 +104,7 @@ class LoraUartGateway:
                 self._bad(f"cannot open {self.cfg.port}: {exc}")
                 self._stop.wait(2.0)
                 continue
+            self.connected.set()
             with port:
                 scanner = Scanner(trailer=1 if self.cfg.rssi_byte else 0)
                 while not self._stop.is_set():

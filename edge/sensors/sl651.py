@@ -153,6 +153,7 @@ class SL651Centre:
         self._server: socket.socket | None = None
         self._failing: set[str] = set()
         self.address: tuple[str, int] | None = None
+        self.connected = threading.Event()  # serial: the port is open (opening a tty flushes its input)
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._stop.clear()
@@ -183,8 +184,10 @@ class SL651Centre:
                 self._bad(source, exc)
                 self._stop.wait(2.0)
                 continue
+            self.connected.set()
             with port:
                 self._read_loop(port.read, port.write, source, emit)
+            self.connected.clear()
 
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
         t = threading.Thread(target=target, args=args, name=f"sl651-{self.cfg.id}", daemon=True)

@@ -113,6 +113,7 @@ def link() -> Iterator[tuple[LoraUartGateway, LoraNodeSim, queue.Queue[Reading]]
         assert isinstance(gw, LoraUartGateway)
         got: queue.Queue[Reading] = queue.Queue()
         gw.start(got.put)
+        assert gw.connected.wait(5)
         node = LoraNodeSim(pty.device, 7)
         node.rssi_byte = 256 - 97
         try:

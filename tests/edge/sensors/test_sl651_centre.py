@@ -107,6 +107,7 @@ def test_serial_line_station_over_a_pty() -> None:
         c = centre(transport="serial", port=pty.host, rain="PJ")
         got: queue.Queue[Reading] = queue.Queue()
         c.start(got.put)
+        assert c.connected.wait(5)
         link = SerialLink(pty.device)
         try:
             st = Station("0012345678")
