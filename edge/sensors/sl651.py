@@ -53,6 +53,11 @@ class SL651Config(SensorConfig):
         "ESC", description="ESC keeps the DTU online, EOT ends the session"
     )
     max_rain_rate_mm_h: float = Field(300.0, gt=0, description="PT jumps above this rate are not trusted")
+    idle_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="TCP: close a DTU connection silent this long (keep-alives come every few minutes)",
+    )
 
     @field_validator("stations")
     @classmethod
@@ -207,13 +212,20 @@ class SL651Centre:
             self._spawn(self._conn_loop, conn, f"tcp:{peer[0]}:{peer[1]}", emit)
 
     def _conn_loop(self, conn: socket.socket, source: str, emit: Callable[[Reading], None]) -> None:
+        last = time.monotonic()
+
         def read(_n: int) -> bytes:
+            nonlocal last
             try:
                 data = conn.recv(4096)
             except TimeoutError:
+                # A 4G NAT can drop a connection without a FIN; a DTU silent this long is gone.
+                if time.monotonic() - last > self.cfg.idle_timeout_s:
+                    raise ConnectionError(f"idle for {self.cfg.idle_timeout_s:.0f} s") from None
                 return b""
             if not data:
                 raise ConnectionError("closed by station")
+            last = time.monotonic()
             return data
 
         with conn:

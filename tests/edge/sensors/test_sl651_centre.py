@@ -144,3 +144,16 @@ def test_no_ack_and_no_loss_when_the_agent_cannot_take_readings() -> None:
     assert c.handle(second, "test", broken) is None  # no M2: the station retransmits
     assert c.handle(second, "test", got.append) is not None
     assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (4.5, "good")]
+
+
+def test_silent_dtu_connection_is_closed() -> None:
+    c = centre(idle_timeout_s=0.3)
+    c.start(lambda _r: None)
+    try:
+        assert c.address is not None
+        link = TcpLink(*c.address)
+        link.sock.settimeout(3)
+        assert link.sock.recv(16) == b""  # the centre hung up on the half-open connection
+        link.close()
+    finally:
+        c.stop()

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.sensors.sl651_body import parse_report
-from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, encode_ascii, parse_frame
+from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, encode_ascii, encode_hex, parse_frame
 
 CAP_2F = "7e7e011090330853a0002f000802009f26020209410003bde3"
 CAP_32 = (
@@ -215,3 +215,32 @@ def test_mutated_real_frames_only_raise_sl651error(noise: bytes, at: int) -> Non
                 parse_report(item)
             except SL651Error:
                 pass
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet="0123456789ABCDEFPTZVJNDRSTHM. -+\r\n", max_size=120),
+    st.sampled_from([0x2F, 0x31, 0x32, 0x34]),
+)
+def test_ascii_bodies_with_valid_crc_only_raise_sl651error(body: str, function: int) -> None:
+    raw = encode_ascii(
+        up=True, centre=1, station="0012345678", password="A000", function=function, body=body.encode()
+    )
+    frame = parse_frame(raw)
+    try:
+        parse_report(frame)
+    except SL651Error:
+        pass
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=120), st.sampled_from([0x31, 0x32, 0x34]))
+def test_hex_bodies_with_valid_crc_only_raise_sl651error(tail: bytes, function: int) -> None:
+    head = bytes.fromhex("0001260720090000F1F1001234567850F0F02607200900")  # serial, time, ST, TT
+    raw = encode_hex(
+        up=True, centre=1, station="0012345678", password="A000", function=function, body=head + tail
+    )
+    try:
+        parse_report(parse_frame(raw))
+    except SL651Error:
+        pass
