@@ -168,7 +168,6 @@ class LoraUartGateway:
             modulus=1 << 32,
             scale=0.1,
             max_rate_per_h=self.cfg.max_rain_rate_mm_h,
-            min_window_s=self.cfg.period_s,
         )
         self._rain[node] = state
         return Reading(sensor, "rain_mm", inc.value, t, quality=inc.quality)

@@ -153,7 +153,6 @@ class ModbusSensor:
             modulus=spec.modulus,
             scale=spec.scale,
             max_rate_per_h=spec.max_rate_per_h,
-            min_window_s=self.cfg.period_s,
         )
         self._counters[spec.quantity] = state
         if inc.quality != "good":

@@ -130,7 +130,6 @@ class Mapper:
             modulus=1_000_000,
             scale=0.1,
             max_rate_per_h=self.cfg.max_rain_rate_mm_h,
-            min_window_s=self.cfg.period_s,
         )
         self._pt[station] = state
         if inc.quality != "good":
