@@ -8,12 +8,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
 from pydantic import Field, field_validator, model_validator
 
-from edge.sensors import counter
+from edge.sensors import counter, counter_store
 from edge.sensors.base import ListeningSensor, SensorConfig
 from edge.sensors.sl651_body import Report, parse_report
 from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, ack, bcd_time
@@ -53,6 +54,9 @@ class SL651Config(SensorConfig):
         "ESC", description="ESC keeps the DTU online, EOT ends the session"
     )
     max_rain_rate_mm_h: float = Field(300.0, gt=0, description="PT jumps above this rate are not trusted")
+    state_file: Path | None = Field(
+        None, description="Where PT baselines are kept across restarts, so rain during downtime is sent"
+    )
     idle_timeout_s: float = Field(
         1800.0,
         gt=0,
@@ -82,7 +86,7 @@ class Mapper:
 
     def __init__(self, cfg: SL651Config) -> None:
         self.cfg = cfg
-        self._pt: dict[str, counter.CounterState] = {}
+        self._pt: dict[str, counter.CounterState] = counter_store.load(cfg.state_file)
         self._seen: OrderedDict[tuple[str, int, int, float], None] = OrderedDict()
 
     @staticmethod
@@ -103,6 +107,11 @@ class Mapper:
 
     def restore(self, snap: dict[str, counter.CounterState]) -> None:
         self._pt = snap
+
+    def persist(self) -> None:
+        """After the readings were emitted: keep the PT baselines for the next start."""
+        if self.cfg.rain == "PT":
+            counter_store.save(self.cfg.state_file, self._pt)
 
     def readings(self, report: Report) -> list[Reading]:
         sensor = self.cfg.stations[report.frame.station]
@@ -288,6 +297,7 @@ class SL651Centre:
                     )
                     return None
                 self.mapper.remember(report)
+                self.mapper.persist()
             if not self.cfg.ack or frame.function not in ACKED:
                 return None
             local = time.gmtime(self.clock() + self.cfg.tz_offset_h * 3600)

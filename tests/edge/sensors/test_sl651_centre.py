@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import queue
 import time
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,14 @@ def test_silent_dtu_connection_is_closed() -> None:
         link.close()
     finally:
         c.stop()
+
+
+def test_pt_baseline_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "sl651.json"
+    st = Station("0012345678")
+    got: list[Reading] = []
+    c = centre(state_file=str(state))
+    c.handle(parse_frame(st.report(0x32, T0, [("PT", 100.0)])), "test", got.append)
+    again = centre(state_file=str(state))  # the agent restarted
+    again.handle(parse_frame(st.report(0x32, T0 + 3600, [("PT", 131.5)])), "test", got.append)
+    assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (31.5, "good")]
