@@ -201,9 +201,13 @@ class Scanner:
                 skipped += 1
                 continue
             if len(self._buf) < total:
-                if len(self._buf) > self.max_buffer:
-                    del self._buf[:1]
-                    skipped += 1
+                # A noise "header" can claim up to 4 KB and would hold back the real frames behind it
+                # (a DTU waiting for its ack sends only a few hundred bytes): skip it once one is complete.
+                later = self._complete_frame_after(1)
+                if later > 0 or len(self._buf) > self.max_buffer:
+                    cut = later if later > 0 else 1
+                    del self._buf[:cut]
+                    skipped += cut
                     continue
                 break
             candidate = bytes(self._buf[:total])
@@ -229,6 +233,24 @@ class Scanner:
         """End of input: whatever is still buffered is a truncated frame."""
         rest, self._buf = bytes(self._buf), bytearray()
         return [SL651Error(f"truncated frame at end of input: {rest[:16].hex().upper()}...")] if rest else []
+
+    def _complete_frame_after(self, pos: int) -> int:
+        """Offset of the first complete, valid frame starting at or after `pos`, or -1."""
+        buf = bytes(self._buf)
+        while pos < len(buf):
+            starts = [i for i in (buf.find(HEX_SOH, pos), buf.find(bytes([SOH_ASCII]), pos)) if i >= 0]
+            if not starts:
+                return -1
+            at = min(starts)
+            try:
+                total = (hex_frame_length if buf[at] == 0x7E else ascii_frame_length)(buf[at:])
+                if at + total <= len(buf):
+                    parse_frame(buf[at : at + total], check_crc=True)
+                    return at
+            except (SL651Error, IndexError):
+                pass
+            pos = at + 1
+        return -1
 
     def _next_start(self) -> int:
         hex_at = self._buf.find(HEX_SOH)

@@ -244,3 +244,11 @@ def test_hex_bodies_with_valid_crc_only_raise_sl651error(tail: bytes, function: 
         parse_report(parse_frame(raw))
     except SL651Error:
         pass
+
+
+def test_noise_that_looks_like_a_long_header_does_not_hold_back_real_frames() -> None:
+    # 7E7E ... with length 0xFFF and STX: a plausible header for a 4 KB frame that never comes
+    fake = bytes.fromhex("7E7E011090330853A000320FFF02")
+    sc = Scanner()
+    items = sc.feed(fake + bytes.fromhex(CAP_2F))
+    assert [i.function for i in items if isinstance(i, Frame)] == [0x2F]
