@@ -209,7 +209,9 @@ class Publisher:
             self._pending.clear()
             self._early.clear()
         self.outbox.release()  # whatever had no PUBACK goes again, fresh first
-        if was_up:
+        if was_up and self._stop.is_set():
+            log.info("broker link closed gateway=%s backlog=%d", self.gateway, self.outbox.count())
+        elif was_up:
             log.warning("broker link down gateway=%s backlog=%d", self.gateway, self.outbox.count())
 
     def _say_goodbye(self, client: mqtt.Client, timeout: float = 2.0) -> None:

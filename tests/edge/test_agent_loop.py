@@ -103,7 +103,7 @@ def test_bus_polls_are_serialized_and_buses_independent(tmp_path: Path, running:
     agent.start()
     assert wait_until(lambda: a.polls >= 20 and b.polls >= 20)
     assert a.overlaps == 0 and b.overlaps == 0
-    assert slow.polls <= 3  # it is still in its first polls while the other bus did dozens
+    assert slow.polls * 5 < a.polls + b.polls  # the slow bus never held up the other one
 
 
 def test_bad_drivers_never_stop_the_loop(
