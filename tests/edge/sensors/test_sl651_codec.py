@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.sensors.sl651_body import parse_report
-from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, encode_ascii, encode_hex, parse_frame
+from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, parse_frame
+from edge.sensors.sl651_encode import encode_ascii, encode_hex
 
 CAP_2F = "7e7e011090330853a0002f000802009f26020209410003bde3"
 CAP_32 = (
