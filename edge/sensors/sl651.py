@@ -63,6 +63,16 @@ class SL651Config(SensorConfig):
         description="TCP: close a DTU connection silent this long (keep-alives come every few minutes)",
     )
 
+    @field_validator("stations", mode="before")
+    @classmethod
+    def _quoted(cls, v: object) -> object:
+        if isinstance(v, dict) and any(not isinstance(k, str) for k in v):
+            raise ValueError(
+                'station addresses must be quoted strings in YAML ("0012345678"): unquoted, '
+                "leading zeros are lost"
+            )
+        return v
+
     @field_validator("stations")
     @classmethod
     def _addresses(cls, v: dict[str, str]) -> dict[str, str]:

@@ -169,3 +169,12 @@ def test_pt_baseline_survives_a_restart(tmp_path: Path) -> None:
     again = centre(state_file=str(state))  # the agent restarted
     again.handle(parse_frame(st.report(0x32, T0 + 3600, [("PT", 131.5)])), "test", got.append)
     assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (31.5, "good")]
+
+
+def test_unquoted_station_address_in_yaml_is_a_clear_config_error() -> None:
+    import yaml
+    from pydantic import ValidationError
+
+    doc = yaml.safe_load("stations: {0012345670: fs-hp02-rg1}")  # YAML 1.1 reads this as octal
+    with pytest.raises(ValidationError, match="quoted"):
+        centre(stations=doc["stations"])
