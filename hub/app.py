@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hub.alerts.config import build_dispatcher
+from hub.alerts.dispatcher import Dispatcher
 from hub.config import HubConfig
 from hub.history import load_history
 from hub.influx import InfluxClient, InfluxError
 from hub.ingest import Ingest
-from hub.pipeline import Pipeline, TransitionSink
+from hub.pipeline import Pipeline
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.store import Store
@@ -20,14 +22,22 @@ from hub.store import Store
 log = logging.getLogger(__name__)
 
 
+class _Rows:
+    """The dispatcher's row sink, backed by the store so its rows share batching and the disk spill."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put(self, row: str) -> None:
+        self.store.put([row])
+
+
 class Hub:
     """Wires the hub's parts together; constructors only assign, start() does the I/O."""
 
-    def __init__(
-        self, cfg: HubConfig, dispatcher: TransitionSink, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, cfg: HubConfig, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
-        self.dispatcher = dispatcher
+        self.dispatcher: Dispatcher | None = None
         self.clock = clock
         self.client = InfluxClient(cfg.influx)
         self.store = Store(self.client, cfg.store)
@@ -40,6 +50,7 @@ class Hub:
     def start(self) -> None:
         self.ruleset = load_ruleset(self.cfg.rules)
         engine = Engine(self.ruleset)
+        self.dispatcher = build_dispatcher(self.cfg.alerts, _Rows(self.store))
         sensor_sites = {sid: s.site for sid, s in self.ruleset.sensors.items()}
         sites = frozenset(self.cfg.sites) if self.cfg.sites is not None else None
         self.pipeline = Pipeline(engine, sensor_sites, self.store, self.dispatcher, self.clock, sites)
@@ -48,6 +59,7 @@ class Hub:
         except InfluxError as exc:  # decisions go on without the store; writes spill and wait
             log.error("influx unavailable at start url=%s error=%s", self.cfg.influx.url, exc)
         self.store.start()
+        self.dispatcher.start()
         if self.cfg.rebuild_on_start:
             self._rebuild(engine)
         suffix = "-".join(sorted(self.cfg.sites)) if self.cfg.sites else "all"
@@ -75,9 +87,8 @@ class Hub:
         log.info("windows rebuilt readings=%d", n)
 
     def _on_command(self, verb: str, doc: dict[str, Any]) -> None:
-        handler = getattr(self.dispatcher, "handle_command", None)
-        if handler is not None:
-            handler(verb, doc, str(doc.get("who", "")), self.clock())
+        if self.dispatcher is not None:
+            self.dispatcher.handle_command(verb, doc, str(doc.get("who", "")), self.clock())
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.cfg.tick_s):
@@ -85,9 +96,8 @@ class Hub:
                 continue
             try:
                 self.pipeline.tick()
-                tick = getattr(self.dispatcher, "tick", None)
-                if tick is not None:
-                    tick(self.clock())
+                if self.dispatcher is not None:
+                    self.dispatcher.tick(self.clock())
             except Exception:  # the ticker must survive a bug in one evaluation
                 log.exception("tick failed")
 
@@ -97,4 +107,6 @@ class Hub:
             self.ingest.stop()
         if self._ticker:
             self._ticker.join(5)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.store.stop()

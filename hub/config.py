@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.mqttlink import MqttConfig
+from hub.alerts.config import AlertsConfig
 from hub.influx import InfluxConfig
 from hub.store import StoreConfig
 
@@ -24,6 +25,7 @@ class HubConfig(BaseModel):
     influx: InfluxConfig = Field(default_factory=InfluxConfig, description="InfluxDB v1 HTTP API")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Write batching and disk spill")
     rules: list[Path] = Field(description="Rule files (YAML), relative to this config file")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Recipients, routing and channels")
     sites: list[str] | None = Field(
         None, description="Sites this hub decides (partitioning); all when absent"
     )
@@ -57,4 +59,10 @@ def load_hub_config(path: Path) -> HubConfig:
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path), exc)) from None
     base = path.parent
-    return cfg.model_copy(update={"rules": [p if p.is_absolute() else base / p for p in cfg.rules]})
+    rules = [p if p.is_absolute() else base / p for p in cfg.rules]
+    state = cfg.alerts.state_path
+    alerts = cfg.alerts.model_copy(update={"state_path": state if state.is_absolute() else base / state})
+    store = cfg.store
+    if not store.spill_dir.is_absolute():
+        store = store.model_copy(update={"spill_dir": base / store.spill_dir})
+    return cfg.model_copy(update={"rules": rules, "alerts": alerts, "store": store})

@@ -59,6 +59,7 @@ class Ingest:
         self.client = client
 
     def stop(self) -> None:
+        self.connected.clear()  # a disconnect we asked for is not worth a warning
         if self.client is not None:
             self.client.disconnect()
             self.client.loop_stop()

@@ -86,6 +86,11 @@ class ModbusSensor:
         self.profile = profile
         self._plan = read_plan(profile.registers)
         self._counters: dict[str, counter.CounterState] = {}
+        chatty = logging.getLogger("pymodbus")
+        if chatty.level == logging.NOTSET:
+            # pymodbus logs every timeout at ERROR with hex dumps; the agent logs a dead device once per
+            # outage from our SensorError. Set the level explicitly to see pymodbus' own logging again.
+            chatty.setLevel(logging.CRITICAL)
 
     @property
     def bus(self) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.sensors import counter
 from edge.sensors.base import ListeningSensor, SensorConfig
@@ -62,9 +62,13 @@ class SL651Config(SensorConfig):
                 raise ValueError(f"station address {addr!r} must be 10 digits")
         return v
 
-    def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
+    @model_validator(mode="after")
+    def _serial_needs_port(self) -> SL651Config:
         if self.transport == "serial" and not self.port:
             raise ValueError(f"sensor {self.id}: transport serial needs port")
+        return self
+
+    def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
         return SL651Centre(self, clock)
 
 
@@ -76,14 +80,24 @@ class Mapper:
         self._pt: dict[str, counter.CounterState] = {}
         self._seen: OrderedDict[tuple[str, int, int, float], None] = OrderedDict()
 
+    @staticmethod
+    def _key(report: Report) -> tuple[str, int, int, float]:
+        return (report.frame.station, report.frame.function, report.serial, report.send_time)
+
     def duplicate(self, report: Report) -> bool:
-        key = (report.frame.station, report.frame.function, report.serial, report.send_time)
-        if key in self._seen:
-            return True
-        self._seen[key] = None
+        return self._key(report) in self._seen
+
+    def remember(self, report: Report) -> None:
+        """Called once the readings are safely emitted: a retransmission after a failure is taken again."""
+        self._seen[self._key(report)] = None
         if len(self._seen) > 1024:
             self._seen.popitem(last=False)
-        return False
+
+    def snapshot(self) -> dict[str, counter.CounterState]:
+        return dict(self._pt)
+
+    def restore(self, snap: dict[str, counter.CounterState]) -> None:
+        self._pt = snap
 
     def readings(self, report: Report) -> list[Reading]:
         sensor = self.cfg.stations[report.frame.station]
@@ -248,9 +262,18 @@ class SL651Centre:
             if self.mapper.duplicate(report):
                 self.stats["duplicates"] += 1  # the station did not get our ack: answer again, emit nothing
             else:
-                for reading in self.mapper.readings(report):
-                    emit(reading)  # the agent has it on disk when emit returns; only then do we confirm
-                    self.stats["readings"] += 1
+                snap = self.mapper.snapshot()
+                try:
+                    for reading in self.mapper.readings(report):
+                        emit(reading)  # the agent has it on disk when emit returns; only then do we confirm
+                        self.stats["readings"] += 1
+                except Exception as exc:  # the agent could not take it: no ack, the station sends it again
+                    self.mapper.restore(snap)
+                    log.error(
+                        "sl651 emit failed sensor=%s station=%s error=%s", self.cfg.id, frame.station, exc
+                    )
+                    return None
+                self.mapper.remember(report)
             if not self.cfg.ack or frame.function not in ACKED:
                 return None
             local = time.gmtime(self.clock() + self.cfg.tz_offset_h * 3600)

@@ -225,6 +225,11 @@ class Scanner:
             out.append(SL651Error(f"skipped {skipped} bytes of garbage"))
         return out
 
+    def flush(self) -> list[SL651Error]:
+        """End of input: whatever is still buffered is a truncated frame."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return [SL651Error(f"truncated frame at end of input: {rest[:16].hex().upper()}...")] if rest else []
+
     def _next_start(self) -> int:
         hex_at = self._buf.find(HEX_SOH)
         soh_at = self._buf.find(bytes([SOH_ASCII]))

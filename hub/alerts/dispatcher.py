@@ -81,8 +81,6 @@ class Dispatcher:
         for chan in self.channels.values():
             if hasattr(chan, "start"):
                 chan.start()
-        if hasattr(self.rows, "start"):
-            self.rows.start()
         resumed = self.state.unfinished()
         for d in resumed:
             if d.status == INFLIGHT:
@@ -109,8 +107,6 @@ class Dispatcher:
         for chan in self.channels.values():
             if hasattr(chan, "close"):
                 chan.close()
-        if hasattr(self.rows, "stop"):
-            self.rows.stop()
 
     # ---- intake ----------------------------------------------------------------------------------
     def submit(self, transitions: Iterable[Transition]) -> None:
@@ -147,20 +143,10 @@ class Dispatcher:
     def process(self, t: Transition) -> list[int]:
         """Fold one transition into the alert state and queue its deliveries (the intake thread's job)."""
         site = self.directory.site(t.site)
-        self.rows.put(
-            alert_row(
-                t.alert_id,
-                t.site,
-                t.rule,
-                t.to_level,
-                t.from_level,
-                int(t.state),
-                site.hazard if site else "",
-                t.value,
-                t.message,
-                t.at,
-            )  # fmt: skip
-        )
+        hazard = site.hazard if site else ""
+        row = alert_row(t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value,
+                        t.message, t.at)  # fmt: skip
+        self.rows.put([row])
         self._count("transitions")
         with self._lock:
             before = self.state.alert(t.alert_id)
@@ -284,7 +270,7 @@ class Dispatcher:
     def _row(self, channel: str, state: str, audience: str, site: str, level: int, alert_id: str,
              who: str, at: float) -> None:  # fmt: skip
         self.rows.put(
-            delivery_row(self.types.get(channel, channel), state, audience, site, level, alert_id, who, at)
+            [delivery_row(self.types.get(channel, channel), state, audience, site, level, alert_id, who, at)]
         )
 
     # ---- timers, commands, replies ---------------------------------------------------------------
@@ -301,7 +287,7 @@ class Dispatcher:
                     continue
                 after = AlertRow(**{**_asdict(a), "escalated_level": a.level})
                 ids = self._commit(after, notice, now)
-                self.rows.put(escalation_row(a.site, a.alert_id, self.stamp(now)))
+                self.rows.put([escalation_row(a.site, a.alert_id, self.stamp(now))])
                 self._count("escalations")
                 log.warning("alert escalated to town alert=%s level=%s unacked_min=%d deliveries=%d",
                             a.alert_id, Level(a.level).label, notice.unacked_min, len(ids))  # fmt: skip

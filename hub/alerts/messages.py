@@ -80,6 +80,20 @@ def _detail(n: Notice) -> str:
     return f"（{n.message}）" if n.message else ""
 
 
+def action(n: Notice, role: Role) -> str:
+    """The one-line "what to do" for an audience (SMS template parameter, broadcast, CAP instruction)."""
+    if n.kind in (CLEAR, MAINTENANCE_CLEAR):
+        return "预警解除，请继续留意天气"
+    if n.kind in (TEST, ACK, EVACUATION) or n.level == Level.NONE:
+        return "无需行动"
+    if n.kind == ESCALATION:
+        return "请镇三防办督促处置"
+    if n.kind == MAINTENANCE:
+        return "请安排检修"
+    table = {Role.OFFICER: OFFICER_ACTION, Role.TOWN_OFFICER: OFFICER_ACTION, Role.GRID_WORKER: GRID_ACTION}
+    return table.get(role, ACTION)[n.level]
+
+
 def text(n: Notice, role: Role, site: Site | None) -> str:
     """The SMS/console text for one audience. Villagers get actions, officers get numbers too."""
     where = site.name if site else n.site

@@ -81,7 +81,7 @@ class Responder:
                 return _err(f"alert {alert_id} is not active")
             first = a.acked_at is None or a.acked_at < a.level_since
             self.d.state.put_alert(replace(a, acked_by=name, acked_at=now))
-            self.d.rows.put(ack_row(a.site, via, alert_id, masked, self.d.stamp(now)))
+            self.d.rows.put([ack_row(a.site, via, alert_id, masked, self.d.stamp(now))])
             self.d._count("acks")
             log.info("alert acknowledged alert=%s who=%s via=%s first=%s", alert_id, masked, via, first)
             if first:  # one record per level acknowledged; more "1"s from others are counted, not shown
@@ -104,7 +104,7 @@ class Responder:
             if a is None or not a.active:
                 return _err(f"alert {alert_id} is not active")
             self.d.state.put_evacuation(a.episode, grid, alert_id, done, total, who, now)
-            self.d.rows.put(evacuation_row(a.site, grid, alert_id, done, total, self.d.stamp(now)))
+            self.d.rows.put([evacuation_row(a.site, grid, alert_id, done, total, self.d.stamp(now))])
             self.d._count("evacuation_reports")
             progress = self.d.state.evacuation(a.episode)
             text = "，".join(f"{self._grid_name(k)} {v[0]}/{v[1]}户" for k, v in sorted(progress.items()))

@@ -137,6 +137,8 @@ def notice_extra(n: m.Notice, site: Site | None) -> dict[str, str]:
         "value": "" if n.value is None else repr(float(n.value)),
         "message": n.message,
         "who": n.who,
+        "time_local": m.local_time(n.at),
+        "action": m.action(n, Role.VILLAGER),
         "labels": json.dumps(dict(n.labels), ensure_ascii=False, sort_keys=True),
     }
 
@@ -189,7 +191,8 @@ def plan(n: m.Notice, d: Directory, policy: RoutingPolicy) -> list[Planned]:
                 body = m.drone_card(n, site, _officer_name(d, n))
             else:
                 body = m.text(n, role, site)
-            extra = {**base, "recipient_name": r.name, "role": role.value, "grid": ",".join(r.grids)}
+            extra = {**base, "recipient_name": r.name, "role": role.value, "grid": ",".join(r.grids),
+                     "action": m.action(n, role)}  # fmt: skip
             rank = (URGENCY[role], _distance(r, site), r.id)
             for chan in policy.person_channels.get(role, [])[:1]:
                 people.append(Planned(chan, r.id, r.phone, role.value, body, rank, extra))

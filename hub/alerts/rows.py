@@ -17,9 +17,9 @@ STATE_NAMES = {0: "inactive", 1: "pending", 2: "firing", 3: "resolved"}
 
 
 class RowSink(Protocol):
-    """Where rows go. put() must return at once; the hub's store or RowWriter below both fit."""
+    """Where rows go. put() must return at once; the hub's Store (hub/store.py) or RowWriter below."""
 
-    def put(self, row: str) -> None: ...
+    def put(self, lines: list[str]) -> None: ...
 
 
 class RowWriter:
@@ -37,14 +37,15 @@ class RowWriter:
         self.written = 0
         self.dropped = 0
 
-    def put(self, row: str) -> None:
+    def put(self, lines: list[str]) -> None:
         with self._cond:
-            if len(self._rows) >= self.max_rows:
-                self._rows.popleft()  # bounded memory: lose the oldest record, never an alert
-                self.dropped += 1
-                if self.dropped == 1 or self.dropped % 1000 == 0:
-                    log.error("alert rows overflow dropped=%d max_rows=%d", self.dropped, self.max_rows)
-            self._rows.append(row)
+            for row in lines:
+                if len(self._rows) >= self.max_rows:
+                    self._rows.popleft()  # bounded memory: lose the oldest record, never an alert
+                    self.dropped += 1
+                    if self.dropped == 1 or self.dropped % 1000 == 0:
+                        log.error("alert rows overflow dropped=%d max_rows=%d", self.dropped, self.max_rows)
+                self._rows.append(row)
             self._cond.notify()
 
     def pending(self) -> int:

@@ -54,6 +54,7 @@ def _input(name: str, m: InputModel, site: Site, rs: RuleSet, where: str, fld: s
     if ids is not None:
         keys = []
         for sid in ids:
+            sid = sid.replace("{site}", site.id)  # site-relative ids let one rule serve many sites
             sensor = rs.sensors.get(sid)
             if sensor is None:
                 raise RuleError(f"{where}: field {fld}: unknown sensor {sid!r} (declare it under sensors:)")
@@ -65,7 +66,7 @@ def _input(name: str, m: InputModel, site: Site, rs: RuleSet, where: str, fld: s
     for s in at:
         if s not in rs.sites:
             raise RuleError(f"{where}: field {fld}.sites: unknown site {s!r}")
-    keys = [(s.id, s.quantity) for s in rs.sensors.values() if s.site in at and s.quantity == m.quantity]
+    keys = [(s.id, s.quantity) for a in at for s in rs.sensors_at(a) if s.quantity == m.quantity]
     if not keys:
         raise RuleError(f"{where}: field {fld}: no sensor measures {m.quantity!r} at {', '.join(at)}")
     return InputRef(name, tuple(keys), True)
@@ -229,6 +230,7 @@ def _per_level(spec: Any, default: str, where: str, fld: str) -> dict[int, str]:
 def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str) -> Rule:
     where = f"{where} (site {site.id})" if model.sites is None or len(model.sites) > 1 else where
     inputs = _inputs(model, site, rs, where)
+    rs.plan.used = set()
     values: dict[str, Node] = {}
     for name, text in model.values.items():
         if name in inputs:
@@ -305,6 +307,7 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         messages=messages,
         message_clear=clear_msg,
         labels=labels,
+        slots=tuple(sorted(rs.plan.used)),
     )
 
 

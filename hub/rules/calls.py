@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from hub.rules import functions as fx
 from hub.rules.expr import Call, Dur, Name, Neg, Num, Str
-from hub.rules.windows import Window
 
 if TYPE_CHECKING:
     from hub.rules.compiler import C, Compiler, InputRef
@@ -93,13 +92,14 @@ def _window(comp: Compiler, call: Call) -> C:
     inp: InputRef = a["input"]
     agg = call.func
     slots = [comp.plan.window(k, a["window"], agg in ("min", "max")) for k in inp.keys]
-    method = getattr(Window, agg)
     if not inp.group:
         i = slots[0]
         if agg == "sum":
             return C("num", lambda W, now: W[i].sum(now))
-        return C("num", lambda W, now: method(W[i], now))
-    return C("vnum", lambda W, now: [method(W[i], now) for i in slots if W[i].series.ok])
+        return C("num", lambda W, now: getattr(W[i], agg)(now))
+    if agg == "sum":  # the hot case, spelled out so it costs one call per member
+        return C("vnum", lambda W, now: [W[i].sum(now) for i in slots if W[i].series.ok])
+    return C("vnum", lambda W, now: [getattr(W[i], agg)(now) for i in slots if W[i].series.ok])
 
 
 def _last(comp: Compiler, call: Call) -> C:
@@ -117,6 +117,11 @@ def _reducer(comp: Compiler, call: Call) -> C:
     from hub.rules.compiler import C, CompileError
 
     name = call.func
+    if name == "at_least" and len(call.args) > 2:
+        # k-of-n corroboration across different evidence: at_least(2, a >= 1, b >= 2, c >= 3)
+        k = _bind(comp, Call(name, call.args[:1]), [("k", "num", _MISSING)])["k"]
+        fs = tuple(comp.condition(node).fn for node in call.args[1:])
+        return C("bool", lambda W, now: sum(1 for f in fs if f(W, now)) >= k)
     if name == "at_least":
         a = _bind(comp, call, [("k", "num", _MISSING), ("condition", "expr", _MISSING)])
         k, c = a["k"], a["condition"]

@@ -43,6 +43,7 @@ class Plan:
 
     slots: list[SlotSpec] = field(default_factory=list)
     index: dict[tuple[str, SeriesKey, float], int] = field(default_factory=dict)
+    used: set[int] = field(default_factory=set)  # slots touched since the last reset (per rule)
 
     def _slot(self, kind: str, key: SeriesKey, length: float = 0.0, minmax: bool = False) -> int:
         ident = (kind, key, length)
@@ -52,6 +53,7 @@ class Plan:
             self.slots.append(SlotSpec(kind, key, length, minmax))
         elif minmax and not self.slots[i].minmax:
             self.slots[i] = SlotSpec(kind, key, length, True)
+        self.used.add(i)
         return i
 
     def window(self, key: SeriesKey, length: float, minmax: bool = False) -> int:

@@ -117,11 +117,10 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise ExprError(f"unexpected character {text[pos:].strip()[:1]!r} at column {pos + 1}")
-        kind = m.lastgroup or ""
-        value = m.group(kind)
-        if kind == "name" and value in _KEYWORDS:
-            kind = value
-        tokens.append((kind, value, m.start(kind) + 1))
+        group = m.lastgroup or ""
+        value = m.group(group)
+        kind = value if group == "name" and value in _KEYWORDS else group
+        tokens.append((kind, value, m.start(group) + 1))
         pos = m.end()
     tokens.append(("end", "", len(text) + 1))
     return tokens

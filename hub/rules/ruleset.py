@@ -72,7 +72,7 @@ class Rule:
     messages: Mapping[int, str] = field(default_factory=dict)
     message_clear: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
-    max_window_s: float = 0.0
+    slots: tuple[int, ...] = ()  # plan slots the rule reads (what `ews rules check` reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,14 @@ class RuleSet:
     health: list[HealthRule]
     plan: Plan
     files: tuple[str, ...] = ()
+    _by_site: dict[str, list[Sensor]] = field(default_factory=dict)
+
+    def sensors_at(self, site: str) -> list[Sensor]:
+        """Sensors of one site in declaration order (indexed on first use; sensors are fixed by then)."""
+        if not self._by_site:
+            for s in self.sensors.values():
+                self._by_site.setdefault(s.site, []).append(s)
+        return self._by_site.get(site, [])
 
     def sensor_site(self, sensor: str) -> str | None:
         s = self.sensors.get(sensor)

@@ -127,3 +127,19 @@ def test_rain_counter_reset_on_station_reboot_is_suspect() -> None:
         frame = parse_frame(st.report(0x32, T0 + 300 * i, [("PT", pt)]))
         c.handle(frame, "test", emitted.append)
     assert [(r.value, r.quality) for r in emitted] == [(0.0, "good"), (2.0, "good"), (0.4, "suspect")]
+
+
+def test_no_ack_and_no_loss_when_the_agent_cannot_take_readings() -> None:
+    c = centre()
+    got: list[Reading] = []
+    st = Station("0012345678")
+
+    def broken(_r: Reading) -> None:
+        raise OSError("disk full")
+
+    first = parse_frame(st.report(0x32, T0, [("PT", 10.0)]))
+    second = parse_frame(st.report(0x32, T0 + 300, [("PT", 14.5)]))
+    assert c.handle(first, "test", got.append) is not None
+    assert c.handle(second, "test", broken) is None  # no M2: the station retransmits
+    assert c.handle(second, "test", got.append) is not None
+    assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (4.5, "good")]

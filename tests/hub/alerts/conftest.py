@@ -65,9 +65,9 @@ class ListSink:
         self.rows: list[str] = []
         self._lock = threading.Lock()
 
-    def put(self, row: str) -> None:
+    def put(self, lines: list[str]) -> None:
         with self._lock:
-            self.rows.append(row)
+            self.rows.extend(lines)
 
     def of(self, measurement: str) -> list[str]:
         with self._lock:

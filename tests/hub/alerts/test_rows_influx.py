@@ -38,6 +38,7 @@ def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tm
     state = StateStore(tmp_path / "s.sqlite")
     state.open()
     d = Dispatcher(fengshan.dispatch, fengshan.directory, chans, state, writer)
+    writer.start()
     d.start()
     try:
         influxd.stop()  # InfluxDB goes down before the storm hits
@@ -64,4 +65,5 @@ def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tm
         assert alert[1:] == [4, 81.0, "landslide", "firing"]
     finally:
         d.stop()
+        writer.stop()
         state.close()

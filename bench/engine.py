@@ -1,0 +1,262 @@
+"""Rule-engine benchmark: readings/s for a province-scale rule mix, flatness, and a naive baseline side by side.
+
+    python -m bench.engine [--json] [--quick]
+
+One core, no I/O, CPU time (time.process_time, so other load on the machine does not count): readings are built before the clock starts and fed to Engine.evaluate in batches of
+`--batch` readings, event time advancing 10 minutes per round of all sensors. The naive baseline runs
+the same compiled rules with windows that rescan their readings on every read (the way periodic
+query-based alerting works); before timing, both engines must produce identical transitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import sys
+import tempfile
+import time
+from bisect import bisect_right
+from pathlib import Path
+from typing import Any
+
+from edge.wire import Reading
+from hub.rules.engine import Engine, EngineState
+from hub.rules.loader import load_ruleset
+from hub.rules.model import Transition
+from hub.rules.windows import Window
+
+T0 = 1_782_000_000.0
+STEP = 600.0  # one reading per sensor every 10 minutes of event time
+SENSORS_PER_SITE = 5  # 3 rain gauges, 1 GNSS displacement, 1 crack meter
+RULES_PER_SITE = 10
+
+
+def rules_yaml(n_sites: int, window: str | None = None) -> str:
+    """A realistic mix per hazard point: 1/3/6/24/72 h sums, k-of-n, rates, tangent angle, combinations.
+
+    With `window` every duration is replaced by it (the window-length flatness runs)."""
+
+    def w(d: str) -> str:
+        return window or d
+
+    sites = "\n".join(
+        f"  - {{id: p{i}, name: 点{i}, lat: 24.6, lon: 112.55, hazard: landslide, grids: [g{i}]}}"
+        for i in range(n_sites)
+    )
+    sensors = "\n".join(
+        f"  - {{id: p{i}-rg{k}, site: p{i}, quantity: rain_mm, period_s: 600}}"
+        for i in range(n_sites)
+        for k in range(3)
+    )
+    sensors += "\n" + "\n".join(
+        f"  - {{id: p{i}-gn, site: p{i}, quantity: disp_mm, period_s: 600}}\n"
+        f"  - {{id: p{i}-cr, site: p{i}, quantity: crack_mm, period_s: 600}}"
+        for i in range(n_sites)
+    )
+    common = "    inputs: {rain: {quantity: rain_mm}, gn: {sensor: '{site}-gn'}, cr: {sensor: '{site}-cr'}, rg0: {sensor: '{site}-rg0'}}\n"
+    rules = [
+        (
+            "flash",
+            f"""    values: {{r1: 'sum(rain, {w("1h")})', r3: 'sum(rain, {w("3h")})', r6: 'sum(rain, {w("6h")})', r24: 'sum(rain, {w("24h")})'}}
+    thresholds: {{r1: [35, 45, 60, 80], r3: [55, 75, 100, 120], r6: [70, 95, 120, 150], r24: [100, 130, 160, 200]}}
+    hysteresis: 0.2""",
+        ),
+        (
+            "rain72",
+            f"    levels: {{blue: 'sum(rain, {w('72h')}) >= 150', yellow: 'sum(rain, {w('72h')}) >= 250'}}",
+        ),
+        ("kofn1", f"    levels: {{yellow: 'at_least(2, sum(rain, {w('1h')}) >= 30)'}}"),
+        ("kofn3", f"    levels: {{orange: 'at_least(2, sum(rain, {w('3h')}) >= 70)'}}"),
+        (
+            "tangent",
+            f"    levels: {{blue: 'tangent_angle(gn, {w('24h')}, 2.0) >= 45', yellow: 'tangent_angle(gn, {w('24h')}, 2.0) >= 60', orange: 'tangent_angle(gn, {w('24h')}, 2.0) >= 80', red: 'tangent_angle(gn, {w('24h')}, 2.0) >= 85'}}",
+        ),
+        ("crack1", f"    levels: {{yellow: 'rate(cr, {w('1h')}) >= 2.5', red: 'rate(cr, {w('1h')}) >= 18'}}"),
+        ("crack6", f"    levels: {{blue: 'rate(cr, {w('6h')}) * 24 >= 10'}}"),
+        (
+            "combo",
+            f"    levels: {{orange: 'max_of(sum(rain, {w('24h')})) >= 80 and tangent_angle(gn, {w('24h')}, 2.0) >= 60'}}",
+        ),
+        ("gnss", f"    levels: {{yellow: 'rate(gn, {w('24h')}) * 24 >= 20'}}"),
+        ("gauge6", f"    levels: {{blue: 'sum(rg0, {w('6h')}) >= 70'}}"),
+    ]
+    body = []
+    for rid, text in rules:
+        body.append(f"  - id: {rid}\n" + common + text)
+    return f"sites:\n{sites}\nsensors:\n{sensors}\nrules:\n" + "\n".join(body) + "\n"
+
+
+def build(n_sites: int, window: str | None = None) -> Engine:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.yaml"
+        path.write_text(rules_yaml(n_sites, window), encoding="utf-8")
+        return Engine(load_ruleset([path]), tick_s=600.0, sweep_s=3600.0, health_s=600.0)
+
+
+def workload(n_sites: int, rounds: int, seed: int = 1, start_round: int = 0) -> list[list[Reading]]:
+    """One list per round (10 min of event time): a reading from every sensor. ~2 % of sites storm."""
+    rng = random.Random(seed)
+    storm = {i for i in range(n_sites) if rng.random() < 0.02}
+    out = []
+    for k in range(start_round, start_round + rounds):
+        t = T0 + k * STEP
+        rnd = []
+        for i in range(n_sites):
+            wet = i in storm and (k // 36) % 2 == 1
+            for g in range(3):
+                rnd.append(
+                    Reading(
+                        f"p{i}-rg{g}",
+                        "rain_mm",
+                        round(rng.uniform(3, 12) if wet else rng.choice((0.0, 0.0, 0.1, 0.5)), 1),
+                        t,
+                        k,
+                    )
+                )
+            rnd.append(
+                Reading(f"p{i}-gn", "disp_mm", k * (0.2 if wet else 0.01) + rng.uniform(-0.5, 0.5), t, k)
+            )
+            rnd.append(
+                Reading(f"p{i}-cr", "crack_mm", k * (0.3 if wet else 0.005) + rng.uniform(-0.05, 0.05), t, k)
+            )
+        out.append(rnd)
+    return out
+
+
+def run(
+    engine: Engine, state: EngineState, rounds: list[list[Reading]], batch: int
+) -> tuple[float, int, list[Transition]]:
+    """Feed the rounds in batches; return (seconds, readings, transitions)."""
+    trs: list[Transition] = []
+    n = 0
+    gc.collect()
+    gc.disable()
+    start = time.process_time()  # CPU time of this process: the machine is shared, wall time is noisy
+    for rnd in rounds:
+        now = rnd[0].time
+        for i in range(0, len(rnd), batch):
+            state, out = engine.evaluate(state, rnd[i : i + batch], now)
+            trs += out
+        n += len(rnd)
+    elapsed = time.process_time() - start
+    gc.enable()
+    return elapsed, n, trs
+
+
+class NaiveWindow(Window):
+    """Baseline: keeps no running aggregate; every read bisects and rescans the window's readings."""
+
+    def appended(self, t: float, v: float) -> None:
+        pass
+
+    def inserted(self, i: int, v: float) -> None:
+        pass
+
+    def changed(self, i: int, dv: float) -> None:
+        pass
+
+    def _scan(self, now: float) -> tuple[list[float], list[float]]:
+        s = bisect_right(self.times, now - self.length)
+        self.start = s  # lets the series trim what no window needs any more
+        return self.times[s:], self.values[s:]
+
+    def sum(self, now: float) -> float:
+        return sum(self._scan(now)[1])
+
+    def evict(self, now: float) -> None:
+        self.total = sum(self._scan(now)[1])
+
+    def min(self, now: float) -> float:
+        return min(self._scan(now)[1], default=float("nan"))
+
+    def max(self, now: float) -> float:
+        return max(self._scan(now)[1], default=float("nan"))
+
+
+def naive_state(engine: Engine) -> EngineState:
+    st = engine.initial_state()
+    for s in st.series.values():
+        s.windows.clear()
+    st.slots = [NaiveWindow(x.series, x.length) if isinstance(x, Window) else x for x in st.slots]
+    return st
+
+
+def per_reading_us(engine: Engine, n_sites: int, warm: int, measure: int, batch: int) -> float:
+    st = engine.initial_state()
+    rounds = workload(n_sites, warm + measure)
+    run(engine, st, rounds[:warm], batch)
+    secs, n, _ = run(engine, st, rounds[warm:], batch)
+    return secs / n * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="smaller runs (smoke test)")
+    p.add_argument("--batch", type=int, default=500, help="readings per evaluate() call")
+    a = p.parse_args(argv)
+    q = a.quick
+    sites = 200 if q else 2000  # 2000 sites = 10,000 sensors and 20,000 rules
+    res: dict[str, Any] = {
+        "sensors": sites * SENSORS_PER_SITE,
+        "rules": sites * RULES_PER_SITE,
+        "batch": a.batch,
+    }
+    t = time.perf_counter()
+    eng = build(sites)
+    res["load_s"] = round(time.perf_counter() - t, 2)
+    # Same alerts first: the incremental engine and the naive baseline on a shared stretch of storm.
+    check_rounds = workload(sites, 12 * 6 if not q else 12 * 6)
+    _, _, t_inc = run(eng, eng.initial_state(), check_rounds, a.batch)
+    _, _, t_naive = run(eng, naive_state(eng), check_rounds, a.batch)
+    same = [(x.site, x.rule, x.at, x.to_level) for x in t_inc] == [
+        (x.site, x.rule, x.at, x.to_level) for x in t_naive
+    ]
+    res["same_alerts"] = same
+    res["check_transitions"] = len(t_inc)
+    if not same:
+        print("incremental and naive engines disagree; not timing", file=sys.stderr)
+        print(json.dumps(res))
+        return 1
+    warm, measure = (24, 12) if q else (72, 30)
+    st = eng.initial_state()
+    rounds = workload(sites, warm + measure)
+    run(eng, st, rounds[:warm], a.batch)  # fill the windows (up to 72 h at 10 min)
+    secs, n, trs = run(eng, st, rounds[warm:], a.batch)
+    res["readings_per_s"] = round(n / secs)
+    res["transitions"] = len(trs)
+    nst = naive_state(eng)
+    run(eng, nst, rounds[:warm], a.batch)
+    nsecs, nn, _ = run(eng, nst, rounds[warm : warm + (3 if q else 6)], a.batch)
+    res["naive_readings_per_s"] = round(nn / nsecs)
+    res["speedup_vs_naive"] = round(res["readings_per_s"] / res["naive_readings_per_s"], 1)
+    # Flatness over rule counts (same per-site mix, more sites) and over window lengths.
+    counts = (100, 1000, 10000) if q else (100, 1000, 10000, 100000)
+    by_rules = {}
+    for rules in counts:
+        n_sites = rules // RULES_PER_SITE
+        rounds_needed = max(2, 40000 // (n_sites * SENSORS_PER_SITE))
+        by_rules[rules] = round(per_reading_us(build(n_sites), n_sites, 6, rounds_needed, a.batch), 3)
+    res["us_per_reading_by_rules"] = by_rules
+    res["flatness_rules"] = round(max(by_rules.values()) / min(by_rules.values()), 3)
+    by_window = {}
+    w_sites = 100 if q else 200
+    for window, warm_rounds in (("1h", 72), ("72h", 72 * 6 // (2 if q else 1))):
+        by_window[window] = round(
+            per_reading_us(build(w_sites, window), w_sites, warm_rounds, 30, a.batch), 3
+        )
+    res["us_per_reading_by_window"] = by_window
+    res["flatness_windows"] = round(max(by_window.values()) / min(by_window.values()), 3)
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"{'measure':<34}{'value':>14}")
+        for k, v in res.items():
+            print(f"{k:<34}{json.dumps(v):>14}" if not isinstance(v, dict) else f"{k:<34}{json.dumps(v)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
