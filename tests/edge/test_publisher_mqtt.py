@@ -16,7 +16,7 @@ from edge.outbox import Outbox
 from edge.publisher import PublishConfig, Publisher
 from edge.wire import Reading
 from ews.servers import Mosquitto
-from tests.edge.mqtt_probe import Probe, durable_broker, early_arrivals
+from tests.edge.mqtt_probe import Probe, early_arrivals
 
 GW = "fs-gw01"
 T0 = 1_780_000_000.0
@@ -157,21 +157,13 @@ def _stream_through_outage(broker: Mosquitto, outbox: Outbox, down_s: float, tot
         probe.close()
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    server = durable_broker(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_broker_outage_mid_stream_loses_nothing(broker: Mosquitto, outbox: Outbox) -> None:
-    _stream_through_outage(broker, outbox, down_s=2.0, total_s=5.0)
+def test_broker_outage_mid_stream_loses_nothing(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    _stream_through_outage(mosquitto, outbox, down_s=2.0, total_s=5.0)
 
 
 @pytest.mark.slow
-def test_broker_outage_of_a_minute_loses_nothing(broker: Mosquitto, outbox: Outbox) -> None:
-    _stream_through_outage(broker, outbox, down_s=60.0, total_s=66.0)
+def test_broker_outage_of_a_minute_loses_nothing(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    _stream_through_outage(mosquitto, outbox, down_s=60.0, total_s=66.0)
 
 
 def test_refused_connection_is_logged_once_and_nothing_is_acked(
