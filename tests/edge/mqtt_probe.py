@@ -6,19 +6,12 @@ import json
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from edge.mqttlink import MqttConfig, make_client
 from edge.wire import Reading, decode_batch
-from ews.servers import Mosquitto
-
-
-def durable_broker(workdir: Path) -> Mosquitto:
-    """A mosquitto whose persistence really works (ews.servers.Mosquitto stays root when run as root)."""
-    return Mosquitto(workdir)
 
 
 class Probe:
