@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -112,7 +113,7 @@ class Agent:
         if relay is None and cfg.autonomy.relay is not None:
             relay = build_relay(cfg.autonomy.relay)
         self._relay = relay
-        self.autonomy = Autonomy(cfg.id, cfg.autonomy, relay, lambda rs: self._store(rs, routine=False))
+        self.autonomy = Autonomy(cfg.id, cfg.autonomy, relay, self._store_event)
         self._stop.clear()
         self.publisher.start()
         buses: dict[str, list[SensorSlot]] = defaultdict(list)
@@ -138,7 +139,11 @@ class Agent:
         if self._given_sensors is None:
             for c in self.cfg.sensors:
                 try:
-                    driver = c.build()  # type: ignore[attr-defined]
+                    # Listening drivers stamp frames without their own time on the agent's clock
+                    # (the demo's compressed storm clock, or the gateway's NTP/GPS clock).
+                    build = c.build  # type: ignore[attr-defined]
+                    takes_clock = "clock" in inspect.signature(build).parameters
+                    driver = build(clock=self.clock) if takes_clock else build()
                 except Exception as exc:
                     raise AgentError(
                         f"sensor {c.id} ({getattr(c, 'kind', '?')}): cannot build: {exc}"
@@ -221,11 +226,15 @@ class Agent:
 
     def _emitter(self, slot: SensorSlot) -> Callable[[Reading], None]:
         def emit(reading: Reading) -> None:
-            self._accept(slot, [reading], self.clock())
+            # Listening protocols (SL651 M2, LoRa ACK, ChirpStack PUBACK) acknowledge only when emit
+            # returns, so a reading that did not reach the disk must raise: the station sends it again.
+            if not self._accept(slot, [reading], self.clock()):
+                raise OutboxError(f"sensor {slot.id}: reading not stored; not acknowledging it")
 
         return emit
 
-    def _accept(self, slot: SensorSlot, readings: list[Any], now: float) -> None:
+    def _accept(self, slot: SensorSlot, readings: list[Any], now: float) -> bool:
+        """Validate and store; False only when valid readings could not be stored."""
         good: list[Reading] = []
         for r in readings:
             why = _invalid(r)
@@ -240,23 +249,28 @@ class Agent:
         if good and slot.rejecting and len(good) == len(readings):
             slot.rejecting = False
             log.info("readings valid again sensor=%s rejected=%d", slot.id, slot.rejected)
-        self._store(good, routine=True)
+        return self._store(good, routine=True)
 
-    def _store(self, readings: list[Reading], routine: bool) -> None:
+    def _store_event(self, readings: list[Reading]) -> None:
+        """Autonomy events (siren on/off) are never dropped when the outbox is full."""
+        self._store(readings, routine=False)
+
+    def _store(self, readings: list[Reading], routine: bool) -> bool:
         """Durable before returning: the caller polls its sensor again only after this."""
         if not readings or self.outbox is None:
-            return
+            return bool(not readings)
         try:
             stored = self.outbox.add(readings, routine=routine)
         except OutboxError as exc:
             with self._lock:
                 self._unstored += len(readings)
             log.error("readings not stored count=%d error=%s", len(readings), exc)
-            return
+            return False
         with self._lock:
             self._accepted.update(r.sensor for r in stored)
         if self.autonomy is not None:
             self.autonomy.observe(stored)
+        return True
 
     # ---- health and autonomy -------------------------------------------------------------------
 

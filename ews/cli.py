@@ -12,6 +12,7 @@ import sys
 COMMANDS: list[str] = [
     "ews.commands.demo",
     "ews.commands.edge",
+    "ews.commands.hub",
     "ews.commands.gateway",
     "ews.commands.drone",
     "ews.commands.dashboards",

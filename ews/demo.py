@@ -20,6 +20,7 @@ from edge.wire import ROOT, decode_batch
 from ews.demo_scenario import HOUR, profiles
 from ews.demo_setup import RAIN_PERIOD_S, StormClock, gateway_configs, hub_config
 from ews.devices.modbus_gauge import ModbusGauge
+from ews.devices.modem_sim import ModemSimulator, read_log
 from ews.servers import Influxd, Mosquitto
 from hub.app import Hub
 from hub.influx import InfluxClient, InfluxConfig
@@ -92,7 +93,12 @@ class Timeline:
         self.out(f"{_cst(a['at'])}  ⚠ {name} [{a.get('rule')}] {arrow}{value}  {a.get('message', '')[:60]}")
         if level != "none":
             self.alerts.append(
-                {"site": a["site"], "level": level, "at": datetime.fromtimestamp(a["at"], UTC).isoformat()}
+                {
+                    "site": a["site"],
+                    "level": level,
+                    "rule": a.get("rule", ""),
+                    "at": datetime.fromtimestamp(round(a["at"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }  # fmt: skip
             )
 
     def digest(self, now: float) -> None:
@@ -134,9 +140,12 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         workdir = opts.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ews-demo-")))
         (mqtt_host, mqtt_port), influx_url, broker = stack.enter_context(_servers(opts, workdir))
         gauge = stack.enter_context(ModbusGauge(workdir=workdir))
+        modem = ModemSimulator(workdir / "modem", log_path=workdir / "modem-sent.jsonl")
+        modem.start()
+        stack.callback(modem.stop)
         start = (time.time() // HOUR) * HOUR - opts.hours * HOUR  # the storm ends about now
         clock = StormClock(start, opts.speed)
-        hub = Hub(hub_config(workdir, mqtt_host, mqtt_port, influx_url, opts.database), clock)
+        hub = Hub(hub_config(workdir, mqtt_host, mqtt_port, influx_url, opts.database, modem.port), clock)
         hub.start()
         stack.callback(hub.stop)
         sites = {sid: s.name for sid, s in hub.ruleset.sites.items()}
@@ -152,7 +161,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         )
         for a in agents:
             a.start()
-        _play_storm(opts, clock, gauge, timeline, broker)
+        _play_storm(opts, clock, gauge, timeline, broker, modem)
         # Drain: every accepted reading published, ingested, decided and stored.
         _wait(lambda: all(a.stats()["outbox_depth"] == 0 for a in agents), 60)
         for a in agents:
@@ -162,23 +171,52 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         _wait(lambda: hub.pipeline is not None and hub.pipeline.counts["readings"] >= sent, 30)
         hub.store.flush(30)
         time.sleep(0.5)  # let the last alert messages reach the timeline subscriber
-        stored = count_stored(InfluxClient(InfluxConfig(url=influx_url, database=opts.database)))
+        _wait(lambda: hub.dispatcher is not None and hub.dispatcher.idle(), 30)
+        influx = InfluxClient(InfluxConfig(url=influx_url, database=opts.database))
+        stored = count_stored(influx)
         alerts = list(timeline.alerts)
         max_level = max((a["level"] for a in alerts), key=LEVELS.index, default="none")
+        deliveries = count_deliveries(workdir)
+        evacuation = evacuation_progress(influx)
+        _print_deliveries(opts.out, deliveries, evacuation)
         return {"readings_sent": sent, "readings_stored": stored, "alerts": alerts, "max_level": max_level,
-                "lost": max(0, sent - stored)}  # fmt: skip
+                "lost": max(0, sent - stored), "deliveries": deliveries, "evacuation": evacuation}  # fmt: skip
     raise AssertionError("unreachable")
 
 
+# What people do during the storm, by storm hour: (hour, phone, SMS text). Officers acknowledge the
+# flash-flood gully's red alert; nobody answers for the landslide slope, so it goes up to the town.
+# Grid workers report evacuation progress by SMS as households leave.
+REPLIES = [
+    (14.8, "13800000102", "收到"),  # 黄主任, fs-hp02 red
+    (15.0, "13800000202", "撤离 fs-g2 9/22"),
+    (15.3, "13800000201", "撤离 6/15"),
+    (15.8, "13800000203", "撤离 12/12"),
+    (16.2, "13800000201", "撤离 15/15"),
+    (16.6, "13800000202", "撤离 fs-g2 22/22"),
+    (17.0, "13800000204", "撤离 9/9"),
+]
+
+
 def _play_storm(
-    opts: DemoOptions, clock: StormClock, gauge: ModbusGauge, timeline: Timeline, broker: Mosquitto | None
+    opts: DemoOptions,
+    clock: StormClock,
+    gauge: ModbusGauge,
+    timeline: Timeline,
+    broker: Mosquitto | None,
+    modem: ModemSimulator,
 ) -> None:
     """Tip the Modbus gauge as the storm falls on fs-hp01, print the hourly digest, maybe kill the broker."""
     rain = profiles()["fs-hp01"]
     tips = 0
     end = opts.hours * HOUR + RAIN_PERIOD_S
     killed_at: float | None = None
+    replies = list(REPLIES)
     while (t := clock.storm_seconds()) < end:
+        while replies and t >= replies[0][0] * HOUR:
+            _, phone, text = replies.pop(0)
+            modem.inject_sms(phone, text)
+            opts.out(f"{_cst(clock())}  ✉ 收到短信 {phone[:3]}****{phone[-4:]}: {text}")
         want = int(rain.cumulative(t) * 10 + 1e-9)
         if want > tips:
             gauge.add_rain((want - tips) / 10)
@@ -218,3 +256,33 @@ def stored_seqs(client: InfluxClient) -> dict[str, list[int]]:
     for series in client.query('SELECT "seq" FROM /.*/ WHERE "origin" =~ /^fs-gw/ GROUP BY "origin"'):
         out.setdefault(series["tags"]["origin"], []).extend(int(v[1]) for v in series["values"])
     return {k: sorted(v) for k, v in out.items()}
+
+
+def count_deliveries(workdir: Path) -> dict[str, int]:
+    """What the channels actually produced: the modem's log of accepted SMS, WAV files, plans, CAP files."""
+    sent = [p for p in read_log(workdir / "modem-sent.jsonl") if p.error is None]
+    firsts = [p for p in sent if not p.concat or p.concat[2] == 1]  # one per message, not per part
+    return {
+        "sms": len(firsts),
+        "sms_parts": len(sent),
+        "broadcast": len(list((workdir / "broadcast").glob("**/*.wav"))),
+        "drone": len(list((workdir / "missions").glob("**/*.plan"))),
+        "cap": len(list((workdir / "cap").glob("**/*.xml"))),
+        "escalations": sum("上报镇三防办" in p.text for p in firsts),
+    }
+
+
+def evacuation_progress(client: InfluxClient) -> dict[str, str]:
+    """Latest households evacuated / total per grid, as stored by the dispatcher."""
+    out: dict[str, str] = {}
+    for series in client.query('SELECT last("evacuated"), last("total") FROM "evacuation" GROUP BY "grid"'):
+        _, done, total = series["values"][0]
+        out[series["tags"]["grid"]] = f"{done}/{total}"
+    return dict(sorted(out.items()))
+
+
+def _print_deliveries(out: Callable[[str], None], d: dict[str, int], evac: dict[str, str]) -> None:
+    out(f"送达: 短信 {d['sms']} 条 ({d['sms_parts']} 段), 广播 {d['broadcast']} 次, 无人机任务 {d['drone']} 个, "
+        f"CAP {d['cap']} 份, 上报镇里 {d['escalations']} 次")  # fmt: skip
+    if evac:
+        out("撤离进度: " + ", ".join(f"{g} {v}" for g, v in evac.items()))

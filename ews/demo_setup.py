@@ -14,7 +14,7 @@ from hub.config import HubConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RULES_DIR = REPO / "deploy" / "fengshan" / "rules"
-ALERTS_FILE = REPO / "hub" / "alerts" / "fengshan.yaml"
+ALERTS_FILE = REPO / "deploy" / "fengshan" / "alerts.yaml"
 
 RAIN_PERIOD_S = 300.0  # automatic rain stations report every 5 minutes in the flood season
 SLOPE_PERIOD_S = 600.0
@@ -150,11 +150,36 @@ def gateway_configs(
     return out
 
 
-def hub_config(workdir: Path, mqtt_host: str, mqtt_port: int, influx_url: str, database: str) -> HubConfig:
+def field_channels(
+    workdir: Path, modem_port: str, mqtt: dict[str, Any], sites: dict[str, Any]
+) -> dict[str, Any]:
+    """The channels a village really has, on the demo's stand-ins: a GSM modem on a pty, speakers
+    (no sound card here, so sox plays each WAV into nothing), drone missions and CAP files."""
+    return {
+        "sms": {"kind": "sms_modem", "port": modem_port, "baudrate": 115200, "send_timeout_s": 10},
+        "broadcast": {"kind": "broadcast", "output": "local", "out_dir": str(workdir / "broadcast"), "repeat": 2,
+                      "siren_s": 2.0, "play_command": ["sox", "-q", "{wav}", "-n"]},
+        "drone": {"kind": "drone", "out_dir": str(workdir / "missions"), "sites": sites,
+                  "home": {"name": "黎埠镇", "lat": 24.5856, "lon": 112.5412, "alt_amsl": 120}},
+        "cap": {"kind": "cap", "folder": str(workdir / "cap"), "mqtt": mqtt},
+    }  # fmt: skip
+
+
+def hub_config(
+    workdir: Path, mqtt_host: str, mqtt_port: int, influx_url: str, database: str, modem_port: str
+) -> HubConfig:
     alerts = yaml.safe_load(ALERTS_FILE.read_text(encoding="utf-8"))
     alerts["state_path"] = str(workdir / "alerts.sqlite")
     mqtt = {"host": mqtt_host, "port": mqtt_port}
     influx = {"url": influx_url, "database": database}
+    sites = {
+        s["id"]: {"name": s["name"], "lat": s["lat"], "lon": s["lon"]} for s in alerts["directory"]["sites"]
+    }
+    alerts["channels"].update(field_channels(workdir, modem_port, mqtt, sites))
+    policy = alerts["dispatch"]["policy"]
+    policy.update(broadcast_channel="broadcast", drone_channel="drone")
+    policy["record_channels"]["cap"] = ["alert", "clear", "down"]
+    alerts["dispatch"]["rate_limits"] = {"sms": 0.0}  # the simulator answers at once; a real modem wants ~3 s
     # Channel output goes to stderr so stdout stays the timeline and the final JSON line.
     for name, ch in alerts["channels"].items():
         if ch.get("kind") == "console":
@@ -173,6 +198,7 @@ def hub_config(workdir: Path, mqtt_host: str, mqtt_port: int, influx_url: str, d
         "rules": sorted(str(p) for p in RULES_DIR.glob("*.yaml")),
         "alerts": alerts,
         "tick_s": 0.2,
+        "inbound_poll_s": 0.3,
         "rebuild_on_start": False,
     }
     return HubConfig.model_validate(doc)

@@ -27,6 +27,12 @@ def test_cli_demo_starts_its_own_servers_and_reaches_red() -> None:
     assert result["max_level"] == "red" and result["lost"] == 0
     assert result["readings_sent"] == result["readings_stored"] > 1000
     assert {a["site"] for a in result["alerts"] if a["level"] == "red"} >= {"fs-hp01"}
+    # issue 6: the whole delivery chain, counted from what the channels produced
+    d = result["deliveries"]
+    assert d["sms"] > 20 and d["sms_parts"] >= d["sms"]  # PDUs the modem simulator accepted
+    assert d["broadcast"] >= 1 and d["drone"] >= 1 and d["cap"] >= 1
+    assert d["escalations"] >= 1  # nobody acknowledged the landslide slope's red alert
+    assert result["evacuation"] == {"fs-g1": "15/15", "fs-g2": "22/22", "fs-g3": "12/12", "fs-g4": "9/9"}
     # the timeline is readable: hourly rain digests and level changes in Chinese
     assert any("雨量(1h)" in line for line in lines) and any("红色" in line for line in lines)
 

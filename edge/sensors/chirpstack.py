@@ -58,6 +58,13 @@ class ChirpStackConfig(SensorConfig):
     client_id: str | None = Field(None, description="MQTT client id (persistent session); default ews-<id>")
     devices: dict[str, DeviceMap] = Field(description="devEUI (16 hex digits) -> device mapping")
 
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _quoted(cls, v: object) -> object:
+        if isinstance(v, dict) and any(not isinstance(k, str) for k in v):
+            raise ValueError('devEUIs must be quoted strings in YAML ("0000000000000001")')
+        return v
+
     @field_validator("devices")
     @classmethod
     def _euis(cls, v: dict[str, DeviceMap]) -> dict[str, DeviceMap]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -108,6 +109,7 @@ class GnssStation:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self.connected = threading.Event()
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._stop.clear()
@@ -148,25 +150,52 @@ class GnssStation:
             self._window_end = (math.floor(sol.time / period) + 1) * period
         self._window.append(sol)
 
+    def _open(self) -> tuple[Callable[[], bytes], Callable[[], None]]:
+        """(read, close) for the stream. TCP by plain socket: pyserial's socket:// drops the bytes of a read
+        that ends in a disconnect, and rtkrcv restarts do disconnect."""
+        if self.cfg.url.startswith("socket://"):
+            host, _, port = self.cfg.url[len("socket://") :].rpartition(":")
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.settimeout(0.2)
+
+            def read() -> bytes:
+                try:
+                    data = sock.recv(4096)
+                except TimeoutError:
+                    return b""
+                if not data:
+                    raise ConnectionError("closed by the solution server")
+                return data
+
+            return read, sock.close
+        port_ = serial.serial_for_url(self.cfg.url, baudrate=self.cfg.baudrate, timeout=0.2)
+        return (lambda: port_.read(1024)), port_.close
+
     def _run(self, emit: Callable[[Reading], None]) -> None:
         while not self._stop.is_set():
             try:
-                port = serial.serial_for_url(self.cfg.url, baudrate=self.cfg.baudrate, timeout=0.2)
+                read, close = self._open()
             except (OSError, serial.SerialException, ValueError) as exc:
                 if not self._failing:
                     self._failing = True
                     log.warning("gnss cannot open sensor=%s url=%s error=%s", self.cfg.id, self.cfg.url, exc)
                 self._stop.wait(2.0)
                 continue
-            with port:
-                buf = b""
+            self.connected.set()
+            buf = b""
+            try:
                 while not self._stop.is_set():
                     try:
-                        buf += port.read(1024)
+                        buf += read()
                     except (OSError, serial.SerialException) as exc:
                         log.warning("gnss stream lost sensor=%s error=%s", self.cfg.id, exc)
                         break
-                    *lines, buf = buf.split(b"\n")
-                    for raw in lines:
-                        self.feed(raw.decode("ascii", errors="replace"), emit)
-                    buf = buf[-4096:]  # a line never gets this long; do not grow on garbage
+                    finally:
+                        *lines, buf = buf.split(b"\n")
+                        for raw in lines:
+                            self.feed(raw.decode("ascii", errors="replace"), emit)
+                        buf = buf[-4096:]  # a line never gets this long; do not grow on garbage
+            finally:
+                self.connected.clear()
+                close()
+            self._stop.wait(1.0)

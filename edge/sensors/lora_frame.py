@@ -129,8 +129,17 @@ class Scanner:
                 del self._buf[:at]
             if len(self._buf) < HEADER:
                 break
+            if self._buf[7] > MAX_PAYLOAD or self._buf[2] >> 4 != VERSION:
+                out.append(LoraFrameError(f"implausible header {bytes(self._buf[:8]).hex().upper()}"))
+                del self._buf[:1]
+                continue
             total = HEADER + self._buf[7] + 2
             if len(self._buf) < total + self.trailer:
+                later = self._complete_frame_after(1)
+                if later > 0:  # noise posing as a long frame must not hold back the real ones behind it
+                    out.append(LoraFrameError(f"skipped {later} bytes of a frame that never completed"))
+                    del self._buf[:later]
+                    continue
                 break
             try:
                 frame = decode(bytes(self._buf[:total]))
@@ -141,6 +150,20 @@ class Scanner:
             out.append((frame, bytes(self._buf[total : total + self.trailer])))
             del self._buf[: total + self.trailer]
         return out
+
+    def _complete_frame_after(self, pos: int) -> int:
+        buf = bytes(self._buf)
+        while (at := buf.find(SYNC, pos)) >= 0:
+            if at + HEADER <= len(buf):
+                total = HEADER + buf[at + 7] + 2
+                if at + total <= len(buf):
+                    try:
+                        decode(buf[at : at + total])
+                        return at
+                    except LoraFrameError:
+                        pass
+            pos = at + 1
+        return -1
 
 
 class Dedupe:

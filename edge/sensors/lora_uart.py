@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.sensors import counter
+from edge.sensors import counter, counter_store
 from edge.sensors.base import ListeningSensor, SensorConfig
 from edge.sensors.lora_frame import (
     ACK,
@@ -57,6 +58,10 @@ class LoraUartConfig(SensorConfig):
     max_rain_rate_mm_h: float = Field(
         300.0, gt=0, description="rain_total_mm jumps above this rate are not trusted"
     )
+    state_file: Path | None = Field(
+        None,
+        description="Where rain_total_mm baselines are kept across restarts, so rain during downtime is sent",
+    )
 
     @field_validator("nodes")
     @classmethod
@@ -78,10 +83,11 @@ class LoraUartGateway:
         self.clock = clock
         self.dedupe = Dedupe()
         self.stats = {"frames": 0, "readings": 0, "bad": 0, "duplicates": 0, "unknown_node": 0}
-        self._rain: dict[int, counter.CounterState] = {}
+        self._rain: dict[str, counter.CounterState] = counter_store.load(cfg.state_file)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self.connected = threading.Event()  # the port is open (opening a tty flushes its input)
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._stop.clear()
@@ -103,6 +109,7 @@ class LoraUartGateway:
                 self._bad(f"cannot open {self.cfg.port}: {exc}")
                 self._stop.wait(2.0)
                 continue
+            self.connected.set()
             with port:
                 scanner = Scanner(trailer=1 if self.cfg.rssi_byte else 0)
                 while not self._stop.is_set():
@@ -154,21 +161,22 @@ class LoraUartGateway:
                 log.error("lora emit failed sensor=%s node=%d error=%s", self.cfg.id, frame.node, exc)
                 return None
             self.dedupe.remember(frame)
+            if any(r.quantity == "rain_total_mm" for r in records):
+                counter_store.save(self.cfg.state_file, self._rain)
         return self._ack(frame, node)
 
     def _reading(self, node: int, sensor: str, quantity: str, value: float, t: float) -> Reading:
         if quantity != "rain_total_mm":
             return Reading(sensor, quantity, value, t)
         state, inc = counter.step(
-            self._rain.get(node),
+            self._rain.get(str(node)),
             int(round(value * 10)) % (1 << 32),
             t,
             modulus=1 << 32,
             scale=0.1,
             max_rate_per_h=self.cfg.max_rain_rate_mm_h,
-            min_window_s=self.cfg.period_s,
         )
-        self._rain[node] = state
+        self._rain[str(node)] = state
         return Reading(sensor, "rain_mm", inc.value, t, quality=inc.quality)
 
     def _ack(self, frame: LoraFrame, node: LoraNode) -> bytes:

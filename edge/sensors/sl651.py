@@ -6,18 +6,19 @@ import logging
 import socket
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
 from pydantic import Field, field_validator, model_validator
 
-from edge.sensors import counter
 from edge.sensors.base import ListeningSensor, SensorConfig
-from edge.sensors.sl651_body import Report, parse_report
-from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, ack, bcd_time
+from edge.sensors.sl651_body import parse_report
+from edge.sensors.sl651_codec import Frame, Scanner, SL651Error
 from edge.sensors.sl651_elements import EOT, ESC
+from edge.sensors.sl651_encode import ack, bcd_time
+from edge.sensors.sl651_readings import Mapper
 from edge.wire import Reading
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,24 @@ class SL651Config(SensorConfig):
         "ESC", description="ESC keeps the DTU online, EOT ends the session"
     )
     max_rain_rate_mm_h: float = Field(300.0, gt=0, description="PT jumps above this rate are not trusted")
+    state_file: Path | None = Field(
+        None, description="Where PT baselines are kept across restarts, so rain during downtime is sent"
+    )
+    idle_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="TCP: close a DTU connection silent this long (keep-alives come every few minutes)",
+    )
+
+    @field_validator("stations", mode="before")
+    @classmethod
+    def _quoted(cls, v: object) -> object:
+        if isinstance(v, dict) and any(not isinstance(k, str) for k in v):
+            raise ValueError(
+                'station addresses must be quoted strings in YAML ("0012345678"): unquoted, '
+                "leading zeros are lost"
+            )
+        return v
 
     @field_validator("stations")
     @classmethod
@@ -72,73 +91,6 @@ class SL651Config(SensorConfig):
         return SL651Centre(self, clock)
 
 
-class Mapper:
-    """Pure apart from its state: reports in, readings out; dedupes retransmissions; differences PT."""
-
-    def __init__(self, cfg: SL651Config) -> None:
-        self.cfg = cfg
-        self._pt: dict[str, counter.CounterState] = {}
-        self._seen: OrderedDict[tuple[str, int, int, float], None] = OrderedDict()
-
-    @staticmethod
-    def _key(report: Report) -> tuple[str, int, int, float]:
-        return (report.frame.station, report.frame.function, report.serial, report.send_time)
-
-    def duplicate(self, report: Report) -> bool:
-        return self._key(report) in self._seen
-
-    def remember(self, report: Report) -> None:
-        """Called once the readings are safely emitted: a retransmission after a failure is taken again."""
-        self._seen[self._key(report)] = None
-        if len(self._seen) > 1024:
-            self._seen.popitem(last=False)
-
-    def snapshot(self) -> dict[str, counter.CounterState]:
-        return dict(self._pt)
-
-    def restore(self, snap: dict[str, counter.CounterState]) -> None:
-        self._pt = snap
-
-    def readings(self, report: Report) -> list[Reading]:
-        sensor = self.cfg.stations[report.frame.station]
-        out: list[Reading] = []
-        for ob in report.observations:
-            if ob.value is None:
-                continue
-            if ob.ident == self.cfg.rain and ob.ident != "PT":
-                out.append(Reading(sensor, "rain_mm", ob.value, ob.time))
-            elif ob.ident == "PT" and self.cfg.rain == "PT":
-                out += self._pt_increment(sensor, report.frame.station, ob.value, ob.time)
-            elif ob.ident in self.cfg.quantities:
-                out.append(Reading(sensor, self.cfg.quantities[ob.ident], ob.value, ob.time))
-        return out
-
-    def _pt_increment(self, sensor: str, station: str, value: float, t: float) -> list[Reading]:
-        prev = self._pt.get(station)
-        if prev is not None and t <= prev.time:
-            return []  # an older report (hourly/uniform replay) arriving late: the counter has moved on
-        raw = int(round(value * 10)) % 1_000_000  # PT is N(6,1): counts of 0.1 mm
-        state, inc = counter.step(
-            prev,
-            raw,
-            t,
-            modulus=1_000_000,
-            scale=0.1,
-            max_rate_per_h=self.cfg.max_rain_rate_mm_h,
-            min_window_s=self.cfg.period_s,
-        )
-        self._pt[station] = state
-        if inc.quality != "good":
-            log.warning(
-                "rain counter discontinuity sensor=%s station=%s why=%s pt=%s",
-                sensor,
-                station,
-                inc.why,
-                value,
-            )
-        return [Reading(sensor, "rain_mm", inc.value, t, quality=inc.quality)]
-
-
 class SL651Centre:
     """Driver: TCP server (one thread per DTU connection) or a serial reader; emits, then acknowledges."""
 
@@ -153,6 +105,7 @@ class SL651Centre:
         self._server: socket.socket | None = None
         self._failing: set[str] = set()
         self.address: tuple[str, int] | None = None
+        self.connected = threading.Event()  # serial: the port is open (opening a tty flushes its input)
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._stop.clear()
@@ -183,8 +136,10 @@ class SL651Centre:
                 self._bad(source, exc)
                 self._stop.wait(2.0)
                 continue
+            self.connected.set()
             with port:
                 self._read_loop(port.read, port.write, source, emit)
+            self.connected.clear()
 
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
         t = threading.Thread(target=target, args=args, name=f"sl651-{self.cfg.id}", daemon=True)
@@ -204,13 +159,20 @@ class SL651Centre:
             self._spawn(self._conn_loop, conn, f"tcp:{peer[0]}:{peer[1]}", emit)
 
     def _conn_loop(self, conn: socket.socket, source: str, emit: Callable[[Reading], None]) -> None:
+        last = time.monotonic()
+
         def read(_n: int) -> bytes:
+            nonlocal last
             try:
                 data = conn.recv(4096)
             except TimeoutError:
+                # A 4G NAT can drop a connection without a FIN; a DTU silent this long is gone.
+                if time.monotonic() - last > self.cfg.idle_timeout_s:
+                    raise ConnectionError(f"idle for {self.cfg.idle_timeout_s:.0f} s") from None
                 return b""
             if not data:
                 raise ConnectionError("closed by station")
+            last = time.monotonic()
             return data
 
         with conn:
@@ -274,6 +236,7 @@ class SL651Centre:
                     )
                     return None
                 self.mapper.remember(report)
+                self.mapper.persist()
             if not self.cfg.ack or frame.function not in ACKED:
                 return None
             local = time.gmtime(self.clock() + self.cfg.tz_offset_h * 3600)

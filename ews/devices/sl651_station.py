@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import serial  # type: ignore[import-untyped]
 
-from edge.sensors.sl651_codec import Scanner, SL651Error, bcd_time, encode_ascii, encode_hex
+from edge.sensors.sl651_codec import Scanner, SL651Error
 from edge.sensors.sl651_elements import BY_IDENT
+from edge.sensors.sl651_encode import bcd_time, encode_ascii, encode_hex
 
 # Data definition (bytes, decimals) the standard gives these elements (Appendix C, N(x,y)).
 FORMATS = {

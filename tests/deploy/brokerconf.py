@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,8 +19,6 @@ def localize(conf: str, etc_dir: Path, replacements: dict[str, str] | None = Non
         for old, new in (replacements or {}).items():
             line = line.replace(old, new)
         out.append(line)
-    # Run as the test's user: pytest's temp dirs are private to it, and mosquitto started as root would
-    # otherwise drop to the `mosquitto` user and fail to open them. In production install.sh makes the
-    # password file, ACL and key root:mosquitto 0640 instead.
-    out.append("user root" if os.geteuid() == 0 else "")
+    # ews.servers.Mosquitto already runs the broker as the test's user (pytest's temp dirs are private
+    # to it). In production install.sh makes the password file, ACL and key root:mosquitto 0640 instead.
     return "\n".join(out)

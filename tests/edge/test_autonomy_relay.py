@@ -18,8 +18,9 @@ from edge.mqttlink import MqttConfig
 from edge.publisher import PublishConfig
 from edge.relay import FileRelay, FileRelayConfig, SerialRelay, SerialRelayConfig, lcus_frame
 from edge.wire import Reading
+from ews.servers import Mosquitto
 from tests.edge.agent_fakes import ScriptedSensor
-from tests.edge.mqtt_probe import Probe, durable_broker
+from tests.edge.mqtt_probe import Probe
 
 T0 = 1_780_000_000.0
 RAIN_1H_RED = LocalRule(name="rain-1h-red", window_s=3600, threshold=80.0, clear_below=60.0)
@@ -131,7 +132,7 @@ def test_agent_sounds_siren_offline_and_the_event_reaches_the_hub_later(tmp_path
     relay_file = tmp_path / "siren"
     t0, m0 = T0, time.monotonic()
     clock = lambda: t0 + (time.monotonic() - m0) * 600  # noqa: E731 - storm clock, 600x
-    mosquitto = durable_broker(tmp_path / "broker")
+    mosquitto = Mosquitto(tmp_path / "broker")
     mosquitto.start()
     probe = Probe(mosquitto.port, "fs-gw01")  # its persistent session queues what arrives while it is away
     mosquitto.stop()

@@ -96,6 +96,7 @@ def test_serial_stream_over_pty() -> None:
         got: queue.Queue[Reading] = queue.Queue()
         station.start(got.put)
         try:
+            assert station.connected.wait(5)  # opening a tty flushes its input: write after the open
             with open(pty.device, "wb", buffering=0) as dev:
                 dev.write(stream())
                 check(drain(got, 4))

@@ -113,6 +113,7 @@ def link() -> Iterator[tuple[LoraUartGateway, LoraNodeSim, queue.Queue[Reading]]
         assert isinstance(gw, LoraUartGateway)
         got: queue.Queue[Reading] = queue.Queue()
         gw.start(got.put)
+        assert gw.connected.wait(5)
         node = LoraNodeSim(pty.device, 7)
         node.rssi_byte = 256 - 97
         try:
@@ -160,3 +161,10 @@ def test_random_bytes_never_raise(data: bytes) -> None:
             parse(data)
         except LoraFrameError:
             pass
+
+
+def test_noise_posing_as_a_long_frame_does_not_hold_back_real_ones() -> None:
+    good = encode(LoraFrame(DATA, 7, 5, encode_payload(0, [Record("crack_mm", 1.0)])))
+    fake = bytes.fromhex("EB901000070001C8")  # version 1, DATA, length 200: never completes
+    items = Scanner().feed(fake + good)
+    assert [f.seq for f, _ in (i for i in items if isinstance(i, tuple))] == [5]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import queue
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,6 +108,7 @@ def test_serial_line_station_over_a_pty() -> None:
         c = centre(transport="serial", port=pty.host, rain="PJ")
         got: queue.Queue[Reading] = queue.Queue()
         c.start(got.put)
+        assert c.connected.wait(5)
         link = SerialLink(pty.device)
         try:
             st = Station("0012345678")
@@ -143,3 +145,36 @@ def test_no_ack_and_no_loss_when_the_agent_cannot_take_readings() -> None:
     assert c.handle(second, "test", broken) is None  # no M2: the station retransmits
     assert c.handle(second, "test", got.append) is not None
     assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (4.5, "good")]
+
+
+def test_silent_dtu_connection_is_closed() -> None:
+    c = centre(idle_timeout_s=0.3)
+    c.start(lambda _r: None)
+    try:
+        assert c.address is not None
+        link = TcpLink(*c.address)
+        link.sock.settimeout(3)
+        assert link.sock.recv(16) == b""  # the centre hung up on the half-open connection
+        link.close()
+    finally:
+        c.stop()
+
+
+def test_pt_baseline_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "sl651.json"
+    st = Station("0012345678")
+    got: list[Reading] = []
+    c = centre(state_file=str(state))
+    c.handle(parse_frame(st.report(0x32, T0, [("PT", 100.0)])), "test", got.append)
+    again = centre(state_file=str(state))  # the agent restarted
+    again.handle(parse_frame(st.report(0x32, T0 + 3600, [("PT", 131.5)])), "test", got.append)
+    assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (31.5, "good")]
+
+
+def test_unquoted_station_address_in_yaml_is_a_clear_config_error() -> None:
+    import yaml
+    from pydantic import ValidationError
+
+    doc = yaml.safe_load("stations: {0012345670: fs-hp02-rg1}")  # YAML 1.1 reads this as octal
+    with pytest.raises(ValidationError, match="quoted"):
+        centre(stations=doc["stations"])

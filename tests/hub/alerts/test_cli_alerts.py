@@ -8,7 +8,7 @@ import pytest
 
 from ews.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "hub" / "alerts" / "fengshan.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "fengshan" / "alerts.yaml"
 
 
 def test_check_ok(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from hub.channels.cap_out import CapOut, CapOutConfig
 from hub.feeds.capschema import CAP12_NS, parse_cap_xml, validate_cap
 from hub.rules.model import Level
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "hub" / "alerts" / "fengshan.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "fengshan" / "alerts.yaml"
 T0 = 1_780_000_000.0
 Q = f"{{{CAP12_NS}}}"
 POLICY = RoutingPolicy(record_channels={"cap": [m.ALERT, m.DOWN, m.CLEAR, m.TEST, m.MAINTENANCE]})

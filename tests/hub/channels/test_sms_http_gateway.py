@@ -29,7 +29,7 @@ from hub.channels.sms_http import AliyunSms, AliyunSmsConfig, WebhookSms, Webhoo
 from hub.rules.model import AlertState, Level, Transition
 
 SECRET = "fengshan-test-secret"
-EXAMPLE = Path(__file__).resolve().parents[3] / "hub" / "alerts" / "fengshan.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "fengshan" / "alerts.yaml"
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 
 from edge.mqttlink import MqttConfig, make_client
 from ews.servers import Mosquitto
+from hub.feeds.base import Feed
 from hub.feeds.cap import CapConfig, CapFeed
 from hub.feeds.capparse import parse_alert
 from hub.feeds.openmeteo import ForecastConfig, ForecastFeed
@@ -107,8 +108,8 @@ class HubPath:
         self.ingest.stop()
         self.store.stop()
 
-    def runner(self, feed: object) -> FeedRunner:
-        return FeedRunner([feed], FENGSHAN, mqtt_publisher(self.pub), clock=self.clock)  # type: ignore[list-item]
+    def runner(self, feed: Feed) -> FeedRunner:
+        return FeedRunner([feed], FENGSHAN, mqtt_publisher(self.pub), clock=self.clock)
 
 
 def test_forecast_feed_to_influx_and_a_forecast_rule_fires(
