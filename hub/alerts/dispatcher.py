@@ -229,9 +229,15 @@ class Dispatcher:
         return new
 
     def _filter(self, n: m.Notice, planned: list[Planned]) -> tuple[list[Planned], list[Planned]]:
-        """Silences mute people (records still go out); maintenance windows keep only officers."""
+        """Silences mute people (records still go out); maintenance windows keep only officers.
+
+        A clear or de-escalation goes to exactly those who were told about this episode.
+        """
         if n.kind in (m.ESCALATION, m.TEST):
             return planned, []
+        if n.kind in (m.DOWN, m.CLEAR, m.MAINTENANCE_CLEAR):
+            told = self.state.told(n.episode)
+            planned = [p for p in planned if p.audience == "record" or p.recipient_id in told]
         silenced = self.state.silenced(n.site, n.rule, n.at)
         maint = self.settings.in_maintenance(n.site, n.at)
         kept, muted = [], []

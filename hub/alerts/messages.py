@@ -77,7 +77,16 @@ def level_text(level: Level) -> str:
 
 
 def _detail(n: Notice) -> str:
-    return f"（{n.message}）" if n.message else ""
+    return f"（{n.message}）" if n.message and not authored(n) else ""
+
+
+def authored(n: Notice) -> bool:
+    """The rule rendered a complete message of its own (it opens with a 【heading】): use it as the body."""
+    return n.message.startswith("【")
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(("。", "！", "!", "？")) else text + "。"
 
 
 def action(n: Notice, role: Role) -> str:
@@ -114,12 +123,26 @@ def text(n: Notice, role: Role, site: Site | None) -> str:
             f"请镇里督促处置。{when}。回复1确认。"
         )
     if n.kind == CLEAR:
+        if authored(n):  # the rule's message_clear
+            return _sentence(n.message)
         return f"{PREFIX}{where}预警已解除（最高{n.audience_level.zh}），{when}。请继续留意天气，注意安全。"
+    if n.kind == DOWN and authored(n):
+        return (
+            f"{PREFIX}{where}预警由{n.from_level.zh}降为{n.level.zh}，{when}。"
+            f"{_sentence(n.message)}已转移群众请勿返回，等待解除通知。"
+        )
     if n.kind == DOWN:
         return (
             f"{PREFIX}{where}预警由{n.from_level.zh}降为{n.level.zh}{_detail(n)}，{when}。"
             f"{ACTION.get(n.level, '')}。已转移群众请勿返回，等待解除通知。"
         )
+    if authored(n):  # the rule author's words first; officers and grid workers get their task after them
+        body = _sentence(n.message)
+        if role in (Role.OFFICER, Role.TOWN_OFFICER):
+            return f"{body}{OFFICER_ACTION[n.level]}。回复1确认。"
+        if role == Role.GRID_WORKER:
+            return f"{body}{GRID_ACTION[n.level]}。回复1确认。"
+        return body
     head = f"{PREFIX}{where}{level_text(n.level)}，{when}"
     if role in (Role.OFFICER, Role.TOWN_OFFICER):
         return f"{head}{_detail(n)}。{OFFICER_ACTION[n.level]}。回复1确认。"

@@ -245,6 +245,12 @@ class StateStore:
             out.setdefault(chan, {})[status] = n
         return out
 
+    def told(self, episode: str) -> set[str]:
+        """Recipients (people, speaker zones, teams) with any delivery in this episode, whatever its state."""
+        return {
+            r for (r,) in self._q("SELECT DISTINCT recipient_id FROM delivery WHERE episode=?", (episode,))
+        }
+
     def recent_alert_for(self, recipient_id: str) -> str | None:
         """The alert most recently sent to this person that is still active (what a bare "1" acknowledges)."""
         rows = self._q(

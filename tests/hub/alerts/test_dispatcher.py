@@ -174,6 +174,18 @@ def test_repeats_downs_and_clear(rig: Rig) -> None:
     assert d.stats()["suppressed_repeats"] == 1
 
 
+def test_clear_goes_to_those_who_were_told(rig: Rig) -> None:
+    """An officers-only rule (a forecast) at red, then clear: the clear must not text villagers."""
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.RED, audience="officers", actions="sms")])
+    d.submit([tr(600, Level.RED, Level.NONE, R, audience="officers", actions="sms")])
+    rig.settle()
+    by_kind: dict[str, set[str]] = {}
+    for n in rig.chans["sms"].sent:
+        by_kind.setdefault(n.extra["kind"], set()).add(n.extra["recipient_id"])
+    assert by_kind == {"alert": {"off-li", "off-huang"}, "clear": {"off-li", "off-huang"}}
+
+
 def test_retry_then_success(rig: Rig, fengshan: AlertsConfig) -> None:
     rig.settings = fengshan.dispatch.model_copy(update={"retry_base_s": 0.01})
     flaky = RecordingChannel("sms")

@@ -19,9 +19,10 @@ SITES = [s.id for s in DIRECTORY.sites]
 
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(SITES), st.sampled_from(list(Level)[1:]), st.sampled_from(ALL_KINDS),
-       st.sampled_from(list(Level)[1:]))  # fmt: skip
-def test_plan_invariants(site: str, level: Level, kind: str, top: Level) -> None:
-    n = m.Notice(kind, f"{site}/r", f"{site}/r#0", "k", site, "r", level, max(level, top), 0.0)
+       st.sampled_from(list(Level)[1:]), st.sampled_from(["", "officers", "villagers", "everyone", "bogus"]))  # fmt: skip
+def test_plan_invariants(site: str, level: Level, kind: str, top: Level, audience: str) -> None:
+    labels = {"audience": audience} if audience else {}
+    n = m.Notice(kind, f"{site}/r", f"{site}/r#0", "k", site, "r", level, max(level, top), 0.0, labels=labels)
     p = plan(n, DIRECTORY, POLICY)
     keys = [(x.channel, x.recipient_id) for x in p]
     assert len(keys) == len(set(keys))  # once per recipient and channel
@@ -38,6 +39,8 @@ def test_plan_invariants(site: str, level: Level, kind: str, top: Level) -> None
     for x in people:
         if x.audience == "villager":
             assert set(DIRECTORY.recipient(x.recipient_id).grids) & threatened  # type: ignore[union-attr]
-            assert max(level, top) >= Level.ORANGE
+            assert max(level, top) >= Level.ORANGE or audience in ("villagers", "everyone")
+        if audience == "officers" and kind == m.ALERT:
+            assert x.audience in ("officer", "drone_team")
     if kind == m.ALERT and level == Level.RED:
         assert [x.recipient_id for x in p if x.channel == "drone"] == ["drone-1"]
