@@ -109,10 +109,12 @@ def text(n: Notice, role: Role, site: Site | None) -> str:
     when = local_time(n.at)
     if n.kind == TEST:
         return f"{TEST_MARK}{PREFIX}{where}{level_text(n.level)}测试信息，{when}。系统测试，无需行动。"
-    if n.kind == MAINTENANCE:
-        return f"{MAINT_MARK}{where}：{n.message or n.rule}，{when}。请安排检修，不影响群众。"
+    if n.kind == MAINTENANCE:  # the health rule's message names the site and the device already
+        body = _sentence(n.message) if n.message else f"{where}：{n.rule}。"
+        return f"{MAINT_MARK}{body}（{when}）请安排检修，不影响群众。"
     if n.kind == MAINTENANCE_CLEAR:
-        return f"{MAINT_MARK}{where}：{n.rule}已恢复，{when}。"
+        body = _sentence(n.message) if n.message else f"{where}：{n.rule}已恢复。"
+        return f"{MAINT_MARK}{body}（{when}）"
     if n.kind == ACK:
         return f"{PREFIX}{where}{level_text(n.level)}已由{n.who}确认，{when}。"
     if n.kind == EVACUATION:
