@@ -273,6 +273,7 @@ class Dispatcher:
 
     def handle_command(self, verb: str, payload: dict[str, Any], who: str, now: float) -> dict[str, Any]:
         """MQTT operator commands: ack, silence, test, evac. Returns a result for the command's reply."""
+        self._last_now = now
         return self.responder.command(verb, payload, who, now)
 
     def handle_sms(self, sender: str, text: str, now: float) -> dict[str, Any]:

@@ -355,6 +355,26 @@ def test_evacuation_progress_by_sms_and_command(rig: Rig) -> None:
     assert len(rows) == 2 and "evacuated=12i,total=15i" in rows[0]
 
 
+def test_replies_get_a_receipt(rig: Rig) -> None:
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.RED)])
+    rig.settle()
+    d.handle_sms("13800000201", "撤离 12/15", T0 + 600)
+    d.handle_sms("13800000101", "收到", T0 + 601)
+    d.handle_sms("13800001101", "雨好大", T0 + 602)  # a villager's chat: told how to reply, nothing else
+    d.handle_sms("13800001101", "自动回复：我正在开车", T0 + 610)  # an auto-responder: no second help text
+    d.handle_sms("13912345678", "1", T0 + 603)  # unknown numbers get nothing back
+    rig.settle()
+    receipts = {
+        n.extra["recipient_id"]: n.text for n in rig.chans["sms"].sent if n.extra["kind"] == "receipt"
+    }
+    assert receipts == {
+        "gw-1": "【凤山预警】已记录凤山一组转移12/15户。全部转移后请回复“撤离 15/15”。",
+        "off-li": "【凤山预警】已收到您的确认，谢谢。",
+        "v-101": "【凤山预警】未能处理您的回复：请回复“1”确认预警，或“撤离 已转移户数/总户数”报告转移进度。",
+    }
+
+
 def test_silence_mutes_people_not_records(rig: Rig) -> None:
     d = rig.start()
     assert d.handle_command("silence", {"site": "fs-hp02", "minutes": 30}, "黄主任", T0)["ok"]
