@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hub.alerts import messages as m
-from hub.alerts.directory import URGENCY, Recipient, Role, mask_phone
+from hub.alerts.directory import URGENCY, Recipient, Role, mask_address, mask_phone
 from hub.alerts.replies import Reply
 from hub.alerts.routing import Planned
 from hub.alerts.rows import ack_row, evacuation_row
@@ -38,7 +38,7 @@ class Responder:
                 alert_id = self._resolve_alert(payload.get("alert_id") or payload.get("site"))
                 if alert_id is None:
                     return _err(f"ack from {who}: no active alert matches {payload!r:.80}")
-                return self.ack(alert_id, who, who, "mqtt", now)
+                return self.ack(alert_id, who, mask_address(who), "mqtt", now)
             if verb == "silence":
                 minutes = float(payload.get("minutes", 60))
                 site, rule = str(payload.get("site", "*")), str(payload.get("rule", "*"))

@@ -155,9 +155,10 @@ class ChannelWorker:
                 log.exception("channel crashed channel=%s delivery=%d", self.name, did)
                 error, recoverable = f"{exc.__class__.__name__}: {exc}", False
             else:
+                # Record the outcome before forgetting the id, so a refill cannot queue it again.
+                self._report(did, "sent", str(receipt), attempts)
                 with self._lock:
                     self._known.discard(did)
-                self._report(did, "sent", str(receipt), attempts)
                 return
             finally:
                 self.busy = False
@@ -176,6 +177,6 @@ class ChannelWorker:
             heapq.heappush(self._later, (time.monotonic() + delay, prio, did))
             self._report(did, "retry", error, attempts)
             return
+        self._report(did, "failed", error, attempts)
         with self._lock:
             self._known.discard(did)
-        self._report(did, "failed", error, attempts)

@@ -186,6 +186,21 @@ def test_clear_goes_to_those_who_were_told(rig: Rig) -> None:
     assert by_kind == {"alert": {"off-li", "off-huang"}, "clear": {"off-li", "off-huang"}}
 
 
+def test_channel_queue_overflow_waits_in_sqlite_and_is_refilled(rig: Rig, fengshan: AlertsConfig) -> None:
+    rig.settings = fengshan.dispatch.model_copy(update={"channel_queue": 10})
+    stalled = RecordingChannel("sms")
+    stalled.gate = threading.Event()
+    d = rig.start(sms=stalled)
+    d.submit([tr(0, Level.NONE, Level.RED, site="fs-hp01"), tr(0, Level.NONE, Level.RED, site="fs-hp02"),
+              tr(0, Level.NONE, Level.RED, site="fs-hp03")])  # fmt: skip
+    rig.chans["mqtt_alert"].wait_for(3)
+    stalled.gate.set()
+    rig.settle()
+    got = [(n.site, n.extra["recipient_id"]) for n in stalled.sent]
+    assert len(got) == len(set(got)) == 10 + 9 + 6  # every recipient of every alert, once
+    assert d.state.counts()["sms"] == {"sent": 25}
+
+
 def test_retry_then_success(rig: Rig, fengshan: AlertsConfig) -> None:
     rig.settings = fengshan.dispatch.model_copy(update={"retry_base_s": 0.01})
     flaky = RecordingChannel("sms")
