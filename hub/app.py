@@ -90,6 +90,7 @@ class Hub:
             self.clock,
             on_command=self._on_command,
             on_lines=self.store.put,
+            gateway_sensors=self.cfg.gateway_sensors,
         )
         self.ingest.start()
         self._start_feeds()
