@@ -123,7 +123,9 @@ class Hub:
         client.loop_start()
         self._feed_client = client
         feeds = [build_feed(c) for c in self.cfg.feeds]
-        self.feeds = FeedRunner(feeds, self._points(), mqtt_publisher(client), on_event=self._on_feed_event)
+        self.feeds = FeedRunner(
+            feeds, self._points(), mqtt_publisher(client), on_event=self._on_feed_event, clock=self.clock
+        )
         self.feeds.start()
 
     def _on_feed_event(self, ev: FeedEvent) -> None:
