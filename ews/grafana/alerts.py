@@ -98,9 +98,8 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         w=24,
         h=6,
     )
-    timeline = (
-        'SELECT "site", "rule", "from_level", "level", "state", "message", "alert_id" FROM "alert" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 500"
+    timeline = P.newest(
+        "alert", ("site", "rule", "from_level", "level", "state", "message", "alert_id"), SITES, 500
     )
     b.add(
         P.query_table(
@@ -141,28 +140,23 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         w=8,
         h=9,
     )
-    failed = (
-        'SELECT "site", "channel", "state", "audience", "recipient", "alert_id" FROM "delivery" '
-        f'WHERE {SITES} AND "state" =~ /^(failed|retry)$/ AND $timeFilter ORDER BY time DESC LIMIT 200'
+    failed = P.newest(
+        "delivery",
+        ("site", "channel", "state", "audience", "recipient", "alert_id"),
+        f'{SITES} AND "state" =~ /^(failed|retry)$/',
     )
     b.add(
         P.query_table("发送失败与重试", "Failed and retried notifications, newest first.", failed),
         w=8,
         h=9,
     )
-    acks = (
-        'SELECT "site", "via", "who", "alert_id" FROM "ack" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    acks = P.newest("ack", ("site", "via", "who", "alert_id"), SITES)
     b.add(
         P.query_table("确认记录", "Acknowledgements: who, how and which alert.", acks),
         w=12,
         h=8,
     )
-    esc = (
-        'SELECT "site", "to", "alert_id" FROM "escalation" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    esc = P.newest("escalation", ("site", "to", "alert_id"), SITES)
     b.add(
         P.query_table("升级记录", "Escalations from the village to the town.", esc),
         w=12,
@@ -208,16 +202,13 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         w=8,
         h=8,
     )
-    drones = (
-        'SELECT "site", "state", "plan", "alert_id" FROM "drone_dispatch" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 100"
-    )
+    drones = P.newest("drone_dispatch", ("site", "state", "plan", "alert_id"), SITES, 100)
     b.add(
         P.query_table("无人机派出", "Drone dispatches: mission plan file and its state.", drones),
         w=8,
         h=8,
     )
-    audit = 'SELECT "verb", "who", "topic", "payload" FROM "command_audit" WHERE $timeFilter ORDER BY time DESC LIMIT 200'
+    audit = P.newest("command_audit", ("verb", "who", "topic", "payload"))
     b.add(
         P.query_table(
             "操作审计", "Commands received by the hub (acknowledge, silence, test) and who sent them.", audit

@@ -54,21 +54,18 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "and the outbox backlog the gateway last reported.",
             [P.target(seen, "A", "table"), P.target(status, "B", "table"), P.target(backlog, "C", "table")],
             transformations=[
-                {"id": "organize", "options": {"renameByName": {"origin": "gateway"}}},
-                {"id": "joinByField", "options": {"byField": "gateway", "mode": "outer"}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "renameByName": {
-                            "Time 1": "最后上报",
-                            "gateway": "网关",
-                            "battery_v": "电池(V)",
-                            "online": "链路",
-                            "outbox_depth": "积压",
-                        },
-                        "excludeByName": {"Time 2": True, "Time 3": True},
+                P.organize({"origin": "gateway"}),
+                P.join_by("gateway"),
+                P.organize(
+                    {
+                        "Time 1": "最后上报",
+                        "gateway": "网关",
+                        "battery_v": "电池(V)",
+                        "online": "链路",
+                        "outbox_depth": "积压",
                     },
-                },
+                    exclude=("Time 2", "Time 3"),
+                ),
             ],
             overrides=[
                 F.age_column("最后上报"),
@@ -126,10 +123,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             h=7,
         )
     b.row("本地自主与拒收 Autonomy and rejected readings")
-    autonomy = (
-        'SELECT "gateway", "site", "relay_on", "reason" FROM "autonomy" '
-        f"WHERE {GWS} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    autonomy = P.newest("autonomy", ("gateway", "site", "relay_on", "reason"), GWS)
     b.add(
         P.query_table(
             "本地自主事件",

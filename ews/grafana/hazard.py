@@ -209,10 +209,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         w=12,
         h=8,
     )
-    transitions = (
-        'SELECT "rule", "from_level", "level", "state", "value", "message" FROM "alert" '
-        f"WHERE {SITE} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    transitions = P.newest("alert", ("rule", "from_level", "level", "state", "value", "message"), SITE)
     b.add(
         P.query_table(
             "预警记录",

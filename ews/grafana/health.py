@@ -26,20 +26,17 @@ def add_panels(board: P.Board, sites: tuple[Site, ...], recent: str) -> None:
             "last 30 minutes; 失联 (stale) means none.",
             [P.target(last_seen, "A", "table"), P.target(fresh, "B", "table")],
             transformations=[
-                {"id": "joinByField", "options": {"byField": "sensor", "mode": "outer"}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "renameByName": {
-                            "Time": "最后上报",
-                            "sensor": "传感器",
-                            "site": "隐患点",
-                            "last_value": "最新值",
-                            "n_30m": "30分钟读数",
-                        },
-                        "excludeByName": {"Time 2": True},
+                P.join_by("sensor"),
+                P.organize(
+                    {
+                        "Time": "最后上报",
+                        "sensor": "传感器",
+                        "site": "隐患点",
+                        "last_value": "最新值",
+                        "n_30m": "30分钟读数",
                     },
-                },
+                    exclude=("Time 2",),
+                ),
             ],
             overrides=[
                 F.age_column("最后上报"),

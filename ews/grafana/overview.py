@@ -35,7 +35,7 @@ def _geomap(sites: tuple[Site, ...]) -> P.Json:
         [P.target(level, "A", "table"), P.target(rain, "B", "table")],
         thresholds=F.level_thresholds(),
         mappings=F.level_mappings(),
-        transformations=[{"id": "joinByField", "options": {"byField": "site", "mode": "outer"}}],
+        transformations=[P.join_by("site")],
     )
     lat = sum(s.lat for s in sites) / len(sites)
     lon = sum(s.lon for s in sites) / len(sites)
@@ -89,7 +89,7 @@ def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
         "age (time since it fired) and who acknowledged it. 未确认 = not yet acknowledged.",
         [P.target(last_per_rule, "A", "table"), P.target(acks, "B", "table")],
         transformations=[
-            {"id": "joinByField", "options": {"byField": "alert_id", "mode": "outer"}},
+            P.join_by("alert_id"),
             {
                 "id": "filterByValue",
                 "options": {
@@ -103,7 +103,7 @@ def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
                     ],
                 },
             },
-            {"id": "organize", "options": {"renameByName": renames, "excludeByName": {"Time 2": True}}},
+            P.organize(renames, exclude=("Time 2",)),
         ],
         overrides=[
             F.age_column("触发时间"),

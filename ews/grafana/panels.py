@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,26 @@ def target(query: str, ref: str = "A", fmt: str = "time_series", alias: str = ""
     if alias:
         t["alias"] = alias
     return t
+
+
+def newest(measurement: str, columns: Sequence[str], where: str = "", limit: int = 200) -> str:
+    """InfluxQL for the newest rows of an event log (alerts, deliveries, acks) in the time range."""
+    fields = ", ".join(f'"{c}"' for c in columns)
+    cond = f"{where} AND $timeFilter" if where else "$timeFilter"
+    return f'SELECT {fields} FROM "{measurement}" WHERE {cond} ORDER BY time DESC LIMIT {limit}'
+
+
+def join_by(column: str) -> Json:
+    """Transformation: outer-join the queries' tables on one column."""
+    return {"id": "joinByField", "options": {"byField": column, "mode": "outer"}}
+
+
+def organize(renames: dict[str, str], exclude: Sequence[str] = ()) -> Json:
+    """Transformation: rename columns and hide the ones in `exclude`."""
+    options: Json = {"renameByName": renames}
+    if exclude:
+        options["excludeByName"] = dict.fromkeys(exclude, True)
+    return {"id": "organize", "options": options}
 
 
 @dataclass
