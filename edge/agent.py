@@ -293,6 +293,10 @@ class Agent:
 
     # ---- numbers -------------------------------------------------------------------------------
 
+    def healthy(self) -> bool:
+        """For the systemd watchdog: every polling and housekeeping thread is still running."""
+        return not self._stop.is_set() and bool(self._threads) and all(t.is_alive() for t in self._threads)
+
     def stats(self) -> dict[str, Any]:
         """Counts for the demo, tests and operators: totals and per sensor."""
         pub, box = self.publisher, self.outbox

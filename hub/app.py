@@ -90,6 +90,7 @@ class Hub:
             self.clock,
             on_command=self._on_command,
             on_lines=self.store.put,
+            gateway_sensors=self.cfg.gateway_sensors,
         )
         self.ingest.start()
         self._start_feeds()
@@ -122,7 +123,9 @@ class Hub:
         client.loop_start()
         self._feed_client = client
         feeds = [build_feed(c) for c in self.cfg.feeds]
-        self.feeds = FeedRunner(feeds, self._points(), mqtt_publisher(client), on_event=self._on_feed_event)
+        self.feeds = FeedRunner(
+            feeds, self._points(), mqtt_publisher(client), on_event=self._on_feed_event, clock=self.clock
+        )
         self.feeds.start()
 
     def _on_feed_event(self, ev: FeedEvent) -> None:

@@ -31,6 +31,10 @@ class HubConfig(BaseModel):
     )
     feeds: list[FeedConfig] = Field(default_factory=list, description="Forecast and warning feeds, by kind")
     sites: list[str] | None = Field(None, description="Sites this hub decides (partitioning); all if absent")
+    gateway_sensors: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Gateway id -> sensor id patterns (fnmatch) it may report; gateways not listed are not checked",
+    )
     store_unassigned: bool = Field(
         True, description="With `sites`: also store site-less readings (gateway health); true on one hub only"
     )

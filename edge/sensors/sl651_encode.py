@@ -28,6 +28,24 @@ def encode_ascii(
     return frame + f"{crc16(frame):04X}".encode()
 
 
+def encode(
+    encoding: str,
+    *,
+    up: bool,
+    centre: int,
+    station: str,
+    password: str,
+    function: int,
+    body: bytes,
+    end: int = ETX,
+) -> bytes:
+    """A frame in the link's encoding: "ascii", else HEX/BCD."""
+    encoder = encode_ascii if encoding == "ascii" else encode_hex
+    return encoder(
+        up=up, centre=centre, station=station, password=password, function=function, body=body, end=end
+    )
+
+
 def bcd_time(epoch_local: tuple[int, int, int, int, int, int], seconds: bool = True) -> bytes:
     y, mo, d, h, mi, s = epoch_local
     digits = f"{y % 100:02d}{mo:02d}{d:02d}{h:02d}{mi:02d}" + (f"{s:02d}" if seconds else "")
@@ -38,17 +56,9 @@ def ack(frame: Frame, serial: int, send_time: bytes, end: int = ESC) -> bytes:
     """M2 confirmation from the centre: same function code and serial number, downlink, ESC keeps the link."""
     body = serial.to_bytes(2, "big") + send_time
     if frame.encoding == "ascii":
-        text = f"{serial:04X}{send_time.hex()}".encode()
-        return encode_ascii(
-            up=False,
-            centre=frame.centre,
-            station=frame.station,
-            password=frame.password,
-            function=frame.function,
-            body=text,
-            end=end,
-        )
-    return encode_hex(
+        body = f"{serial:04X}{send_time.hex()}".encode()
+    return encode(
+        frame.encoding,
         up=False,
         centre=frame.centre,
         station=frame.station,

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana import templating as T
 from ews.grafana.panels import FIRM
 from ews.grafana.sites import Site, site_names
+from ews.grafana.thresholds import CHANNEL_ZH, STATE_ZH
 
 UID = "ews-alerts"
 SITES = '"site" =~ /^$site$/'
-CHANNEL_ZH = {
-    "sms": "短信",
-    "broadcast": "广播",
-    "drone": "无人机",
-    "cap": "CAP",
-    "console": "控制台",
-    "mqtt": "MQTT",
-}
-STATE_ZH = {"sent": "已发送", "failed": "失败", "retry": "重试", "suppressed": "已抑制"}
 GRID_ZH = "网格"
 
 
@@ -98,28 +91,22 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "Highest level reached per site in each interval (0 none … 4 red); the alert annotations mark "
             "every transition.",
             [P.target(levels, alias="$tag_site")],
-            mappings=P.level_mappings(),
-            thresholds=P.level_thresholds(),
-            overrides=P.name_overrides(names),
+            mappings=F.level_mappings(),
+            thresholds=F.level_thresholds(),
+            overrides=F.name_overrides(names),
         ),
         w=24,
         h=6,
     )
-    timeline = (
-        'SELECT "site", "rule", "from_level", "level", "state", "message", "alert_id" FROM "alert" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 500"
+    timeline = P.newest(
+        "alert", ("site", "rule", "from_level", "level", "state", "message", "alert_id"), SITES, 500
     )
     b.add(
-        P.table(
+        P.query_table(
             "预警记录",
             "Every alert transition, newest first.",
-            [P.target(timeline, fmt="table")],
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "site"},
-                    "properties": [{"id": "mappings", "value": P.value_text_mappings(names)}],
-                }
-            ],
+            timeline,
+            overrides=[F.names_column("site", names)],
         ),
         w=24,
         h=8,
@@ -133,7 +120,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "Notifications by channel (sms, broadcast, drone, cap, console, mqtt) and state "
             "(sent, failed, retry, suppressed).",
             [P.target(by_state, alias="$tag_channel $tag_state")],
-            overrides=P.name_overrides(combos),
+            overrides=F.name_overrides(combos),
         ),
         w=8,
         h=9,
@@ -148,39 +135,30 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "Notifications sent per interval, by channel.",
             [P.target(over_time, alias="$tag_channel")],
             bars=True,
-            overrides=P.name_overrides(CHANNEL_ZH),
+            overrides=F.name_overrides(CHANNEL_ZH),
         ),
         w=8,
         h=9,
     )
-    failed = (
-        'SELECT "site", "channel", "state", "audience", "recipient", "alert_id" FROM "delivery" '
-        f'WHERE {SITES} AND "state" =~ /^(failed|retry)$/ AND $timeFilter ORDER BY time DESC LIMIT 200'
+    failed = P.newest(
+        "delivery",
+        ("site", "channel", "state", "audience", "recipient", "alert_id"),
+        f'{SITES} AND "state" =~ /^(failed|retry)$/',
     )
     b.add(
-        P.table(
-            "发送失败与重试",
-            "Failed and retried notifications, newest first.",
-            [P.target(failed, fmt="table")],
-        ),
+        P.query_table("发送失败与重试", "Failed and retried notifications, newest first.", failed),
         w=8,
         h=9,
     )
-    acks = (
-        'SELECT "site", "via", "who", "alert_id" FROM "ack" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    acks = P.newest("ack", ("site", "via", "who", "alert_id"), SITES)
     b.add(
-        P.table("确认记录", "Acknowledgements: who, how and which alert.", [P.target(acks, fmt="table")]),
+        P.query_table("确认记录", "Acknowledgements: who, how and which alert.", acks),
         w=12,
         h=8,
     )
-    esc = (
-        'SELECT "site", "to", "alert_id" FROM "escalation" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    esc = P.newest("escalation", ("site", "to", "alert_id"), SITES)
     b.add(
-        P.table("升级记录", "Escalations from the village to the town.", [P.target(esc, fmt="table")]),
+        P.query_table("升级记录", "Escalations from the village to the town.", esc),
         w=12,
         h=8,
     )
@@ -224,25 +202,16 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         w=8,
         h=8,
     )
-    drones = (
-        'SELECT "site", "state", "plan", "alert_id" FROM "drone_dispatch" '
-        f"WHERE {SITES} AND $timeFilter ORDER BY time DESC LIMIT 100"
-    )
+    drones = P.newest("drone_dispatch", ("site", "state", "plan", "alert_id"), SITES, 100)
     b.add(
-        P.table(
-            "无人机派出",
-            "Drone dispatches: mission plan file and its state.",
-            [P.target(drones, fmt="table")],
-        ),
+        P.query_table("无人机派出", "Drone dispatches: mission plan file and its state.", drones),
         w=8,
         h=8,
     )
-    audit = 'SELECT "verb", "who", "topic", "payload" FROM "command_audit" WHERE $timeFilter ORDER BY time DESC LIMIT 200'
+    audit = P.newest("command_audit", ("verb", "who", "topic", "payload"))
     b.add(
-        P.table(
-            "操作审计",
-            "Commands received by the hub (acknowledge, silence, test) and who sent them.",
-            [P.target(audit, fmt="table")],
+        P.query_table(
+            "操作审计", "Commands received by the hub (acknowledge, silence, test) and who sent them.", audit
         ),
         w=24,
         h=7,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana import templating as T
 from ews.grafana.sites import Site
@@ -53,49 +54,23 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "and the outbox backlog the gateway last reported.",
             [P.target(seen, "A", "table"), P.target(status, "B", "table"), P.target(backlog, "C", "table")],
             transformations=[
-                {"id": "organize", "options": {"renameByName": {"origin": "gateway"}}},
-                {"id": "joinByField", "options": {"byField": "gateway", "mode": "outer"}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "renameByName": {
-                            "Time 1": "最后上报",
-                            "gateway": "网关",
-                            "battery_v": "电池(V)",
-                            "online": "链路",
-                            "outbox_depth": "积压",
-                        },
-                        "excludeByName": {"Time 2": True, "Time 3": True},
+                P.organize({"origin": "gateway"}),
+                P.join_by("gateway"),
+                P.organize(
+                    {
+                        "Time 1": "最后上报",
+                        "gateway": "网关",
+                        "battery_v": "电池(V)",
+                        "online": "链路",
+                        "outbox_depth": "积压",
                     },
-                },
+                    exclude=("Time 2", "Time 3"),
+                ),
             ],
             overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "最后上报"},
-                    "properties": [{"id": "unit", "value": "dateTimeFromNow"}],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "链路"},
-                    "properties": [
-                        {
-                            "id": "mappings",
-                            "value": [
-                                {
-                                    "type": "value",
-                                    "options": {
-                                        "1": {"text": "在线", "color": "green", "index": 0},
-                                        "0": {"text": "离线", "color": "red", "index": 1},
-                                    },
-                                }
-                            ],
-                        },
-                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                    ],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "网关"},
-                    "properties": [{"id": "mappings", "value": P.value_text_mappings(names)}],
-                },
+                F.age_column("最后上报"),
+                F.coloured_column("链路", F.up_down_mappings("在线", "离线"), "color-background"),
+                F.names_column("网关", names),
             ],
         ),
         w=12,
@@ -110,20 +85,9 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "链路状态",
             "Online/offline over time from the gateway's retained status and MQTT last will.",
             [P.target(online, alias="$tag_gateway")],
-            mappings=[
-                {
-                    "type": "value",
-                    "options": {
-                        "1": {"text": "在线", "color": "green", "index": 0},
-                        "0": {"text": "离线", "color": "red", "index": 1},
-                    },
-                }
-            ],
-            thresholds={
-                "mode": "absolute",
-                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
-            },
-            overrides=P.name_overrides(names),
+            mappings=F.up_down_mappings("在线", "离线"),
+            thresholds=F.up_down_thresholds(),
+            overrides=F.name_overrides(names),
         ),
         w=12,
         h=7,
@@ -153,32 +117,29 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         )
         b.add(
             P.timeseries(
-                title, desc, [P.target(q, alias="$tag_origin")], unit=unit, overrides=P.name_overrides(names)
+                title, desc, [P.target(q, alias="$tag_origin")], unit=unit, overrides=F.name_overrides(names)
             ),
             w=8,
             h=7,
         )
     b.row("本地自主与拒收 Autonomy and rejected readings")
-    autonomy = (
-        'SELECT "gateway", "site", "relay_on", "reason" FROM "autonomy" '
-        f"WHERE {GWS} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    autonomy = P.newest("autonomy", ("gateway", "site", "relay_on", "reason"), GWS)
     b.add(
-        P.table(
+        P.query_table(
             "本地自主事件",
             "Local autonomy: the gateway drove its on-site siren/relay itself because the hub was out of reach.",
-            [P.target(autonomy, fmt="table")],
+            autonomy,
         ),
         w=12,
         h=8,
     )
     rejected = 'SELECT sum("n") AS "n" FROM "rejected" WHERE $timeFilter GROUP BY "origin", "reason"'
     b.add(
-        P.table(
+        P.query_table(
             "拒收读数",
             "Readings or payloads the hub rejected (bad payload, unknown sensor, wrong topic), by origin and "
             "reason.",
-            [P.target(rejected, fmt="table")],
+            rejected,
         ),
         w=12,
         h=8,

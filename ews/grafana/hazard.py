@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana import templating as T
 from ews.grafana.panels import FIRM
@@ -44,6 +45,14 @@ def _series(title: str, desc: str, q: str, unit: str, limit_key: str | None = No
     )
 
 
+def _per_sensor(quantity: str) -> str:
+    """Mean of one quantity at the site per sensor and dashboard interval."""
+    return (
+        f'SELECT mean("value") FROM "{quantity}" WHERE {SITE} AND {SENSOR} AND $timeFilter '
+        'GROUP BY time($__interval), "sensor" fill(none)'
+    )
+
+
 def _deformation(b: P.Board) -> None:
     for quantity, zh, en, unit, rate_key in (
         ("disp_mm", "GNSS位移", "GNSS displacement", "lengthmm", "disp_rate"),
@@ -51,10 +60,7 @@ def _deformation(b: P.Board) -> None:
         ("tilt_deg", "倾角", "tilt", "degree", "tilt_rate"),
     ):
         src = f'"{quantity}"'
-        value = (
-            f'SELECT mean("value") FROM {src} WHERE {SITE} AND {SENSOR} AND $timeFilter '
-            'GROUP BY time($__interval), "sensor" fill(none)'
-        )
+        value = _per_sensor(quantity)
         rate = (
             f'SELECT derivative(mean("value"), 1d) FROM {src} WHERE {SITE} AND {SENSOR} AND $timeFilter '
             'GROUP BY time(1h), "sensor" fill(none)'
@@ -169,7 +175,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "预报批次 (newest first); bars coloured by the 1 h critical rainfall.",
             [P.target(forecast, fmt="table")],
             unit="mm",
-            thresholds=P.threshold_steps(RAIN_WINDOWS["1h"]),
+            thresholds=F.threshold_steps(RAIN_WINDOWS["1h"]),
         ),
         w=12,
         h=8,
@@ -179,14 +185,8 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     b.row("变形 Deformation")
     _deformation(b)
     b.row("土壤与水位 Soil and water")
-    soil = (
-        f'SELECT mean("value") FROM "soil_moisture_pct" WHERE {SITE} AND {SENSOR} AND $timeFilter '
-        'GROUP BY time($__interval), "sensor" fill(none)'
-    )
-    water = (
-        f'SELECT mean("value") FROM "water_level_m" WHERE {SITE} AND {SENSOR} AND $timeFilter '
-        'GROUP BY time($__interval), "sensor" fill(none)'
-    )
+    soil = _per_sensor("soil_moisture_pct")
+    water = _per_sensor("water_level_m")
     b.add(_series("土壤含水率", "Volumetric soil moisture, %.", soil, "percent", "soil_moisture"), w=12, h=8)
     b.add(
         _series("沟道水位", "Gully water level above the gauge datum, m.", water, "lengthm", "water_level"),
@@ -203,22 +203,19 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "各规则预警等级",
             "Warning level per rule at this site over time (0 none … 4 red).",
             [P.target(levels, alias="$tag_rule")],
-            mappings=P.level_mappings(),
-            thresholds=P.level_thresholds(),
+            mappings=F.level_mappings(),
+            thresholds=F.level_thresholds(),
         ),
         w=12,
         h=8,
     )
-    transitions = (
-        'SELECT "rule", "from_level", "level", "state", "value", "message" FROM "alert" '
-        f"WHERE {SITE} AND $timeFilter ORDER BY time DESC LIMIT 200"
-    )
+    transitions = P.newest("alert", ("rule", "from_level", "level", "state", "value", "message"), SITE)
     b.add(
-        P.table(
+        P.query_table(
             "预警记录",
             "Every rule transition at this site, newest first: from level, to level, state and the value "
             "that crossed.",
-            [P.target(transitions, fmt="table")],
+            transitions,
         ),
         w=12,
         h=8,

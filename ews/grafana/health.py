@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana.sites import Site, site_names
 
@@ -18,9 +19,6 @@ def add_panels(board: P.Board, sites: tuple[Site, ...], recent: str) -> None:
         f'SELECT count("value") AS "n_30m" FROM /^({SENSOR_QUANTITIES})$/ WHERE "source" = \'sensor\' '
         'AND time > ${__to}ms - 30m AND time <= ${__to}ms GROUP BY "sensor"'
     )
-    stale_map = [
-        {"type": "special", "options": {"match": "null", "result": {"text": "失联 stale", "color": "red"}}}
-    ]
     board.add(
         P.table(
             "传感器最后上报",
@@ -28,37 +26,22 @@ def add_panels(board: P.Board, sites: tuple[Site, ...], recent: str) -> None:
             "last 30 minutes; 失联 (stale) means none.",
             [P.target(last_seen, "A", "table"), P.target(fresh, "B", "table")],
             transformations=[
-                {"id": "joinByField", "options": {"byField": "sensor", "mode": "outer"}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "renameByName": {
-                            "Time": "最后上报",
-                            "sensor": "传感器",
-                            "site": "隐患点",
-                            "last_value": "最新值",
-                            "n_30m": "30分钟读数",
-                        },
-                        "excludeByName": {"Time 2": True},
+                P.join_by("sensor"),
+                P.organize(
+                    {
+                        "Time": "最后上报",
+                        "sensor": "传感器",
+                        "site": "隐患点",
+                        "last_value": "最新值",
+                        "n_30m": "30分钟读数",
                     },
-                },
+                    exclude=("Time 2",),
+                ),
             ],
             overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "最后上报"},
-                    "properties": [{"id": "unit", "value": "dateTimeFromNow"}],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "30分钟读数"},
-                    "properties": [
-                        {"id": "mappings", "value": stale_map},
-                        {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-                    ],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "隐患点"},
-                    "properties": [{"id": "mappings", "value": P.value_text_mappings(site_names(sites))}],
-                },
+                F.age_column("最后上报"),
+                F.coloured_column("30分钟读数", [F.null_text("失联 stale", "red")]),
+                F.names_column("隐患点", site_names(sites)),
             ],
         ),
         w=12,
@@ -77,7 +60,7 @@ def add_panels(board: P.Board, sites: tuple[Site, ...], recent: str) -> None:
                 [P.target(q, alias="$tag_origin")],
                 unit=unit,
                 thresholds={"mode": "absolute", "steps": steps},
-                overrides=P.name_overrides(gw_names),
+                overrides=F.name_overrides(gw_names),
             ),
             w=4,
             h=5,
@@ -88,20 +71,9 @@ def add_panels(board: P.Board, sites: tuple[Site, ...], recent: str) -> None:
             "网关在线",
             "Gateway link state from its retained MQTT status and last will (1 online, 0 offline).",
             [P.target(online, alias="$tag_gateway")],
-            mappings=[
-                {
-                    "type": "value",
-                    "options": {
-                        "1": {"text": "在线", "color": "green", "index": 0},
-                        "0": {"text": "离线", "color": "red", "index": 1},
-                    },
-                }
-            ],
-            thresholds={
-                "mode": "absolute",
-                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
-            },
-            overrides=P.name_overrides(gw_names),
+            mappings=F.up_down_mappings("在线", "离线"),
+            thresholds=F.up_down_thresholds(),
+            overrides=F.name_overrides(gw_names),
         ),
         w=4,
         h=5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ews.grafana import fields as F
 from ews.grafana import health
 from ews.grafana import panels as P
 from ews.grafana import templating as T
@@ -32,9 +33,9 @@ def _geomap(sites: tuple[Site, ...]) -> P.Json:
         "of transitions up to the end of the time range), with the last hour's rain. Positions come from "
         f"the gazetteer {GAZETTEER} installed with the Grafana provisioning.",
         [P.target(level, "A", "table"), P.target(rain, "B", "table")],
-        thresholds=P.level_thresholds(),
-        mappings=P.level_mappings(),
-        transformations=[{"id": "joinByField", "options": {"byField": "site", "mode": "outer"}}],
+        thresholds=F.level_thresholds(),
+        mappings=F.level_mappings(),
+        transformations=[P.join_by("site")],
     )
     lat = sum(s.lat for s in sites) / len(sites)
     lon = sum(s.lon for s in sites) / len(sites)
@@ -62,12 +63,7 @@ def _geomap(sites: tuple[Site, ...]) -> P.Json:
         ],
         "tooltip": {"mode": "details"},
     }
-    p["fieldConfig"]["overrides"] = [
-        {
-            "matcher": {"id": "byName", "options": "site"},
-            "properties": [{"id": "mappings", "value": P.value_text_mappings(site_names(sites))}],
-        }
-    ]
+    p["fieldConfig"]["overrides"] = [F.names_column("site", site_names(sites))]
     return p
 
 
@@ -93,7 +89,7 @@ def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
         "age (time since it fired) and who acknowledged it. 未确认 = not yet acknowledged.",
         [P.target(last_per_rule, "A", "table"), P.target(acks, "B", "table")],
         transformations=[
-            {"id": "joinByField", "options": {"byField": "alert_id", "mode": "outer"}},
+            P.join_by("alert_id"),
             {
                 "id": "filterByValue",
                 "options": {
@@ -107,40 +103,29 @@ def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
                     ],
                 },
             },
-            {"id": "organize", "options": {"renameByName": renames, "excludeByName": {"Time 2": True}}},
+            P.organize(renames, exclude=("Time 2",)),
         ],
         overrides=[
-            {
-                "matcher": {"id": "byName", "options": "触发时间"},
-                "properties": [{"id": "unit", "value": "dateTimeFromNow"}],
-            },
-            {
-                "matcher": {"id": "byName", "options": "等级"},
-                "properties": [
-                    {"id": "mappings", "value": P.level_mappings()},
-                    {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                ],
-            },
-            {
-                "matcher": {"id": "byName", "options": "隐患点"},
-                "properties": [{"id": "mappings", "value": P.value_text_mappings(site_names(sites))}],
-            },
-            {
-                "matcher": {"id": "byName", "options": "确认人"},
-                "properties": [
-                    {
-                        "id": "mappings",
-                        "value": [
-                            {
-                                "type": "special",
-                                "options": {"match": "null", "result": {"text": "未确认", "color": "red"}},
-                            }
-                        ],
-                    },
-                    {"id": "custom.cellOptions", "value": {"type": "color-text"}},
-                ],
-            },
+            F.age_column("触发时间"),
+            F.coloured_column("等级", F.level_mappings(), "color-background"),
+            F.names_column("隐患点", site_names(sites)),
+            F.coloured_column("确认人", [F.null_text("未确认", "red")]),
         ],
+    )
+
+
+def _rain_gauge(title: str, description: str, query: str, key: str, sites: tuple[Site, ...]) -> P.Json:
+    """Rain per site against the `key` window's critical rainfall."""
+    limits = RAIN_WINDOWS[key]
+    return P.bargauge(
+        title,
+        description,
+        [P.target(query, alias="$tag_site")],
+        unit="mm",
+        thresholds=F.threshold_steps(limits),
+        overrides=F.name_overrides(site_names(sites)),
+        decimals=1,
+        minmax=(0, limits.red * 1.25),
     )
 
 
@@ -151,36 +136,29 @@ def _rain_window(key: str, sites: tuple[Site, ...]) -> P.Json:
         'SELECT sum("value") FROM "rain_mm" WHERE "source" = \'sensor\' '
         f'AND time > ${{__to}}ms - {hours}h AND time <= ${{__to}}ms GROUP BY "site"'
     )
-    return P.bargauge(
+    return _rain_gauge(
         f"近{limits.title}",
         f"Rain over the last {key} per site against the flash-flood critical rainfall: blue ≥ {limits.blue}, "
         f"yellow ≥ {limits.yellow}, orange ≥ {limits.orange}, red ≥ {limits.red} mm.",
-        [P.target(q, alias="$tag_site")],
-        unit="mm",
-        thresholds=P.threshold_steps(limits),
-        overrides=P.name_overrides(site_names(sites)),
-        decimals=1,
-        minmax=(0, limits.red * 1.25),
+        q,
+        key,
+        sites,
     )
 
 
 def _forecast(key: str, sites: tuple[Site, ...]) -> P.Json:
-    limits = RAIN_WINDOWS[key]
     hours = WINDOW_HOURS[key]
     q = (
         'SELECT sum("value") FROM "rain_mm" WHERE "source" = \'forecast\' AND "issued" = \'$issued\' '
         f'AND time > ${{__to}}ms AND time <= ${{__to}}ms + {hours}h GROUP BY "site"'
     )
-    return P.bargauge(
+    return _rain_gauge(
         f"未来{hours}小时预报雨量",
         f"Forecast rain for the next {hours} h from the forecast issued at $issued (pick the issue in the "
         f"预报批次 variable), against the {key} critical rainfall.",
-        [P.target(q, alias="$tag_site")],
-        unit="mm",
-        thresholds=P.threshold_steps(limits),
-        overrides=P.name_overrides(site_names(sites)),
-        decimals=1,
-        minmax=(0, limits.red * 1.25),
+        q,
+        key,
+        sites,
     )
 
 
@@ -218,7 +196,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             unit="mm",
             limits=RAIN_WINDOWS["1h"],
             bars=True,
-            overrides=P.name_overrides(site_names(sites)),
+            overrides=F.name_overrides(site_names(sites)),
         ),
         w=12,
         h=8,
@@ -234,9 +212,9 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "气象预警信号",
             "Official warnings in force over each site (CAP feeds): 0 none … 4 red, last value in 24 h.",
             [P.target(warning, alias="$tag_site")],
-            mappings=P.level_mappings(),
-            thresholds=P.level_thresholds(),
-            overrides=P.name_overrides(site_names(sites)),
+            mappings=F.level_mappings(),
+            thresholds=F.level_thresholds(),
+            overrides=F.name_overrides(site_names(sites)),
         ),
         w=12,
         h=5,
@@ -250,19 +228,8 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "预报/预警数据源",
             "Forecast and warning feed health: 1 the last fetch worked, 0 it failed.",
             [P.target(feeds, alias="$tag_sensor")],
-            mappings=[
-                {
-                    "type": "value",
-                    "options": {
-                        "1": {"text": "正常", "color": "green", "index": 0},
-                        "0": {"text": "故障", "color": "red", "index": 1},
-                    },
-                }
-            ],
-            thresholds={
-                "mode": "absolute",
-                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
-            },
+            mappings=F.up_down_mappings("正常", "故障"),
+            thresholds=F.up_down_thresholds(),
         ),
         w=12,
         h=5,

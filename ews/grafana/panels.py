@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ews.grafana.thresholds import LEVEL_COLOR, LEVEL_ZH, Limits
+from ews.grafana.fields import Json, threshold_steps
+from ews.grafana.thresholds import Limits
 
 DS_UID = "ews-influx"
 DS_TYPE = "influxdb"
@@ -14,8 +16,6 @@ GRID_WIDTH = 24
 # The dispatcher stores every transition, pending ones too (a rule waiting out its `for` hold). A level
 # counts once it fires: level queries skip pending rows so the last firing level stands meanwhile.
 FIRM = "\"state\" != 'pending'"
-
-Json = dict[str, Any]
 
 
 def ds() -> Json:
@@ -29,45 +29,24 @@ def target(query: str, ref: str = "A", fmt: str = "time_series", alias: str = ""
     return t
 
 
-def threshold_steps(limits: Limits | None, base: str = "green") -> Json:
-    steps: list[Json] = [{"color": base, "value": None}]
-    if limits is not None:
-        steps += [{"color": LEVEL_COLOR[name], "value": bound} for name, bound in limits.steps()]
-    return {"mode": "absolute", "steps": steps}
+def newest(measurement: str, columns: Sequence[str], where: str = "", limit: int = 200) -> str:
+    """InfluxQL for the newest rows of an event log (alerts, deliveries, acks) in the time range."""
+    fields = ", ".join(f'"{c}"' for c in columns)
+    cond = f"{where} AND $timeFilter" if where else "$timeFilter"
+    return f'SELECT {fields} FROM "{measurement}" WHERE {cond} ORDER BY time DESC LIMIT {limit}'
 
 
-def level_mappings() -> list[Json]:
-    """Value mappings 0..4 → Chinese level names with their colours (for level_num fields)."""
-    options: Json = {"0": {"text": "无预警", "color": "green", "index": 0}}
-    for i, name in enumerate(("blue", "yellow", "orange", "red"), start=1):
-        options[str(i)] = {"text": LEVEL_ZH[name], "color": LEVEL_COLOR[name], "index": i}
-    return [
-        {"type": "value", "options": options},
-        {"type": "special", "options": {"match": "null", "result": {"text": "无预警", "color": "green"}}},
-    ]
+def join_by(column: str) -> Json:
+    """Transformation: outer-join the queries' tables on one column."""
+    return {"id": "joinByField", "options": {"byField": column, "mode": "outer"}}
 
 
-def level_thresholds() -> Json:
-    steps: list[Json] = [{"color": "green", "value": None}]
-    steps += [{"color": c, "value": float(i)} for i, c in enumerate(("blue", "yellow", "orange", "red"), 1)]
-    return {"mode": "absolute", "steps": steps}
-
-
-def name_overrides(names: dict[str, str]) -> list[Json]:
-    """Show Chinese names for series aliased by id (site, gateway)."""
-    return [
-        {
-            "matcher": {"id": "byName", "options": key},
-            "properties": [{"id": "displayName", "value": text}],
-        }
-        for key, text in names.items()
-    ]
-
-
-def value_text_mappings(names: dict[str, str]) -> list[Json]:
-    """Table cells holding ids (site, grid) shown with their Chinese names."""
-    options = {key: {"text": text, "index": i} for i, (key, text) in enumerate(names.items())}
-    return [{"type": "value", "options": options}] if options else []
+def organize(renames: dict[str, str], exclude: Sequence[str] = ()) -> Json:
+    """Transformation: rename columns and hide the ones in `exclude`."""
+    options: Json = {"renameByName": renames}
+    if exclude:
+        options["excludeByName"] = dict.fromkeys(exclude, True)
+    return {"id": "organize", "options": options}
 
 
 @dataclass
@@ -237,6 +216,11 @@ def table(
         options={"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
         **kw,
     )
+
+
+def query_table(title: str, description: str, query: str, **kw: Any) -> Json:
+    """A table of one raw InfluxQL query (an event log: alerts, deliveries, acknowledgements)."""
+    return table(title, description, [target(query, fmt="table")], **kw)
 
 
 def stat(title: str, description: str, targets: list[Json], **kw: Any) -> Json:

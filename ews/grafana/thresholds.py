@@ -1,4 +1,4 @@
-"""Thresholds drawn on panels and in the report: the flash-flood critical-rainfall table and sensor limits."""
+"""What the panels and the report both draw: level and delivery labels, critical rainfall, sensor limits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ from dataclasses import dataclass
 
 LEVELS: tuple[str, ...] = ("blue", "yellow", "orange", "red")
 LEVEL_ZH: dict[str, str] = {"blue": "蓝色 IV", "yellow": "黄色 III", "orange": "橙色 II", "red": "红色 I"}
+# Delivery channels and states (the `delivery` measurement's tags) as officers read them.
+CHANNEL_ZH: dict[str, str] = {
+    "sms": "短信",
+    "broadcast": "广播",
+    "drone": "无人机",
+    "cap": "CAP",
+    "console": "控制台",
+    "mqtt": "MQTT",
+}
+STATE_ZH: dict[str, str] = {"sent": "已发送", "failed": "失败", "retry": "重试", "suppressed": "已抑制"}
 # Grafana's named colours; "green" stands for "no warning" on the base step.
 LEVEL_COLOR: dict[str, str] = {
     "none": "green",

@@ -9,7 +9,15 @@ from matplotlib.axes import Axes
 from matplotlib.dates import DateFormatter, date2num
 from matplotlib.figure import Figure
 
-from ews.grafana.thresholds import LEVEL_RGB, LEVEL_ZH, LEVELS, RAIN_WINDOWS, SENSOR_LIMITS
+from ews.grafana.thresholds import (
+    CHANNEL_ZH,
+    LEVEL_RGB,
+    LEVEL_ZH,
+    LEVELS,
+    RAIN_WINDOWS,
+    SENSOR_LIMITS,
+    STATE_ZH,
+)
 from ews.report.data import SiteData, StormData
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")  # officers read Beijing time
@@ -21,15 +29,6 @@ QUANTITY_ZH = {
     "soil_moisture_pct": ("土壤含水率 (%)", "soil_moisture"),
     "water_level_m": ("沟道水位 (m)", "water_level"),
 }
-CHANNEL_ZH = {
-    "sms": "短信",
-    "broadcast": "广播",
-    "drone": "无人机",
-    "cap": "CAP",
-    "console": "控制台",
-    "mqtt": "MQTT",
-}
-STATE_ZH = {"sent": "已发送", "failed": "失败", "retry": "重试", "suppressed": "已抑制"}
 
 
 def when(t: float) -> dt.datetime:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import requests
 from pydantic import Field
 
-from hub.feeds.base import FeedConfigBase, FeedError, ParseResult, Point, http_get, issue_time, load_json
-from hub.feeds.openmeteo_json import parse_series, request_params
+from hub.feeds.base import FeedConfigBase, ParseResult, Point
+from hub.feeds.openmeteo_poll import OpenMeteoFeed, Series, parse_checked
 
 DAY_S = 86400.0
 
@@ -40,45 +39,25 @@ def variables(cfg: FloodConfig) -> dict[str, str]:
     return names
 
 
+def series(cfg: FloodConfig) -> Series:
+    return Series(
+        "daily",
+        variables(cfg),
+        {"forecast_days": cfg.forecast_days},
+        "discharge forecast has no day ending after now",
+        valid_shift_s=DAY_S,
+    )
+
+
 def parse(
     body: bytes, points: tuple[Point, ...], now: float, cfg: FloodConfig, source: str = ""
 ) -> ParseResult:
     """Pure: a flood response → discharge readings. A daily value is valid at the end of its UTC day."""
-    result = parse_series(
-        load_json(body, source),
-        points,
-        feed=cfg.name,
-        section="daily",
-        variables=variables(cfg),
-        model=cfg.model,
-        now=now,
-        issued=issue_time(now, cfg.issue_round_s),
-        source=source,
-        valid_shift_s=DAY_S,
-    )
-    if points and not result.readings and not result.skipped:
-        raise FeedError("stale", "discharge forecast has no day ending after now", source)
-    return result
+    return parse_checked(body, points, now, cfg, series(cfg), source)
 
 
-class FloodFeed:
+class FloodFeed(OpenMeteoFeed[FloodConfig]):
     """One multi-location request per poll."""
 
-    def __init__(self, config: FloodConfig) -> None:
-        self.config = config
-
-    def poll(self, session: requests.Session, points: tuple[Point, ...], now: float) -> ParseResult:
-        points = self.config.select(points)
-        if not points:
-            return ParseResult(notes=["no sites to watch"])
-        cfg = self.config
-        params = request_params(
-            points,
-            "daily",
-            list(variables(cfg)),
-            model=cfg.model,
-            api_key=cfg.api_key(),
-            extra={"forecast_days": cfg.forecast_days},
-        )
-        body = http_get(session, cfg.base_url, params=params, timeout=cfg.timeout_s, now=now)
-        return parse(body, points, now, cfg, cfg.base_url)
+    def series(self) -> Series:
+        return series(self.config)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import requests
 from pydantic import Field
 
-from hub.feeds.base import FeedConfigBase, FeedError, ParseResult, Point, http_get, issue_time, load_json
-from hub.feeds.openmeteo_json import parse_series, request_params
+from hub.feeds.base import FeedConfigBase, ParseResult, Point
+from hub.feeds.openmeteo_poll import OpenMeteoFeed, Series, parse_checked
 
 VARIABLES = {
     "wave_height": "wave_height_m",
@@ -34,44 +33,24 @@ class MarineConfig(FeedConfigBase):
     )
 
 
+def series(cfg: MarineConfig) -> Series:
+    return Series(
+        "hourly",
+        cfg.variables,
+        {"forecast_hours": cfg.forecast_hours},
+        "marine forecast has no hour after now",
+    )
+
+
 def parse(
     body: bytes, points: tuple[Point, ...], now: float, cfg: MarineConfig, source: str = ""
 ) -> ParseResult:
     """Pure: a marine response → readings. All-null sites (land) are noted, not errors."""
-    result = parse_series(
-        load_json(body, source),
-        points,
-        feed=cfg.name,
-        section="hourly",
-        variables=cfg.variables,
-        model=cfg.model,
-        now=now,
-        issued=issue_time(now, cfg.issue_round_s),
-        source=source,
-    )
-    if points and not result.readings and not result.skipped:
-        raise FeedError("stale", "marine forecast has no hour after now", source)
-    return result
+    return parse_checked(body, points, now, cfg, series(cfg), source)
 
 
-class MarineFeed:
+class MarineFeed(OpenMeteoFeed[MarineConfig]):
     """One multi-location request per poll."""
 
-    def __init__(self, config: MarineConfig) -> None:
-        self.config = config
-
-    def poll(self, session: requests.Session, points: tuple[Point, ...], now: float) -> ParseResult:
-        points = self.config.select(points)
-        if not points:
-            return ParseResult(notes=["no sites to watch"])
-        cfg = self.config
-        params = request_params(
-            points,
-            "hourly",
-            list(cfg.variables),
-            model=cfg.model,
-            api_key=cfg.api_key(),
-            extra={"forecast_hours": cfg.forecast_hours},
-        )
-        body = http_get(session, cfg.base_url, params=params, timeout=cfg.timeout_s, now=now)
-        return parse(body, points, now, cfg, cfg.base_url)
+    def series(self) -> Series:
+        return series(self.config)

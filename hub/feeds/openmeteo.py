@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import requests
 from pydantic import Field
 
-from hub.feeds.base import FeedConfigBase, FeedError, ParseResult, Point, http_get, issue_time, load_json
-from hub.feeds.openmeteo_json import parse_series, request_params
+from hub.feeds.base import FeedConfigBase, ParseResult, Point
+from hub.feeds.openmeteo_poll import OpenMeteoFeed, Series, parse_checked
 
 # Open-Meteo variable → our quantity. `precipitation` is the sum over the preceding hour, so the row's
 # time is already the end of the hour: the valid time HELPERS.md asks for.
@@ -37,24 +36,18 @@ class ForecastConfig(FeedConfigBase):
     )
 
 
+def series(cfg: ForecastConfig) -> Series:
+    variables = VARIABLES if cfg.probability else {"precipitation": "rain_mm"}
+    return Series(
+        "hourly", variables, {"forecast_hours": cfg.forecast_hours}, "forecast has no hour after now"
+    )
+
+
 def parse(
     body: bytes, points: tuple[Point, ...], now: float, cfg: ForecastConfig, source: str = ""
 ) -> ParseResult:
     """Pure: a forecast response for `points` (in request order) → rain_mm readings valid after `now`."""
-    variables = VARIABLES if cfg.probability else {"precipitation": "rain_mm"}
-    result = parse_series(
-        load_json(body, source),
-        points,
-        feed=cfg.name,
-        section="hourly",
-        variables=variables,
-        model=cfg.model,
-        now=now,
-        issued=issue_time(now, cfg.issue_round_s),
-        source=source,
-    )
-    if points and not result.readings and not result.skipped:
-        raise FeedError("stale", "forecast has no hour after now", source)
+    result = parse_checked(body, points, now, cfg, series(cfg), source)
     # A negative amount is a broken upstream, not dry weather: drop and count it.
     bad = [r for r in result.readings if r.quantity == "rain_mm" and r.value < 0]
     if bad:
@@ -64,23 +57,11 @@ def parse(
     return result
 
 
-class ForecastFeed:
+class ForecastFeed(OpenMeteoFeed[ForecastConfig]):
     """Fetches one multi-location request per poll and parses it."""
 
-    def __init__(self, config: ForecastConfig) -> None:
-        self.config = config
+    def series(self) -> Series:
+        return series(self.config)
 
-    def request(self, points: tuple[Point, ...]) -> dict[str, str]:
-        variables = list(VARIABLES) if self.config.probability else ["precipitation"]
-        extra = {"forecast_hours": self.config.forecast_hours}
-        return request_params(
-            points, "hourly", variables, model=self.config.model, api_key=self.config.api_key(), extra=extra
-        )
-
-    def poll(self, session: requests.Session, points: tuple[Point, ...], now: float) -> ParseResult:
-        points = self.config.select(points)
-        if not points:
-            return ParseResult(notes=["no sites to watch"])
-        url = self.config.base_url
-        body = http_get(session, url, params=self.request(points), timeout=self.config.timeout_s, now=now)
-        return parse(body, points, now, self.config, url)
+    def parse(self, body: bytes, points: tuple[Point, ...], now: float, source: str) -> ParseResult:
+        return parse(body, points, now, self.config, source)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from edge.mqttlink import MqttConfig, make_client
 from edge.sensors.chirpstack import ChirpStackConfig, ChirpStackError, ChirpStackListener, decode_uplink
 from edge.wire import Reading
+from tests.edge.sensors.reading_queue import drain
 
 APP = "52f14cd4-c6f1-4fbd-8f87-4025e1d49242"
 CRACK_EUI = "70b3d57ed005a1c1"
@@ -111,17 +112,6 @@ def test_decode_uplink_pure() -> None:
     ]
     _, rs = decode_uplink(event(OBJ_EUI, 1, obj={"soil": {"moisture": 33.5}}), devices, 0.0, "t")
     assert [(r.quantity, r.value) for r in rs] == [("soil_moisture_pct", 33.5)]
-
-
-def drain(q: queue.Queue[Reading], n: int, timeout: float = 5.0) -> list[Reading]:
-    out: list[Reading] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
-        try:
-            out.append(q.get(timeout=0.05))
-        except queue.Empty:
-            pass
-    return out
 
 
 def test_uplinks_through_real_mosquitto(mosquitto: Any) -> None:

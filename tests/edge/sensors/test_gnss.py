@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from edge.sensors.gnss import GnssConfig, GnssError, GnssStation, Solution, displacement, parse_enu_line
 from edge.wire import Reading
 from ews.devices.pty import PtyPair
+from tests.edge.sensors.reading_queue import drain
 
 HEADER = "%  GPST                  e-baseline(m)  n-baseline(m)  u-baseline(m)   Q  ns   sde(m)   sdn(m)   sdu(m)  sden(m)  sdnu(m)  sdue(m) age(s)  ratio"
 
@@ -61,17 +62,6 @@ def cfg(url: str) -> GnssConfig:
             "baseline_m": [103.2451, -52.1187, 8.0312],
         }
     )
-
-
-def drain(q: queue.Queue[Reading], n: int, timeout: float = 3.0) -> list[Reading]:
-    out: list[Reading] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
-        try:
-            out.append(q.get(timeout=0.05))
-        except queue.Empty:
-            pass
-    return out
 
 
 def stream() -> bytes:

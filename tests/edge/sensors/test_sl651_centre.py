@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import queue
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from edge.sensors.sl651_codec import parse_frame
 from edge.wire import Reading
 from ews.devices.pty import PtyPair
 from ews.devices.sl651_station import SerialLink, Station, TcpLink
+from tests.edge.sensors.reading_queue import drain
 
 T0 = calendar.timegm((2026, 7, 20, 1, 0, 0, 0, 0, 0))  # 09:00 Beijing time
 NOW = T0 + 30
@@ -36,17 +36,6 @@ def centre(**kw: object) -> SL651Centre:
     sensor = cfg.build(clock=lambda: NOW)  # type: ignore[attr-defined]
     assert isinstance(sensor, ListeningSensor) and isinstance(sensor, SL651Centre)
     return sensor
-
-
-def drain(q: queue.Queue[Reading], n: int, timeout: float = 3.0) -> list[Reading]:
-    out: list[Reading] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
-        try:
-            out.append(q.get(timeout=0.05))
-        except queue.Empty:
-            pass
-    return out
 
 
 @pytest.mark.parametrize("encoding", ["hex", "ascii"])
