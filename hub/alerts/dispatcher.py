@@ -91,7 +91,8 @@ class Dispatcher:
         self._marks_stop.clear()
         self._marks = threading.Thread(target=self._flush_marks, name="alert-marks", daemon=True)
         self._marks.start()
-        if any(hasattr(c, "poll_inbound") for c in self.channels.values()):
+        receivers = any(hasattr(c, "poll_inbound") for c in self.channels.values())
+        if receivers and self.settings.inbound_poll_s is not None:
             self._inbound = threading.Thread(target=self._poll_inbound, name="alert-inbound", daemon=True)
             self._inbound.start()
 
@@ -113,7 +114,7 @@ class Dispatcher:
     def _poll_inbound(self) -> None:
         """Replies arrive on the modem: read them every inbound_poll_s and treat each as handle_sms."""
         down: set[str] = set()
-        while not self._marks_stop.wait(self.settings.inbound_poll_s):
+        while not self._marks_stop.wait(self.settings.inbound_poll_s or 15.0):
             for name, chan in self.channels.items():
                 poll = getattr(chan, "poll_inbound", None)
                 if poll is None:
