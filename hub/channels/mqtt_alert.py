@@ -92,6 +92,7 @@ class MqttPublisher:
 
     def close(self) -> None:
         if self._client is not None:
+            self._connected.clear()  # a disconnect we asked for is not worth a warning
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None
