@@ -9,7 +9,6 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from edge.autonomy import Autonomy
@@ -20,7 +19,8 @@ from edge.outbox import Outbox, OutboxError
 from edge.publisher import Publisher
 from edge.relay import Relay, build_relay
 from edge.sensors.base import ListeningSensor, PolledSensor
-from edge.wire import QUALITIES, SOURCES, Reading
+from edge.slots import SensorSlot, driver_id, invalid_reading, is_listening
+from edge.wire import Reading
 
 log = logging.getLogger(__name__)
 
@@ -30,48 +30,6 @@ DEFAULT_PERIOD_S = 60.0
 
 class AgentError(RuntimeError):
     """The agent cannot start: a sensor cannot be built or the outbox cannot be opened."""
-
-
-@dataclass
-class SensorSlot:
-    """One driver and its failure bookkeeping (log once when it goes down, once when it is back)."""
-
-    id: str
-    driver: Any
-    period_s: float
-    up: bool = True
-    errors: int = 0
-    rejected: int = 0
-    rejecting: bool = False
-
-
-def _invalid(r: Any) -> str | None:
-    """Why a driver's output is not a usable Reading, or None."""
-    if not isinstance(r, Reading):
-        return f"not a Reading: {type(r).__name__}"
-    if not isinstance(r.sensor, str) or not r.sensor or not isinstance(r.quantity, str) or not r.quantity:
-        return "sensor and quantity must be non-empty strings"
-    if isinstance(r.value, bool) or not isinstance(r.value, int | float) or not math.isfinite(r.value):
-        return f"value {r.value!r:.30} is not a finite number"
-    if isinstance(r.time, bool) or not isinstance(r.time, int | float) or not math.isfinite(r.time):
-        return f"time {r.time!r:.30} is not a finite number"
-    if r.quality not in QUALITIES or r.source not in SOURCES:
-        return f"unknown quality/source {r.quality!r}/{r.source!r}"
-    return None
-
-
-def _is_listening(driver: Any) -> bool:
-    """Push drivers have start/stop and no poll (ListeningSensor); everything else is polled."""
-    return not hasattr(driver, "poll") and hasattr(driver, "start")
-
-
-def _driver_id(driver: Any, index: int) -> str:
-    for attr in ("sensor", "id", "sensor_id"):
-        value = getattr(driver, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    cfg = getattr(driver, "cfg", None)
-    return str(getattr(cfg, "id", None) or f"{type(driver).__name__}#{index}")
 
 
 class Agent:
@@ -118,7 +76,7 @@ class Agent:
         self.publisher.start()
         buses: dict[str, list[SensorSlot]] = defaultdict(list)
         for slot in self._slots:
-            if _is_listening(slot.driver):
+            if is_listening(slot.driver):
                 slot.driver.start(self._emitter(slot))
             else:
                 buses[str(slot.driver.bus)].append(slot)
@@ -151,7 +109,7 @@ class Agent:
                 slots.append(SensorSlot(c.id, driver, c.period_s))
             return slots
         for i, driver in enumerate(self._given_sensors):
-            sid = _driver_id(driver, i)
+            sid = driver_id(driver, i)
             period = by_id[sid].period_s if sid in by_id else getattr(driver, "period_s", DEFAULT_PERIOD_S)
             slots.append(SensorSlot(sid, driver, float(period)))
         return slots
@@ -164,7 +122,7 @@ class Agent:
     def stop(self) -> None:
         self._stop.set()
         for slot in self._slots:
-            if _is_listening(slot.driver):
+            if is_listening(slot.driver):
                 self._quietly(slot.driver.stop, slot.id)
         for t in self._threads:
             t.join(30)
@@ -237,7 +195,7 @@ class Agent:
         """Validate and store; False only when valid readings could not be stored."""
         good: list[Reading] = []
         for r in readings:
-            why = _invalid(r)
+            why = invalid_reading(r)
             if why is None:
                 good.append(flag_time(r, now, self.cfg.clock))
                 continue
