@@ -179,7 +179,7 @@ def naive_state(engine: Engine) -> EngineState:
     st = engine.initial_state()
     for s in st.series.values():
         s.windows.clear()
-    st.slots = [NaiveWindow(x.series, x.length) if isinstance(x, Window) else x for x in st.slots]
+    st.slots = [NaiveWindow(x.series, x.length) if type(x) is Window else x for x in st.slots]
     return st
 
 

@@ -11,6 +11,8 @@ import sys
 # One line per command module; order is the order of `ews --help`.
 COMMANDS: list[str] = [
     "ews.commands.edge",
+    "ews.commands.rules",
+    "ews.commands.replay",
 ]
 
 

@@ -50,7 +50,9 @@ def read_csv(path: Path, errors: list[str]) -> Iterator[Reading]:
         for n, row in enumerate(reader, start=2):
             try:
                 quality = row[iqual].strip() if iqual is not None and row[iqual].strip() else "good"
-                yield Reading(row[isn].strip(), row[iq].strip(), float(row[iv]), parse_time(row[it]), n, quality)
+                yield Reading(
+                    row[isn].strip(), row[iq].strip(), float(row[iv]), parse_time(row[it]), n, quality
+                )
             except (ValueError, IndexError) as exc:
                 errors.append(f"{path}:{n}: {exc}")
 
@@ -78,8 +80,14 @@ def iso(t: float) -> str:
 
 
 def line(t: Transition) -> str:
-    doc = {"at": iso(t.at), "rule": t.rule, "site": t.site, "from": t.from_level.label, "to": t.to_level.label,
-           "value": None if t.value is None else round(t.value, 6)}
+    doc = {
+        "at": iso(t.at),
+        "rule": t.rule,
+        "site": t.site,
+        "from": t.from_level.label,
+        "to": t.to_level.label,
+        "value": None if t.value is None else round(t.value, 6),
+    }
     return json.dumps(doc, ensure_ascii=False)
 
 
@@ -109,7 +117,14 @@ def run(rules: list[Path], csv_path: Path, out: TextIO) -> tuple[int, int, list[
             out.write(line(t) + "\n")
         count += len(trs)
     c = state.counters
-    log.info("replay done readings=%d transitions=%d bad_rows=%d unknown=%d unhealthy=%d", len(readings), count, len(errors), c["unknown"], c["unhealthy"])
+    log.info(
+        "replay done readings=%d transitions=%d bad_rows=%d unknown=%d unhealthy=%d",
+        len(readings),
+        count,
+        len(errors),
+        c["unknown"],
+        c["unhealthy"],
+    )
     return len(readings), count, errors
 
 

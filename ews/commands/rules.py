@@ -30,7 +30,9 @@ def _duration(s: float) -> str:
 
 def describe(rs: RuleSet) -> list[str]:
     """Human-readable summary: sites, sensors, each rule instance with the series and windows it reads."""
-    lines = [f"{len(rs.sites)} sites, {len(rs.sensors)} sensors, {len(rs.rules)} rule instances, {len(rs.health)} health checks"]
+    lines = [
+        f"{len(rs.sites)} sites, {len(rs.sensors)} sensors, {len(rs.rules)} rule instances, {len(rs.health)} health checks"
+    ]
     for r in rs.rules:
         watch: dict[str, list[str]] = defaultdict(list)
         for i in r.slots:
@@ -38,6 +40,8 @@ def describe(rs: RuleSet) -> list[str]:
             name = f"{spec.key[0]}/{spec.key[1]}"
             if spec.kind == "window":
                 watch[name].append(_duration(spec.length))
+            elif spec.kind == "fit":
+                watch[name].append(f"inverse velocity {_duration(spec.length)}")
             elif spec.kind == "series":
                 watch[name].append("last")
             else:
@@ -46,8 +50,12 @@ def describe(rs: RuleSet) -> list[str]:
         lines.append(f"rule {r.id} @ {r.site} ({r.hazard}) [{r.file}]")
         for name, wins in watch.items():
             lines.append(f"    watches {name}: {', '.join(dict.fromkeys(wins))}")
-        extra = [f"for {_duration(r.for_s)}" if r.for_s else "", f"min {_duration(r.min_time_s)} at a level" if r.min_time_s else "",
-                 f"clear after {_duration(r.clear_for_s)}" if r.clear_for_s else "", f"validity {_duration(r.validity_s)}" if r.validity_s else ""]
+        extra = [
+            f"for {_duration(r.for_s)}" if r.for_s else "",
+            f"min {_duration(r.min_time_s)} at a level" if r.min_time_s else "",
+            f"clear after {_duration(r.clear_for_s)}" if r.clear_for_s else "",
+            f"validity {_duration(r.validity_s)}" if r.validity_s else "",
+        ]
         lines.append(f"    audience {audience}" + "".join(f"; {e}" for e in extra if e))
     for h in rs.health:
         lines.append(f"health {h.id}: {h.kind} → {h.level.label} maintenance alert for officers")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import string
 from bisect import bisect_right
 from collections.abc import Callable
@@ -227,6 +228,19 @@ def _per_level(spec: Any, default: str, where: str, fld: str) -> dict[int, str]:
     return out
 
 
+def _shared_names(model: RuleModel, values: dict[str, Node]) -> frozenset[str]:
+    """Named values that more than one place reads (worth computing once per evaluation)."""
+    texts = [
+        *model.values.values(),
+        *(model.levels or {}).values(),
+        *model.clear.values(),
+        *(model.thresholds or {}),
+    ]
+    texts += [t for t in (model.extend, model.value) if t]
+    blob = " ".join(texts)
+    return frozenset(n for n in values if len(re.findall(rf"\b{re.escape(n)}\b", blob)) > 1)
+
+
 def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str) -> Rule:
     where = f"{where} (site {site.id})" if model.sites is None or len(model.sites) > 1 else where
     inputs = _inputs(model, site, rs, where)
@@ -239,7 +253,7 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
             values[name] = parse_expr(text)
         except ExprError as exc:
             raise _err(where, f"values.{name}", exc) from None
-    comp = Compiler(rs.plan, inputs, values)
+    comp = Compiler(rs.plan, inputs, values, _shared_names(model, values))
     value_fns = {}
     for name in values:
         try:

@@ -121,7 +121,21 @@ def _reducer(comp: Compiler, call: Call) -> C:
         # k-of-n corroboration across different evidence: at_least(2, a >= 1, b >= 2, c >= 3)
         k = _bind(comp, Call(name, call.args[:1]), [("k", "num", _MISSING)])["k"]
         fs = tuple(comp.condition(node).fn for node in call.args[1:])
-        return C("bool", lambda W, now: sum(1 for f in fs if f(W, now)) >= k)
+        n = len(fs)
+
+        def k_of_n(W: list[Any], now: float) -> bool:
+            need, left = k, n
+            for f in fs:  # stop as soon as the answer is known
+                if f(W, now):
+                    need -= 1
+                    if need <= 0:
+                        return True
+                left -= 1
+                if left < need:
+                    return False
+            return need <= 0
+
+        return C("bool", k_of_n)
     if name == "at_least":
         a = _bind(comp, call, [("k", "num", _MISSING), ("condition", "expr", _MISSING)])
         k, c = a["k"], a["condition"]
@@ -168,14 +182,14 @@ def _tangent(comp: Compiler, call: Call) -> C:
 
 def _ttf(comp: Compiler, call: Call) -> C:
     a = _bind(comp, call, [("input", "input", _MISSING), ("window", "dur", _MISSING), ("min_r2", "num", 0.0)])
-    slots = [comp.plan.window(k, a["window"]) for k in a["input"].keys]
+    slots = [comp.plan.fit(k, a["window"]) for k in a["input"].keys]
     want_r2, min_r2 = call.func == "ttf_r2", a["min_r2"]
 
     def make(ix: list[int]) -> Callable[[list[Any], float], float]:
         i = ix[0]
 
         def fn(W: list[Any], now: float) -> float:
-            t_fail, r2 = fx.inverse_velocity_fit(*W[i].points(now))
+            t_fail, r2 = W[i].fit(now)
             if want_r2:
                 return r2
             if math.isinf(t_fail) or not r2 >= min_r2:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.wire import Reading
+from hub.rules.fits import InverseVelocityWindow
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
 from hub.rules.lifecycle import Alert, step
 from hub.rules.model import AlertState, Level, Transition
@@ -38,6 +39,16 @@ class EngineState:
     counters: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
     )
+
+
+class Memo:
+    """Per-evaluation cache of named values read by several conditions (slot 0 of every state)."""
+
+    __slots__ = ("epoch", "vals")
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.vals: dict[int, tuple[int, Any]] = {}
 
 
 class Engine:
@@ -73,8 +84,12 @@ class Engine:
             ser = st.series[key] = Series(key)
             ser.store = key in self.stored
         for spec in self.ruleset.plan.slots:
-            if spec.kind == "window":
+            if spec.kind == "memo":
+                st.slots.append(Memo())
+            elif spec.kind == "window":
                 st.slots.append(Window(st.series[spec.key], spec.length, spec.minmax))
+            elif spec.kind == "fit":
+                st.slots.append(InverseVelocityWindow(st.series[spec.key], spec.length))
             elif spec.kind == "series":
                 st.slots.append(st.series[spec.key])
             else:
@@ -143,6 +158,7 @@ class Engine:
         events: list[HealthEvent] = []
         dirty = self.feed(state, readings, events)
         now = state.now = max(now, state.now)
+        state.slots[0].epoch += 1  # new data or a new `now`: named values are computed afresh
         out: list[Transition] = []
         if now >= state.next_silence_edge:
             self._silence_edge(state, now, out)

@@ -52,7 +52,9 @@ def test_out_of_range_value_never_reaches_rules(tmp_path: Path) -> None:
     eng = engine_for(tmp_path, HEALTH + RAIN)
     # 999 mm in a minute is a corrupt frame, not a storm: no villager alert, one maintenance alert.
     st, out = play(eng, [Reading("rg1", "rain_mm", 999.0, T0, 1)])
-    assert [(t.rule, t.to_level, t.labels["audience"]) for t in out] == [("range.rg1", Level.YELLOW, "officers")]
+    assert [(t.rule, t.to_level, t.labels["audience"]) for t in out] == [
+        ("range.rg1", Level.YELLOW, "officers")
+    ]
     assert st.counters["unhealthy"] == 1
     st, out = play(eng, [Reading("rg1", "rain_mm", 1.0, T0 + 60, 2)], st)
     assert [(t.rule, t.to_level) for t in out] == [("range.rg1", Level.NONE)]

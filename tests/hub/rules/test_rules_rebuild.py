@@ -12,7 +12,7 @@ from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
 
-from .helpers import DEPLOY, T0, play, rain
+from .helpers import DEPLOY, play, rain
 
 
 def engine() -> Engine:
