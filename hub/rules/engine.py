@@ -75,7 +75,7 @@ class Engine:
                 fdeps.setdefault(k, []).append(i)
         self.deps: dict[SeriesKey, tuple[int, ...]] = {k: tuple(v) for k, v in keys.items()}
         self.forecast_deps = {k: tuple(v) for k, v in fdeps.items()}
-        self.stored = {s.key for s in ruleset.plan.slots if s.kind != "forecast"}
+        self.stored = {s.key for s in ruleset.plan.slots if s.kind in ("window", "fit", "series")}
         self.index = {(r.site, r.id): i for i, r in enumerate(self.rules)}
 
     def initial_state(self) -> EngineState:
@@ -101,8 +101,11 @@ class Engine:
         """(sensor, quantity) -> seconds of history the windows need, for rebuilding them at start-up."""
         need: dict[SeriesKey, float] = {}
         for spec in self.ruleset.plan.slots:
-            if spec.kind != "forecast":
+            if spec.kind in ("window", "fit"):
                 need[spec.key] = max(need.get(spec.key, 0.0), spec.length)
+            elif spec.kind == "series":  # last(): the newest value, at most a few periods old
+                sensor = self.ruleset.sensors.get(spec.key[0])
+                need[spec.key] = max(need.get(spec.key, 0.0), 3 * (sensor.period_s if sensor else 3600.0))
         for key, (_, limit) in self.health.stuck.items():
             need[key] = max(need.get(key, 0.0), limit)
         return need
