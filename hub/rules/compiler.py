@@ -102,7 +102,7 @@ def const(value: Any, typ: str = "num") -> C:
     return C(typ, lambda W, now: value, value)
 
 
-def _eps(c: float) -> float:
+def eps(c: float) -> float:
     # Sums of 0.1 mm tips are not exact in binary floating point; a relative 1e-9 keeps
     # "35.0 mm >= 35" true without ever moving a real threshold.
     return 1e-9 * max(1.0, abs(c))
@@ -113,7 +113,7 @@ _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": lambda a
 
 
 def _cmp_const(op: str, c: float) -> Callable[[float], bool]:
-    e = _eps(c)
+    e = eps(c)
     if op == ">=":
         lo = c - e
         return lambda x: x >= lo
@@ -258,7 +258,7 @@ class Compiler:
             if a.type == "vnum":
                 return C("vbool", lambda W, now: [test(x) for x in fa(W, now)])
             if op == ">=":  # the common case, kept to one call
-                lo = float(b.const) - _eps(float(b.const))
+                lo = float(b.const) - eps(float(b.const))
                 return C("bool", lambda W, now: fa(W, now) >= lo)
             return C("bool", lambda W, now: test(fa(W, now)))
         pair = _cmp_pair(op)
