@@ -21,6 +21,8 @@ COMMANDS: list[str] = [
     "ews.commands.cap",
     "ews.commands.decode",
     "ews.commands.alerts",
+    "ews.commands.rules",
+    "ews.commands.replay",
 ]
 
 

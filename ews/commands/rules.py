@@ -40,6 +40,8 @@ def describe(rs: RuleSet) -> list[str]:
             name = f"{spec.key[0]}/{spec.key[1]}"
             if spec.kind == "window":
                 watch[name].append(_duration(spec.length))
+            elif spec.kind == "fit":
+                watch[name].append(f"inverse velocity {_duration(spec.length)}")
             elif spec.kind == "series":
                 watch[name].append("last")
             else:

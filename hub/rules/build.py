@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import math
-import string
-from bisect import bisect_right
-from collections.abc import Callable
+import re
 from typing import TYPE_CHECKING, Any
 
-from hub.rules.compiler import C, CompileError, Compiler, InputRef, _eps
+from hub.rules.compiler import CompileError, Compiler, InputRef
 from hub.rules.expr import ExprError, Node, parse_duration, parse_expr
+from hub.rules.levels import as_number, cond, field_error, level_of, levels_expr, levels_table
 from hub.rules.model import Level
 from hub.rules.ruleset import HAZARD_ZH, HealthRule, Rule, RuleError, RuleSet, Site
+from hub.rules.text import TEMPLATE_FIELDS, check_template, per_level
 
 if TYPE_CHECKING:
     from hub.rules.loader import InputModel, RuleModel
-
-TEMPLATE_FIELDS = {
-    "site",
-    "site_name",
-    "hazard",
-    "hazard_zh",
-    "level",
-    "level_zh",
-    "level_roman",
-    "value",
-    "grids",
-    "time",
-    "rule",
-    "sensor",
-}
-
-
-def _err(where: str, fld: str, exc: Exception) -> RuleError:
-    return RuleError(f"{where}: field {fld}: {exc}")
 
 
 def _inputs(model: RuleModel, site: Site, rs: RuleSet, where: str) -> dict[str, InputRef]:
@@ -72,159 +52,24 @@ def _input(name: str, m: InputModel, site: Site, rs: RuleSet, where: str, fld: s
     return InputRef(name, tuple(keys), True)
 
 
-def _num(c: C) -> Callable[[list[Any], float], float]:
-    """A number from a scalar, or the largest healthy member of a group (any gauge counts)."""
-    f = c.fn
-    if c.type == "num":
-        return f
-    if c.type == "vnum":
-        return lambda W, now: max((x for x in f(W, now) if x == x), default=math.nan)
-    raise CompileError("a number is needed here, got a condition")
-
-
-def _levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any]:
-    rows: list[tuple[Any, list[float], list[int], list[float] | None, dict[int, float]]] = []
-    assert model.thresholds is not None
-    for key, thresholds in model.thresholds.items():
-        fld = f"thresholds.{key}"
-        try:
-            fn = _num(comp.named(key) if key in comp.values else comp.compile(parse_expr(key)))
-        except (CompileError, ExprError) as exc:
-            raise _err(where, fld, exc) from None
-        if len(thresholds) != 4:
-            raise RuleError(
-                f"{where}: field {fld}: give 4 thresholds [blue, yellow, orange, red] (null to skip)"
-            )
-        pairs = [(t, lv) for lv, t in enumerate(thresholds, start=1) if t is not None]
-        if any(b[0] <= a[0] for a, b in zip(pairs, pairs[1:], strict=False)):
-            raise RuleError(f"{where}: field {fld}: thresholds must rise from blue to red")
-        up = [t - _eps(t) for t, _ in pairs]
-        down = [t * (1 - model.hysteresis) - _eps(t) for t, _ in pairs] if model.hysteresis else None
-        rows.append((fn, up, [lv for _, lv in pairs], down, {lv: t for t, lv in pairs}))
-
-    def levels(W: list[Any], now: float, current: int) -> tuple[int, int]:
-        raw = held = 0
-        for fn, up, lv, down, _ in rows:
-            v = fn(W, now)
-            if v != v:  # NaN (no data) never raises a level
-                continue
-            k = bisect_right(up, v)
-            if k and lv[k - 1] > raw:
-                raw = lv[k - 1]
-            if down is not None:
-                k = bisect_right(down, v)
-                if k and lv[k - 1] > held:
-                    held = lv[k - 1]
-        return raw, max(raw, min(held, current))
-
-    extend = None
-    if model.extend_ratio is not None:
-        ratio = model.extend_ratio
-
-        def extend(W: list[Any], now: float, level: int) -> bool:
-            for fn, _, _, _, by_level in rows:
-                t = by_level.get(level)
-                if t is not None and fn(W, now) >= ratio * t - _eps(t):
-                    return True
-            return False
-
-    return levels, extend
-
-
-def _levels_expr(model: RuleModel, comp: Compiler, where: str) -> Any:
-    assert model.levels is not None
-    trig: list[tuple[int, Any]] = []
-    holds: list[tuple[int, Any]] = []
-    for name, text in model.levels.items():
-        lv = _level(name, where, f"levels.{name}")
-        trig.append((lv, _cond(comp, text, where, f"levels.{name}")))
-    for name, text in model.clear.items():
-        lv = _level(name, where, f"clear.{name}")
-        if lv not in dict(trig):
-            raise RuleError(f"{where}: field clear.{name}: no trigger for this level under levels:")
-        ended = _cond(comp, text, where, f"clear.{name}")
-        trig_lv = dict(trig)[lv]
-        holds.append((lv, lambda W, now, e=ended, t=trig_lv: t(W, now) or not e(W, now)))
-    trig.sort(reverse=True, key=lambda p: p[0])
-    holds.sort(reverse=True, key=lambda p: p[0])
-
-    def levels(W: list[Any], now: float, current: int) -> tuple[int, int]:
-        raw = 0
-        for lv, f in trig:
-            if f(W, now):
-                raw = lv
-                break
-        if raw < current:
-            for lv, g in holds:
-                if raw < lv <= current and g(W, now):
-                    return raw, lv
-        return raw, raw
-
-    return levels
-
-
-def _cond(comp: Compiler, text: str, where: str, fld: str) -> Any:
-    try:
-        return comp.condition(parse_expr(text)).fn
-    except (CompileError, ExprError) as exc:
-        raise _err(where, fld, exc) from None
-
-
-def _level(name: str, where: str, fld: str) -> int:
-    try:
-        lv = Level.parse(name)
-    except ValueError as exc:
-        raise _err(where, fld, exc) from None
-    if lv == Level.NONE:
-        raise RuleError(f"{where}: field {fld}: level none cannot be raised")
-    return int(lv)
-
-
 def _dur(value: Any, where: str, fld: str) -> float:
     try:
         return parse_duration(value)
     except ExprError as exc:
-        raise _err(where, fld, exc) from None
+        raise field_error(where, fld, exc) from None
 
 
-def check_template(text: str, fields: set[str], where: str, fld: str) -> str:
-    try:
-        for _, name, spec, _ in string.Formatter().parse(text):
-            if name is None:
-                continue
-            if name not in fields:
-                raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join(sorted(fields))}")
-            format(
-                1.0
-                if name
-                not in (
-                    "site",
-                    "site_name",
-                    "hazard",
-                    "hazard_zh",
-                    "level",
-                    "level_zh",
-                    "level_roman",
-                    "grids",
-                    "time",
-                    "rule",
-                    "sensor",
-                )
-                else "x",
-                spec or "",
-            )
-    except ValueError as exc:
-        raise _err(where, fld, exc) from None
-    return text
-
-
-def _per_level(spec: Any, default: str, where: str, fld: str) -> dict[int, str]:
-    if isinstance(spec, str):
-        return dict.fromkeys(range(1, 5), spec or default)
-    out = dict.fromkeys(range(1, 5), default)
-    for name, v in spec.items():
-        out[_level(name, where, f"{fld}.{name}")] = ", ".join(v) if isinstance(v, list) else v
-    return out
+def _shared_names(model: RuleModel, values: dict[str, Node]) -> frozenset[str]:
+    """Named values that more than one place reads (worth computing once per evaluation)."""
+    texts = [
+        *model.values.values(),
+        *(model.levels or {}).values(),
+        *model.clear.values(),
+        *(model.thresholds or {}),
+    ]
+    texts += [t for t in (model.extend, model.value) if t]
+    blob = " ".join(texts)
+    return frozenset(n for n in values if len(re.findall(rf"\b{re.escape(n)}\b", blob)) > 1)
 
 
 def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str) -> Rule:
@@ -238,38 +83,38 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         try:
             values[name] = parse_expr(text)
         except ExprError as exc:
-            raise _err(where, f"values.{name}", exc) from None
-    comp = Compiler(rs.plan, inputs, values)
+            raise field_error(where, f"values.{name}", exc) from None
+    comp = Compiler(rs.plan, inputs, values, _shared_names(model, values))
     value_fns = {}
     for name in values:
         try:
             c = comp.named(name)
-            value_fns[name] = _num(c) if c.type != "bool" else c.fn
+            value_fns[name] = as_number(c) if c.type != "bool" else c.fn
         except CompileError as exc:
-            raise _err(where, f"values.{name}", exc) from None
+            raise field_error(where, f"values.{name}", exc) from None
     if (model.thresholds is None) == (model.levels is None):
         raise RuleError(f"{where}: field levels: give either thresholds: (a table) or levels: (expressions)")
     extend = None
     if model.thresholds is not None:
-        levels, extend = _levels_table(model, comp, where)
+        levels, extend = levels_table(model, comp, where)
     else:
         if model.extend_ratio is not None:
             raise RuleError(f"{where}: field extend_ratio: only for thresholds:; use extend: with levels:")
-        levels = _levels_expr(model, comp, where)
+        levels = levels_expr(model, comp, where)
     if model.extend is not None:
-        f = _cond(comp, model.extend, where, "extend")
+        f = cond(comp, model.extend, where, "extend")
         extend = lambda W, now, level: f(W, now)  # noqa: E731
     value = None
     if model.value is not None:
         try:
-            value = _num(comp.compile(parse_expr(model.value)))
+            value = as_number(comp.compile(parse_expr(model.value)))
         except (CompileError, ExprError) as exc:
-            raise _err(where, "value", exc) from None
+            raise field_error(where, "value", exc) from None
     elif values:
         value = next((f for n, f in value_fns.items() if comp.done[n].type != "bool"), None)
     fields = TEMPLATE_FIELDS | set(values)
     default_msg = "{site_name}{hazard_zh}{level_zh}预警：{rule}"
-    messages = _per_level(model.message, default_msg, where, "message")
+    messages = per_level(model.message, default_msg, where, "message")
     for text in messages.values():
         check_template(text, fields, where, "message")
     clear_msg = check_template(
@@ -302,8 +147,8 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         min_time_s=_dur(model.min_time_at_level, where, "min_time_at_level"),
         clear_for_s=_dur(model.clear_for, where, "clear_for"),
         validity_s=_dur(model.validity, where, "validity") if model.validity is not None else 0.0,
-        audience=_per_level(model.audience, "officers", where, "audience"),
-        actions=_per_level({k: v for k, v in model.actions.items()}, "", where, "actions"),
+        audience=per_level(model.audience, "officers", where, "audience"),
+        actions=per_level({k: v for k, v in model.actions.items()}, "", where, "actions"),
         messages=messages,
         message_clear=clear_msg,
         labels=labels,
@@ -312,7 +157,7 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
 
 
 def build_health(model: RuleModel, where: str, file: str) -> HealthRule:
-    lv = Level(_level(model.level, where, "level"))
+    lv = Level(level_of(model.level, where, "level"))
     ranges = {}
     for q, (lo, hi) in model.ranges.items():
         if not lo < hi:

@@ -6,17 +6,16 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hub.rules import functions as fx
 from hub.rules.expr import Call, Dur, Name, Neg, Num, Str
 
 if TYPE_CHECKING:
     from hub.rules.compiler import C, Compiler, InputRef
 
-_MISSING = object()
+MISSING = object()
 WINDOW_AGGS = ("sum", "mean", "min", "max", "delta", "rate", "count")
 
 
-def _bind(comp: Compiler, call: Call, spec: list[tuple[str, str, Any]]) -> dict[str, Any]:
+def bind(comp: Compiler, call: Call, spec: list[tuple[str, str, Any]]) -> dict[str, Any]:
     """Match arguments to a signature [(name, kind, default)]; kinds: input, dur, num, str, cond, *dur."""
     from hub.rules.compiler import CompileError
 
@@ -36,9 +35,9 @@ def _bind(comp: Compiler, call: Call, spec: list[tuple[str, str, Any]]) -> dict[
             raise CompileError(f"{call.func}() has no argument {key!r}; it takes {', '.join(names)}")
         given[key] = node
     for name, kind, default in spec:
-        node = given.get(name, _MISSING)
-        if node is _MISSING:
-            if default is _MISSING:
+        node = given.get(name, MISSING)
+        if node is MISSING:
+            if default is MISSING:
                 raise CompileError(f"{call.func}() needs argument {name!r} ({', '.join(names)})")
             out[name] = default
             continue
@@ -69,7 +68,7 @@ def _bind(comp: Compiler, call: Call, spec: list[tuple[str, str, Any]]) -> dict[
     return out
 
 
-def _per_member(
+def per_member(
     comp: Compiler,
     inp: InputRef,
     make: Callable[[list[int]], Callable[[list[Any], float], float]],
@@ -88,7 +87,7 @@ def _per_member(
 def _window(comp: Compiler, call: Call) -> C:
     from hub.rules.compiler import C
 
-    a = _bind(comp, call, [("input", "input", _MISSING), ("window", "dur", _MISSING)])
+    a = bind(comp, call, [("input", "input", MISSING), ("window", "dur", MISSING)])
     inp: InputRef = a["input"]
     agg = call.func
     slots = [comp.plan.window(k, a["window"], agg in ("min", "max")) for k in inp.keys]
@@ -105,7 +104,7 @@ def _window(comp: Compiler, call: Call) -> C:
 def _last(comp: Compiler, call: Call) -> C:
     from hub.rules.compiler import C
 
-    inp: InputRef = _bind(comp, call, [("input", "input", _MISSING)])["input"]
+    inp: InputRef = bind(comp, call, [("input", "input", MISSING)])["input"]
     slots = [comp.plan.series(k) for k in inp.keys]
     if not inp.group:
         i = slots[0]
@@ -119,14 +118,28 @@ def _reducer(comp: Compiler, call: Call) -> C:
     name = call.func
     if name == "at_least" and len(call.args) > 2:
         # k-of-n corroboration across different evidence: at_least(2, a >= 1, b >= 2, c >= 3)
-        k = _bind(comp, Call(name, call.args[:1]), [("k", "num", _MISSING)])["k"]
+        k = bind(comp, Call(name, call.args[:1]), [("k", "num", MISSING)])["k"]
         fs = tuple(comp.condition(node).fn for node in call.args[1:])
-        return C("bool", lambda W, now: sum(1 for f in fs if f(W, now)) >= k)
+        n = len(fs)
+
+        def k_of_n(W: list[Any], now: float) -> bool:
+            need, left = k, n
+            for f in fs:  # stop as soon as the answer is known
+                if f(W, now):
+                    need -= 1
+                    if need <= 0:
+                        return True
+                left -= 1
+                if left < need:
+                    return False
+            return need <= 0
+
+        return C("bool", k_of_n)
     if name == "at_least":
-        a = _bind(comp, call, [("k", "num", _MISSING), ("condition", "expr", _MISSING)])
+        a = bind(comp, call, [("k", "num", MISSING), ("condition", "expr", MISSING)])
         k, c = a["k"], a["condition"]
     else:
-        c = _bind(comp, call, [("values", "expr", _MISSING)])["values"]
+        c = bind(comp, call, [("values", "expr", MISSING)])["values"]
     want = "bool" if name in ("any_of", "all_of", "at_least", "count_of") else "num"
     if c.type not in (want, "v" + want):
         raise CompileError(
@@ -152,137 +165,10 @@ def _reducer(comp: Compiler, call: Call) -> C:
     return C("num", lambda W, now: agg(xs) if (xs := [x for x in f(W, now) if x == x]) else math.nan)
 
 
-def _tangent(comp: Compiler, call: Call) -> C:
-    a = _bind(
-        comp, call, [("input", "input", _MISSING), ("window", "dur", _MISSING), ("steady", "num", _MISSING)]
-    )
-    length, v = a["window"], a["steady"]
-    slots = [comp.plan.window(k, length) for k in a["input"].keys]
-
-    def make(ix: list[int]) -> Callable[[list[Any], float], float]:
-        i = ix[0]
-        return lambda W, now: fx.tangent_angle_deg(W[i].delta(now), length, v)
-
-    return _per_member(comp, a["input"], make, slots)
-
-
-def _ttf(comp: Compiler, call: Call) -> C:
-    a = _bind(comp, call, [("input", "input", _MISSING), ("window", "dur", _MISSING), ("min_r2", "num", 0.0)])
-    slots = [comp.plan.window(k, a["window"]) for k in a["input"].keys]
-    want_r2, min_r2 = call.func == "ttf_r2", a["min_r2"]
-
-    def make(ix: list[int]) -> Callable[[list[Any], float], float]:
-        i = ix[0]
-
-        def fn(W: list[Any], now: float) -> float:
-            t_fail, r2 = fx.inverse_velocity_fit(*W[i].points(now))
-            if want_r2:
-                return r2
-            if math.isinf(t_fail) or not r2 >= min_r2:
-                return math.inf
-            return max(0.0, (t_fail - now) / 3600.0)
-
-        return fn
-
-    return _per_member(comp, a["input"], make, slots)
-
-
-def _id_ratio(comp: Compiler, call: Call) -> C:
-    a = _bind(
-        comp,
-        call,
-        [
-            ("input", "input", _MISSING),
-            ("a", "num", _MISSING),
-            ("b", "num", _MISSING),
-            ("durations", "*dur", _MISSING),
-        ],
-    )
-    durs, ca, cb = a["durations"], a["a"], a["b"]
-    keys = a["input"].keys
-
-    def make(ix: list[int]) -> Callable[[list[Any], float], float]:
-        ws = [comp.plan.window(keys[ix[0]], d) for d in durs]
-        return lambda W, now: fx.id_ratio([W[i].sum(now) for i in ws], durs, ca, cb)
-
-    return _keyed(comp, a["input"], make)
-
-
-def _keyed(
-    comp: Compiler, inp: InputRef, make: Callable[[list[int]], Callable[[list[Any], float], float]]
-) -> C:
-    """Like _per_member for functions that need several windows per member; health via its series slot."""
-    from hub.rules.compiler import C
-
-    if not inp.group:
-        return C("num", make([0]))
-    pairs = [(comp.plan.series(k), make([j])) for j, k in enumerate(inp.keys)]
-    return C("vnum", lambda W, now: [f(W, now) for i, f in pairs if W[i].ok])
-
-
-def _cumulative(comp: Compiler, call: Call) -> C:
-    spec = [
-        ("input", "input", _MISSING),
-        ("recent", "dur", 3 * 86400.0),
-        ("antecedent", "dur", 15 * 86400.0),
-        ("intercept", "num", _MISSING),
-        ("slope", "num", _MISSING),
-        ("unit", "str", "mm"),
-    ]
-    a = _bind(comp, call, spec)
-    from hub.rules.compiler import CompileError
-
-    units = {"mm": 1.0, "in": fx.INCH_MM}
-    if a["unit"] not in units:
-        raise CompileError('cumulative_ratio() unit must be "mm" or "in"')
-    unit, recent, total = units[a["unit"]], a["recent"], a["recent"] + a["antecedent"]
-    keys = a["input"].keys
-
-    def make(ix: list[int]) -> Callable[[list[Any], float], float]:
-        wr, wt = comp.plan.window(keys[ix[0]], recent), comp.plan.window(keys[ix[0]], total)
-        return lambda W, now: fx.cumulative_ratio(
-            W[wr].sum(now), W[wt].sum(now) - W[wr].sum(now), a["intercept"], a["slope"], unit
-        )
-
-    return _keyed(comp, a["input"], make)
-
-
-def _antecedent(comp: Compiler, call: Call) -> C:
-    from hub.rules.compiler import CompileError
-
-    a = _bind(comp, call, [("input", "input", _MISSING), ("k", "num", 0.84), ("days", "num", 15.0)])
-    days, k = int(a["days"]), a["k"]
-    if not 1 <= days <= 60 or days != a["days"] or not 0 < k <= 1:
-        raise CompileError("effective_antecedent() needs whole days in 1..60 and 0 < k <= 1")
-    keys = a["input"].keys
-
-    def make(ix: list[int]) -> Callable[[list[Any], float], float]:
-        ws = [comp.plan.window(keys[ix[0]], d * fx.DAY_S) for d in range(1, days + 1)]
-
-        def fn(W: list[Any], now: float) -> float:
-            sums = [W[i].sum(now) for i in ws]
-            return fx.effective_antecedent([s - p for s, p in zip(sums, [0.0, *sums[:-1]], strict=True)], k)
-
-        return fn
-
-    return _keyed(comp, a["input"], make)
-
-
-def _forecast_sum(comp: Compiler, call: Call) -> C:
-    from hub.rules.compiler import C, CompileError
-
-    a = _bind(comp, call, [("input", "input", _MISSING), ("horizon", "dur", _MISSING)])
-    inp, horizon = a["input"], a["horizon"]
-    if inp.forecast is None:
-        raise CompileError("forecast_sum() needs a forecast input, e.g. inputs: {fc: {forecast: rain_mm}}")
-    i = comp.plan.forecast(inp.forecast)
-    return C("num", lambda W, now: W[i].ahead(now, horizon))
-
-
 def _abs(comp: Compiler, call: Call) -> C:
     from hub.rules.compiler import C
 
-    c = _bind(comp, call, [("x", "expr", _MISSING)])["x"]
+    c = bind(comp, call, [("x", "expr", MISSING)])["x"]
     f = c.fn
     if c.type == "vnum":
         return C("vnum", lambda W, now: [abs(x) for x in f(W, now)])
@@ -295,21 +181,16 @@ FUNCTIONS: dict[str, Callable[[Compiler, Call], C]] = {
     **dict.fromkeys(
         ("max_of", "min_of", "sum_of", "mean_of", "any_of", "all_of", "count_of", "at_least"), _reducer
     ),
-    "tangent_angle": _tangent,
-    "ttf_hours": _ttf,
-    "ttf_r2": _ttf,
-    "id_ratio": _id_ratio,
-    "cumulative_ratio": _cumulative,
-    "effective_antecedent": _antecedent,
-    "forecast_sum": _forecast_sum,
     "abs": _abs,
 }
 
 
 def compile_call(comp: Compiler, call: Call) -> C:
     from hub.rules.compiler import CompileError
+    from hub.rules.domain_calls import DOMAIN  # the published methods, kept in their own module
 
-    handler = FUNCTIONS.get(call.func)
+    handler = FUNCTIONS.get(call.func) or DOMAIN.get(call.func)
     if handler is None:
-        raise CompileError(f"unknown function {call.func!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        known = ", ".join(sorted([*FUNCTIONS, *DOMAIN]))
+        raise CompileError(f"unknown function {call.func!r}; known: {known}")
     return handler(comp, call)

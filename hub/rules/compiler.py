@@ -31,7 +31,7 @@ class InputRef:
 
 @dataclass(frozen=True, slots=True)
 class SlotSpec:
-    kind: str  # "window" | "series" | "forecast"
+    kind: str  # "memo" | "window" | "fit" | "series" | "forecast"
     key: SeriesKey
     length: float = 0.0
     minmax: bool = False
@@ -44,6 +44,10 @@ class Plan:
     slots: list[SlotSpec] = field(default_factory=list)
     index: dict[tuple[str, SeriesKey, float], int] = field(default_factory=dict)
     used: set[int] = field(default_factory=set)  # slots touched since the last reset (per rule)
+    memos: int = 0
+
+    def __post_init__(self) -> None:
+        self._slot("memo", ("", ""))  # always slot 0
 
     def _slot(self, kind: str, key: SeriesKey, length: float = 0.0, minmax: bool = False) -> int:
         ident = (kind, key, length)
@@ -58,6 +62,25 @@ class Plan:
 
     def window(self, key: SeriesKey, length: float, minmax: bool = False) -> int:
         return self._slot("window", key, length, minmax)
+
+    def memoize(self, fn: Fn) -> Fn:
+        """Compute `fn` once per evaluation: slot 0 holds the evaluation counter and the cache."""
+        k = self.memos = self.memos + 1
+
+        def memo(W: list[Any], now: float) -> Any:
+            m = W[0]
+            hit = m.vals.get(k)
+            if hit is not None and hit[0] == m.epoch:
+                return hit[1]
+            v = fn(W, now)
+            m.vals[k] = (m.epoch, v)
+            return v
+
+        return memo
+
+    def fit(self, key: SeriesKey, length: float) -> int:
+        """An inverse-velocity (Fukuzono) regression window."""
+        return self._slot("fit", key, length)
 
     def series(self, key: SeriesKey) -> int:
         return self._slot("series", key)
@@ -79,7 +102,7 @@ def const(value: Any, typ: str = "num") -> C:
     return C(typ, lambda W, now: value, value)
 
 
-def _eps(c: float) -> float:
+def eps(c: float) -> float:
     # Sums of 0.1 mm tips are not exact in binary floating point; a relative 1e-9 keeps
     # "35.0 mm >= 35" true without ever moving a real threshold.
     return 1e-9 * max(1.0, abs(c))
@@ -90,7 +113,7 @@ _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": lambda a
 
 
 def _cmp_const(op: str, c: float) -> Callable[[float], bool]:
-    e = _eps(c)
+    e = eps(c)
     if op == ">=":
         lo = c - e
         return lambda x: x >= lo
@@ -118,7 +141,14 @@ def _cmp_pair(op: str) -> Callable[[float, float], bool]:
 class Compiler:
     """Compiles one rule's expressions; named values may refer to each other but not in a cycle."""
 
-    def __init__(self, plan: Plan, inputs: Mapping[str, InputRef], values: Mapping[str, Node]) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        inputs: Mapping[str, InputRef],
+        values: Mapping[str, Node],
+        shared: frozenset[str] = frozenset(),
+    ) -> None:
+        self.shared = shared  # named values read more than once per evaluation: computed once
         self.plan = plan
         self.inputs = inputs
         self.values = values
@@ -136,6 +166,8 @@ class Compiler:
             out = self.compile(self.values[name])
         finally:
             self.stack.pop()
+        if name in self.shared and out.const is None:
+            out = C(out.type, self.plan.memoize(out.fn), None)
         self.done[name] = out
         return out
 
@@ -226,7 +258,7 @@ class Compiler:
             if a.type == "vnum":
                 return C("vbool", lambda W, now: [test(x) for x in fa(W, now)])
             if op == ">=":  # the common case, kept to one call
-                lo = float(b.const) - _eps(float(b.const))
+                lo = float(b.const) - eps(float(b.const))
                 return C("bool", lambda W, now: fa(W, now) >= lo)
             return C("bool", lambda W, now: test(fa(W, now)))
         pair = _cmp_pair(op)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.wire import Reading
+from hub.rules.fits import InverseVelocityWindow
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
 from hub.rules.lifecycle import Alert, step
 from hub.rules.model import AlertState, Level, Transition
@@ -40,6 +41,16 @@ class EngineState:
     )
 
 
+class Memo:
+    """Per-evaluation cache of named values read by several conditions (slot 0 of every state)."""
+
+    __slots__ = ("epoch", "vals")
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.vals: dict[int, tuple[int, Any]] = {}
+
+
 class Engine:
     """Compiled rules plus the index reading -> series -> dependent rules. Holds no mutable state.
 
@@ -64,7 +75,7 @@ class Engine:
                 fdeps.setdefault(k, []).append(i)
         self.deps: dict[SeriesKey, tuple[int, ...]] = {k: tuple(v) for k, v in keys.items()}
         self.forecast_deps = {k: tuple(v) for k, v in fdeps.items()}
-        self.stored = {s.key for s in ruleset.plan.slots if s.kind != "forecast"}
+        self.stored = {s.key for s in ruleset.plan.slots if s.kind in ("window", "fit", "series")}
         self.index = {(r.site, r.id): i for i, r in enumerate(self.rules)}
 
     def initial_state(self) -> EngineState:
@@ -73,8 +84,12 @@ class Engine:
             ser = st.series[key] = Series(key)
             ser.store = key in self.stored
         for spec in self.ruleset.plan.slots:
-            if spec.kind == "window":
+            if spec.kind == "memo":
+                st.slots.append(Memo())
+            elif spec.kind == "window":
                 st.slots.append(Window(st.series[spec.key], spec.length, spec.minmax))
+            elif spec.kind == "fit":
+                st.slots.append(InverseVelocityWindow(st.series[spec.key], spec.length))
             elif spec.kind == "series":
                 st.slots.append(st.series[spec.key])
             else:
@@ -86,8 +101,11 @@ class Engine:
         """(sensor, quantity) -> seconds of history the windows need, for rebuilding them at start-up."""
         need: dict[SeriesKey, float] = {}
         for spec in self.ruleset.plan.slots:
-            if spec.kind != "forecast":
+            if spec.kind in ("window", "fit"):
                 need[spec.key] = max(need.get(spec.key, 0.0), spec.length)
+            elif spec.kind == "series":  # last(): the newest value, at most a few periods old
+                sensor = self.ruleset.sensors.get(spec.key[0])
+                need[spec.key] = max(need.get(spec.key, 0.0), 3 * (sensor.period_s if sensor else 3600.0))
         for key, (_, limit) in self.health.stuck.items():
             need[key] = max(need.get(key, 0.0), limit)
         return need
@@ -143,6 +161,7 @@ class Engine:
         events: list[HealthEvent] = []
         dirty = self.feed(state, readings, events)
         now = state.now = max(now, state.now)
+        state.slots[0].epoch += 1  # new data or a new `now`: named values are computed afresh
         out: list[Transition] = []
         if now >= state.next_silence_edge:
             self._silence_edge(state, now, out)

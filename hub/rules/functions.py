@@ -73,7 +73,8 @@ def tangent_angle_deg(delta_mm: float, window_s: float, steady_mm_per_day: float
 def inverse_velocity_fit(times: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
     """Fukuzono's inverse-velocity method: fit 1/v = m·t + c, predicted failure where 1/v reaches 0.
 
-    Returns (failure time in epoch seconds, R² of the fit); (inf, r2) if 1/v is not falling. Velocities
+    Returns (failure time in epoch seconds, R² of the fit); (inf, r2) if 1/v is not falling (or
+    too slowly to predict anything within 30 years), (inf, nan) if the fit is degenerate. Velocities
     are taken between consecutive readings (mm/h) at the midpoint time; non-positive velocities carry
     no 1/v and are skipped. Source: Fukuzono, T. (1985), "A new method for predicting the failure time
     of a slope", Proc. 4th Int. Conf. and Field Workshop on Landslides, Tokyo, 145–150; Intrieri et al.
@@ -87,7 +88,7 @@ def inverse_velocity_fit(times: Sequence[float], values: Sequence[float]) -> tup
             continue
         v = (values[i] - values[i - 1]) * 3600.0 / dt
         if v > 0:
-            xs.append((times[i] + times[i - 1]) / 2.0)
+            xs.append((times[i] + times[i - 1]) / 2.0 - times[0])
             ys.append(1.0 / v)
     n = len(xs)
     if n < 3:
@@ -97,11 +98,25 @@ def inverse_velocity_fit(times: Sequence[float], values: Sequence[float]) -> tup
     sxx = sum((x - mx) ** 2 for x in xs)
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0:
+    return fit_result(n, mx, my, sxx, sxy, syy, times[0])
+
+
+HORIZON_S = 1e9  # a failure predicted more than ~30 years out is no prediction
+
+
+def fit_result(
+    n: int, mx: float, my: float, sxx: float, sxy: float, syy: float, origin: float
+) -> tuple[float, float]:
+    """Failure time and R² from centred regression sums (x in the caller's unit from `origin`).
+
+    Degenerate fits (all points at one time, or a constant 1/v: steady creep) predict nothing. The
+    relative tolerances make the batch and the running (windows) fit agree on those cases.
+    """
+    if sxx <= 1e-12 * max(1.0, n * mx * mx) or syy <= 1e-12 * n * my * my:
         return math.inf, math.nan
     m = sxy / sxx
-    c = my - m * mx
-    r2 = (sxy * sxy) / (sxx * syy) if syy > 0 else 1.0
+    r2 = min(1.0, sxy * sxy / (sxx * syy))
     if m >= 0:
         return math.inf, r2
-    return -c / m, r2
+    t_fail = -(my - m * mx) / m
+    return (origin + t_fail if t_fail < HORIZON_S else math.inf), r2

@@ -95,7 +95,9 @@ def _fmt(exc: ValidationError) -> str:
 
 def _read(path: Path) -> FileModel:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's C loader when present: a province-sized rule file parses ~10x faster.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

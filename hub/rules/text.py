@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hub.rules.model import Level
-from hub.rules.ruleset import Rule, RuleSet
+from hub.rules.ruleset import Rule, RuleError, RuleSet
+
+TEMPLATE_FIELDS = {
+    "site",
+    "site_name",
+    "hazard",
+    "hazard_zh",
+    "level",
+    "level_zh",
+    "level_roman",
+    "value",
+    "grids",
+    "time",
+    "rule",
+    "sensor",
+}
 
 BEIJING = timezone(timedelta(hours=8), "CST")
 
@@ -51,3 +67,45 @@ def render(
     except (ValueError, TypeError):
         # A value that cannot take the format spec (e.g. a condition under {x:.1f}); keep the text.
         return template
+
+
+def check_template(text: str, fields: set[str], where: str, fld: str) -> str:
+    try:
+        for _, name, spec, _ in string.Formatter().parse(text):
+            if name is None:
+                continue
+            if name not in fields:
+                raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join(sorted(fields))}")
+            format(
+                1.0
+                if name
+                not in (
+                    "site",
+                    "site_name",
+                    "hazard",
+                    "hazard_zh",
+                    "level",
+                    "level_zh",
+                    "level_roman",
+                    "grids",
+                    "time",
+                    "rule",
+                    "sensor",
+                )
+                else "x",
+                spec or "",
+            )
+    except ValueError as exc:
+        raise RuleError(f"{where}: field {fld}: {exc}") from None
+    return text
+
+
+def per_level(spec: Any, default: str, where: str, fld: str) -> dict[int, str]:
+    from hub.rules.levels import level_of
+
+    if isinstance(spec, str):
+        return dict.fromkeys(range(1, 5), spec or default)
+    out = dict.fromkeys(range(1, 5), default)
+    for name, v in spec.items():
+        out[level_of(name, where, f"{fld}.{name}")] = ", ".join(v) if isinstance(v, list) else v
+    return out

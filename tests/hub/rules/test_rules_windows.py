@@ -112,3 +112,34 @@ def test_forecast_newest_issue_wins_per_valid_time() -> None:
     f.add(7200.0, issued=-100.0, value=99.0)  # an older issue arriving late is ignored
     assert f.ahead(0.0, 7200.0) == 24.0
     assert f.ahead(3600.0, 7200.0) == 20.0  # valid times in (now, now + horizon]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 200), st.floats(0, 5, allow_nan=False).map(lambda x: round(x, 2))),
+        max_size=60,
+    ),
+    st.integers(0, 3),
+)
+def test_inverse_velocity_window_matches_batch_fit(stream: list[tuple[int, float]], late: int) -> None:
+    """The running Fukuzono regression equals functions.inverse_velocity_fit over the window's readings."""
+    from hub.rules.fits import InverseVelocityWindow
+    from hub.rules.functions import inverse_velocity_fit
+
+    series = Series(("gn", "disp_mm"))
+    w = InverseVelocityWindow(series, 6 * 3600.0)
+    now = 0.0
+    cum = 0.0
+    for i, (minutes, step) in enumerate(stream):
+        cum += step
+        t = float(minutes * 600) if i % 7 == late else now + 600.0  # some late readings
+        series.add(t, cum)
+        now = max(now, t)
+        got = w.fit(now)
+        want = inverse_velocity_fit(*w.points(now))
+        for g, x in zip(got, want, strict=True):
+            assert (math.isnan(g) and math.isnan(x)) or g == x or abs(g - x) <= 1e-6 * max(1.0, abs(x)), (
+                got,
+                want,
+            )

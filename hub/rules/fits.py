@@ -1,0 +1,97 @@
+"""Inverse-velocity window: a running least-squares fit of 1/v against time, O(1) amortized per reading."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from hub.rules.functions import fit_result
+from hub.rules.windows import Series, Window
+
+
+class InverseVelocityWindow(Window):
+    """Fukuzono points (midpoint time, 1/v) for consecutive readings both inside the window.
+
+    Keeps the regression sums Σx, Σy, Σxx, Σxy, Σyy so a fit costs O(1) instead of a rescan. x is in
+    hours from an origin that moves forward whenever the points have all been replaced, so the sums
+    never grow large enough to lose precision; a late or corrected reading rebuilds from the series.
+    """
+
+    __slots__ = ("pts", "sx", "sy", "sxx", "sxy", "syy", "origin", "turnover")
+
+    def __init__(self, series: Series, length: float) -> None:
+        self.pts: deque[tuple[float, float, float]] = deque()  # (earlier reading time, x, y)
+        self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
+        self.origin = series.times[0] if series.times else 0.0
+        self.turnover = 0
+        super().__init__(series, length)
+        self._refit()  # the base class replayed existing readings one by one; pair them properly
+
+    def _add_pair(self, t0: float, v0: float, t1: float, v1: float) -> None:
+        if t1 <= t0:
+            return
+        vel = (v1 - v0) * 3600.0 / (t1 - t0)
+        if vel <= 0:
+            return  # no 1/v for a reading that did not move forward
+        x, y = ((t0 + t1) / 2.0 - self.origin) / 3600.0, 1.0 / vel
+        self.pts.append((t0, x, y))
+        self.sx += x
+        self.sy += y
+        self.sxx += x * x
+        self.sxy += x * y
+        self.syy += y * y
+
+    def appended(self, t: float, v: float) -> None:
+        super().appended(t, v)
+        if len(self.times) >= 2:
+            self._add_pair(self.times[-2], self.values[-2], t, v)
+
+    def inserted(self, i: int, v: float) -> None:
+        super().inserted(i, v)
+        self._refit()
+
+    def changed(self, i: int, dv: float) -> None:
+        super().changed(i, dv)
+        self._refit()
+
+    def _refit(self) -> None:
+        self.pts.clear()
+        self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
+        self.turnover = 0
+        times, values, s = self.times, self.values, self.start
+        if s < len(times):
+            self.origin = times[s]
+        for k in range(s + 1, len(times)):
+            self._add_pair(times[k - 1], values[k - 1], times[k], values[k])
+
+    def evict(self, now: float) -> None:
+        super().evict(now)
+        cut = now - self.length
+        pts = self.pts
+        while pts and pts[0][0] <= cut:
+            _, x, y = pts.popleft()
+            self.sx -= x
+            self.sy -= y
+            self.sxx -= x * x
+            self.sxy -= x * y
+            self.syy -= y * y
+            self.turnover += 1
+        if self.turnover > len(pts) + 16:
+            self._refit()  # every point replaced since the last refit: rebase, drop rounding drift
+
+    def fit(self, now: float) -> tuple[float, float]:
+        """(predicted failure time in epoch seconds or inf, R²); same contract as inverse_velocity_fit."""
+        self.evict(now)
+        n = len(self.pts)
+        if n < 3:
+            return math.inf, math.nan
+        mx, my = self.sx / n, self.sy / n
+        return fit_result(
+            n,
+            mx * 3600.0,
+            my,
+            (self.sxx - n * mx * mx) * 3600.0**2,
+            (self.sxy - n * mx * my) * 3600.0,
+            self.syy - n * my * my,
+            self.origin,
+        )

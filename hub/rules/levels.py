@@ -1,0 +1,128 @@
+"""Level functions of a rule: the threshold table (any row, hysteresis) and per-level expressions."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hub.rules.compiler import C, CompileError, Compiler, eps
+from hub.rules.expr import ExprError, parse_expr
+from hub.rules.model import Level
+from hub.rules.ruleset import RuleError
+
+if TYPE_CHECKING:
+    from hub.rules.loader import RuleModel
+
+
+def field_error(where: str, fld: str, exc: Exception) -> RuleError:
+    return RuleError(f"{where}: field {fld}: {exc}")
+
+
+def as_number(c: C) -> Callable[[list[Any], float], float]:
+    """A number from a scalar, or the largest healthy member of a group (any gauge counts)."""
+    f = c.fn
+    if c.type == "num":
+        return f
+    if c.type == "vnum":
+        return lambda W, now: max((x for x in f(W, now) if x == x), default=math.nan)
+    raise CompileError("a number is needed here, got a condition")
+
+
+def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any]:
+    rows: list[tuple[Any, list[float], list[int], list[float] | None, dict[int, float]]] = []
+    assert model.thresholds is not None
+    for key, thresholds in model.thresholds.items():
+        fld = f"thresholds.{key}"
+        try:
+            fn = as_number(comp.named(key) if key in comp.values else comp.compile(parse_expr(key)))
+        except (CompileError, ExprError) as exc:
+            raise field_error(where, fld, exc) from None
+        if len(thresholds) != 4:
+            raise RuleError(
+                f"{where}: field {fld}: give 4 thresholds [blue, yellow, orange, red] (null to skip)"
+            )
+        pairs = [(t, lv) for lv, t in enumerate(thresholds, start=1) if t is not None]
+        if any(b[0] <= a[0] for a, b in zip(pairs, pairs[1:], strict=False)):
+            raise RuleError(f"{where}: field {fld}: thresholds must rise from blue to red")
+        up = [t - eps(t) for t, _ in pairs]
+        down = [t * (1 - model.hysteresis) - eps(t) for t, _ in pairs] if model.hysteresis else None
+        rows.append((fn, up, [lv for _, lv in pairs], down, {lv: t for t, lv in pairs}))
+
+    def levels(W: list[Any], now: float, current: int) -> tuple[int, int]:
+        raw = held = 0
+        for fn, up, lv, down, _ in rows:
+            v = fn(W, now)
+            if v != v:  # NaN (no data) never raises a level
+                continue
+            k = bisect_right(up, v)
+            if k and lv[k - 1] > raw:
+                raw = lv[k - 1]
+            if down is not None:
+                k = bisect_right(down, v)
+                if k and lv[k - 1] > held:
+                    held = lv[k - 1]
+        return raw, max(raw, min(held, current))
+
+    extend = None
+    if model.extend_ratio is not None:
+        ratio = model.extend_ratio
+
+        def extend(W: list[Any], now: float, level: int) -> bool:
+            for fn, _, _, _, by_level in rows:
+                t = by_level.get(level)
+                if t is not None and fn(W, now) >= ratio * t - eps(t):
+                    return True
+            return False
+
+    return levels, extend
+
+
+def levels_expr(model: RuleModel, comp: Compiler, where: str) -> Any:
+    assert model.levels is not None
+    trig: list[tuple[int, Any]] = []
+    holds: list[tuple[int, Any]] = []
+    for name, text in model.levels.items():
+        lv = level_of(name, where, f"levels.{name}")
+        trig.append((lv, cond(comp, text, where, f"levels.{name}")))
+    for name, text in model.clear.items():
+        lv = level_of(name, where, f"clear.{name}")
+        if lv not in dict(trig):
+            raise RuleError(f"{where}: field clear.{name}: no trigger for this level under levels:")
+        ended = cond(comp, text, where, f"clear.{name}")
+        trig_lv = dict(trig)[lv]
+        holds.append((lv, lambda W, now, e=ended, t=trig_lv: t(W, now) or not e(W, now)))
+    trig.sort(reverse=True, key=lambda p: p[0])
+    holds.sort(reverse=True, key=lambda p: p[0])
+
+    def levels(W: list[Any], now: float, current: int) -> tuple[int, int]:
+        raw = 0
+        for lv, f in trig:
+            if f(W, now):
+                raw = lv
+                break
+        if raw < current:
+            for lv, g in holds:
+                if raw < lv <= current and g(W, now):
+                    return raw, lv
+        return raw, raw
+
+    return levels
+
+
+def cond(comp: Compiler, text: str, where: str, fld: str) -> Any:
+    try:
+        return comp.condition(parse_expr(text)).fn
+    except (CompileError, ExprError) as exc:
+        raise field_error(where, fld, exc) from None
+
+
+def level_of(name: str, where: str, fld: str) -> int:
+    try:
+        lv = Level.parse(name)
+    except ValueError as exc:
+        raise field_error(where, fld, exc) from None
+    if lv == Level.NONE:
+        raise RuleError(f"{where}: field {fld}: level none cannot be raised")
+    return int(lv)
