@@ -24,6 +24,7 @@ from hub.ingest import Ingest
 from hub.pipeline import Pipeline
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
+from hub.rules.model import Level
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,13 @@ class Hub:
         self.store.start()
         self.dispatcher.start()
         if self.cfg.rebuild_on_start:
-            self.pipeline.warm_up(self._history(engine))
+            levels = {
+                (a.site, a.rule): (Level(a.level), a.level_since)
+                for a in self.dispatcher.state.active_alerts()
+                if a.kind == "alert"
+            }
+            n = self.pipeline.warm_up(self._history(engine), levels)
+            log.info("windows rebuilt readings=%d standing_alerts=%d", n, len(levels))
         self.ingest = Ingest(
             self.cfg.mqtt,
             f"ews-{self.cfg.hub_id}-{self.client_suffix}"[:64],

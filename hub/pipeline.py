@@ -122,13 +122,20 @@ class Pipeline:
         """Advance time with no readings: hold times, step-down timers and staleness."""
         return self.decide(())
 
-    def warm_up(self, readings: Iterable[Reading]) -> int:
-        """Rebuild windows from stored history at start-up (the engine ignores readings it has seen, so
-        broker redeliveries after the restart do not count twice). Transitions go to the dispatcher,
-        whose delivery state makes sure nobody is told again what they were told before the restart."""
-        history = sorted(readings, key=lambda r: r.time)
-        if history:
-            self.decide(history)
+    def warm_up(
+        self, readings: Iterable[Reading], levels: dict[tuple[str, str], tuple[Any, float]] | None = None
+    ) -> int:
+        """Start-up: put back the alert levels people were told before the restart, then rebuild the
+        windows from stored history and evaluate once now. Only real changes since then come out (the
+        engine ignores readings it has seen, so broker redeliveries after the restart do not count twice)."""
+        history = list(readings)
+        with self.lock:
+            if levels:
+                self.state = self.engine.restore(self.state, levels)
+            self.state, transitions = self.engine.rebuild(self.state, history, self.clock())
+        if transitions:
+            self.counts["transitions"] += len(transitions)
+            self.dispatcher.submit(transitions)
         return len(history)
 
     def _unknown(self, r: Reading, origin: str) -> None:
