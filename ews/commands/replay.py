@@ -48,6 +48,9 @@ def read_csv(path: Path, errors: list[str]) -> Iterator[Reading]:
         it, isn, iq, iv = (header.index(c) for c in ("time", "sensor", "quantity", "value"))
         iqual = header.index("quality") if "quality" in header else None
         for n, row in enumerate(reader, start=2):
+            if len(row) < len(header):
+                errors.append(f"{path}:{n}: {len(row)} columns, the header has {len(header)}")
+                continue
             try:
                 quality = row[iqual].strip() if iqual is not None and row[iqual].strip() else "good"
                 yield Reading(
