@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients influxdb socat espeak-ng fonts-noto-cjk sox
+APT_PACKAGES += shellcheck
+# pdftotext/pdfinfo: the report test reads the PDF's text layer back
+APT_PACKAGES += poppler-utils
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench deps venv clean

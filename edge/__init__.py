@@ -1,0 +1,1 @@
+"""Edge gateway agent: sensors, outbox and publisher for one hazard point."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from edge.autonomy import Autonomy
@@ -19,7 +19,8 @@ from edge.outbox import Outbox, OutboxError
 from edge.publisher import Publisher
 from edge.relay import Relay, build_relay
 from edge.sensors.base import ListeningSensor, PolledSensor
-from edge.wire import QUALITIES, SOURCES, Reading
+from edge.slots import SensorSlot, driver_id, invalid_reading, is_listening
+from edge.wire import Reading
 
 log = logging.getLogger(__name__)
 
@@ -29,48 +30,6 @@ DEFAULT_PERIOD_S = 60.0
 
 class AgentError(RuntimeError):
     """The agent cannot start: a sensor cannot be built or the outbox cannot be opened."""
-
-
-@dataclass
-class SensorSlot:
-    """One driver and its failure bookkeeping (log once when it goes down, once when it is back)."""
-
-    id: str
-    driver: Any
-    period_s: float
-    up: bool = True
-    errors: int = 0
-    rejected: int = 0
-    rejecting: bool = False
-
-
-def _invalid(r: Any) -> str | None:
-    """Why a driver's output is not a usable Reading, or None."""
-    if not isinstance(r, Reading):
-        return f"not a Reading: {type(r).__name__}"
-    if not isinstance(r.sensor, str) or not r.sensor or not isinstance(r.quantity, str) or not r.quantity:
-        return "sensor and quantity must be non-empty strings"
-    if isinstance(r.value, bool) or not isinstance(r.value, int | float) or not math.isfinite(r.value):
-        return f"value {r.value!r:.30} is not a finite number"
-    if isinstance(r.time, bool) or not isinstance(r.time, int | float) or not math.isfinite(r.time):
-        return f"time {r.time!r:.30} is not a finite number"
-    if r.quality not in QUALITIES or r.source not in SOURCES:
-        return f"unknown quality/source {r.quality!r}/{r.source!r}"
-    return None
-
-
-def _is_listening(driver: Any) -> bool:
-    """Push drivers have start/stop and no poll (ListeningSensor); everything else is polled."""
-    return not hasattr(driver, "poll") and hasattr(driver, "start")
-
-
-def _driver_id(driver: Any, index: int) -> str:
-    for attr in ("sensor", "id", "sensor_id"):
-        value = getattr(driver, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    cfg = getattr(driver, "cfg", None)
-    return str(getattr(cfg, "id", None) or f"{type(driver).__name__}#{index}")
 
 
 class Agent:
@@ -112,12 +71,12 @@ class Agent:
         if relay is None and cfg.autonomy.relay is not None:
             relay = build_relay(cfg.autonomy.relay)
         self._relay = relay
-        self.autonomy = Autonomy(cfg.id, cfg.autonomy, relay, lambda rs: self._store(rs, routine=False))
+        self.autonomy = Autonomy(cfg.id, cfg.autonomy, relay, self._store_event)
         self._stop.clear()
         self.publisher.start()
         buses: dict[str, list[SensorSlot]] = defaultdict(list)
         for slot in self._slots:
-            if _is_listening(slot.driver):
+            if is_listening(slot.driver):
                 slot.driver.start(self._emitter(slot))
             else:
                 buses[str(slot.driver.bus)].append(slot)
@@ -138,7 +97,11 @@ class Agent:
         if self._given_sensors is None:
             for c in self.cfg.sensors:
                 try:
-                    driver = c.build()  # type: ignore[attr-defined]
+                    # Listening drivers stamp frames without their own time on the agent's clock
+                    # (the demo's compressed storm clock, or the gateway's NTP/GPS clock).
+                    build = c.build  # type: ignore[attr-defined]
+                    takes_clock = "clock" in inspect.signature(build).parameters
+                    driver = build(clock=self.clock) if takes_clock else build()
                 except Exception as exc:
                     raise AgentError(
                         f"sensor {c.id} ({getattr(c, 'kind', '?')}): cannot build: {exc}"
@@ -146,7 +109,7 @@ class Agent:
                 slots.append(SensorSlot(c.id, driver, c.period_s))
             return slots
         for i, driver in enumerate(self._given_sensors):
-            sid = _driver_id(driver, i)
+            sid = driver_id(driver, i)
             period = by_id[sid].period_s if sid in by_id else getattr(driver, "period_s", DEFAULT_PERIOD_S)
             slots.append(SensorSlot(sid, driver, float(period)))
         return slots
@@ -159,7 +122,7 @@ class Agent:
     def stop(self) -> None:
         self._stop.set()
         for slot in self._slots:
-            if _is_listening(slot.driver):
+            if is_listening(slot.driver):
                 self._quietly(slot.driver.stop, slot.id)
         for t in self._threads:
             t.join(30)
@@ -221,14 +184,18 @@ class Agent:
 
     def _emitter(self, slot: SensorSlot) -> Callable[[Reading], None]:
         def emit(reading: Reading) -> None:
-            self._accept(slot, [reading], self.clock())
+            # Listening protocols (SL651 M2, LoRa ACK, ChirpStack PUBACK) acknowledge only when emit
+            # returns, so a reading that did not reach the disk must raise: the station sends it again.
+            if not self._accept(slot, [reading], self.clock()):
+                raise OutboxError(f"sensor {slot.id}: reading not stored; not acknowledging it")
 
         return emit
 
-    def _accept(self, slot: SensorSlot, readings: list[Any], now: float) -> None:
+    def _accept(self, slot: SensorSlot, readings: list[Any], now: float) -> bool:
+        """Validate and store; False only when valid readings could not be stored."""
         good: list[Reading] = []
         for r in readings:
-            why = _invalid(r)
+            why = invalid_reading(r)
             if why is None:
                 good.append(flag_time(r, now, self.cfg.clock))
                 continue
@@ -240,23 +207,28 @@ class Agent:
         if good and slot.rejecting and len(good) == len(readings):
             slot.rejecting = False
             log.info("readings valid again sensor=%s rejected=%d", slot.id, slot.rejected)
-        self._store(good, routine=True)
+        return self._store(good, routine=True)
 
-    def _store(self, readings: list[Reading], routine: bool) -> None:
+    def _store_event(self, readings: list[Reading]) -> None:
+        """Autonomy events (siren on/off) are never dropped when the outbox is full."""
+        self._store(readings, routine=False)
+
+    def _store(self, readings: list[Reading], routine: bool) -> bool:
         """Durable before returning: the caller polls its sensor again only after this."""
         if not readings or self.outbox is None:
-            return
+            return bool(not readings)
         try:
             stored = self.outbox.add(readings, routine=routine)
         except OutboxError as exc:
             with self._lock:
                 self._unstored += len(readings)
             log.error("readings not stored count=%d error=%s", len(readings), exc)
-            return
+            return False
         with self._lock:
             self._accepted.update(r.sensor for r in stored)
         if self.autonomy is not None:
             self.autonomy.observe(stored)
+        return True
 
     # ---- health and autonomy -------------------------------------------------------------------
 
@@ -278,6 +250,10 @@ class Agent:
                 log.exception("housekeeping failed gateway=%s", self.cfg.id)
 
     # ---- numbers -------------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """For the systemd watchdog: every polling and housekeeping thread is still running."""
+        return not self._stop.is_set() and bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def stats(self) -> dict[str, Any]:
         """Counts for the demo, tests and operators: totals and per sensor."""

@@ -73,7 +73,10 @@ class HealthProbe:
         try:
             usage = shutil.disk_usage(self.disk_path)
             values.append(("disk_free_pct", 100.0 * usage.free / usage.total if usage.total else 0.0))
+            self._failing.discard("disk_free_pct")
         except OSError as exc:
-            log.warning("health disk unreadable path=%s error=%s", self.disk_path, exc)
+            if "disk_free_pct" not in self._failing:
+                log.warning("health disk unreadable path=%s error=%s", self.disk_path, exc)
+                self._failing.add("disk_free_pct")
         values += self._file("cpu_temp_c", self.cfg.cpu_temp_file, self.cfg.cpu_temp_scale)
         return [Reading(self.sensor, q, round(v, 3), now, source="health") for q, v in values]

@@ -18,13 +18,15 @@ class MqttConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str = Field("127.0.0.1", description="Broker host name or address")
-    port: int = Field(1883, ge=1, le=65535, description="Broker TCP port")
-    username: str | None = Field(None, description="MQTT username (per gateway, per hub, per officer)")
-    password_env: str | None = Field(None, description="Environment variable holding the password")
-    password_file: Path | None = Field(None, description="File holding the password (mode 0600)")
-    tls_ca: Path | None = Field(None, description="CA certificate; enables TLS when set")
-    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds")
+    host: str = Field(default="127.0.0.1", description="Broker host name or address")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port")
+    username: str | None = Field(
+        default=None, description="MQTT username (per gateway, per hub, per officer)"
+    )
+    password_env: str | None = Field(default=None, description="Environment variable holding the password")
+    password_file: Path | None = Field(default=None, description="File holding the password (mode 0600)")
+    tls_ca: Path | None = Field(default=None, description="CA certificate; enables TLS when set")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive, seconds")
 
     def password(self) -> str | None:
         if self.password_env:

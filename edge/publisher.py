@@ -73,6 +73,7 @@ class Publisher:
         self._conn_up = threading.Event()
         self._conn_down = threading.Event()
         self._connected = False
+        self._failing = False  # a connection attempt failed since the last success (log once)
         self._down_since: float | None = clock()  # unreachable until the first CONNACK
         self.published = 0
         self.published_by_sensor: Counter[str] = Counter()
@@ -86,7 +87,11 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, name=f"publisher-{self.gateway}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, drain_s: float = 2.0, timeout: float = 10.0) -> None:
+        """Stop; while connected, first give the outbox up to drain_s to empty (a clean shutdown)."""
+        deadline = time.monotonic() + drain_s
+        while self._connected and self.outbox.count() > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._stop.set()
         with self._lock:
             self._space.notify_all()
@@ -136,7 +141,7 @@ class Publisher:
         try:
             client.connect(self.mqtt_cfg.host, self.mqtt_cfg.port, self.mqtt_cfg.keepalive_s)
         except (OSError, ValueError) as exc:
-            log.debug("broker unreachable gateway=%s error=%s", self.gateway, exc)
+            self._connect_failed(f"{type(exc).__name__}: {exc}")
             return None
         client.loop_start()
         deadline = time.monotonic() + self.cfg.connect_timeout_s
@@ -151,10 +156,25 @@ class Publisher:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
-            log.warning("broker refused gateway=%s reason=%s", self.gateway, reason)
+            self._connect_failed(f"refused: {reason}")  # e.g. bad credentials: an operator must act
             self._conn_down.set()
             return
         self._conn_up.set()
+
+    def _connect_failed(self, why: str) -> None:
+        """Log once per outage, not once per reconnect attempt."""
+        if self._failing:
+            log.debug("broker unreachable gateway=%s error=%s", self.gateway, why)
+            return
+        self._failing = True
+        log.warning(
+            "broker unreachable gateway=%s host=%s port=%d error=%s backlog=%d",
+            self.gateway,
+            self.mqtt_cfg.host,
+            self.mqtt_cfg.port,
+            why,
+            self.outbox.count(),
+        )
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._conn_down.set()
@@ -209,7 +229,9 @@ class Publisher:
             self._pending.clear()
             self._early.clear()
         self.outbox.release()  # whatever had no PUBACK goes again, fresh first
-        if was_up:
+        if was_up and self._stop.is_set():
+            log.info("broker link closed gateway=%s backlog=%d", self.gateway, self.outbox.count())
+        elif was_up:
             log.warning("broker link down gateway=%s backlog=%d", self.gateway, self.outbox.count())
 
     def _say_goodbye(self, client: mqtt.Client, timeout: float = 2.0) -> None:
@@ -231,6 +253,7 @@ class Publisher:
         info = client.publish(self.status_topic, json.dumps(status), qos=1, retain=True)
         self._track(info, None)
         self._connected = True
+        self._failing = False
         self._down_since = None
         self.connects += 1
         log.info("broker link up gateway=%s backlog=%d", self.gateway, self.outbox.count())

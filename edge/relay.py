@@ -119,7 +119,10 @@ class GpioRelay:
                 self._device = OutputDevice(
                     self.cfg.pin, active_high=self.cfg.active_high, initial_value=False
                 )
-            self._device.on() if on else self._device.off()
+            if on:
+                self._device.on()
+            else:
+                self._device.off()
         except Exception as exc:  # gpiozero raises its own hierarchy (BadPinFactory, GPIOPinInUse, ...)
             raise RelayError(f"relay gpio pin {self.cfg.pin}: {exc}") from exc
 

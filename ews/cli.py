@@ -10,7 +10,17 @@ import sys
 # Each module defines `register(subparsers)` which adds its parser and sets `func(args) -> int`.
 # One line per command module; order is the order of `ews --help`.
 COMMANDS: list[str] = [
+    "ews.commands.demo",
     "ews.commands.edge",
+    "ews.commands.hub",
+    "ews.commands.gateway",
+    "ews.commands.drone",
+    "ews.commands.dashboards",
+    "ews.commands.report",
+    "ews.commands.feeds",
+    "ews.commands.cap",
+    "ews.commands.decode",
+    "ews.commands.alerts",
     "ews.commands.rules",
     "ews.commands.replay",
 ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ class _Child:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> _Child:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -119,6 +121,9 @@ class Mosquitto(_Child):
         conf = "\n".join(
             [
                 "per_listener_settings false",
+                # As root mosquitto drops to the `mosquitto` user, which cannot write a private temp
+                # directory: persistence would silently never be saved. Stay the invoking user.
+                "user root" if os.geteuid() == 0 else "",
                 f"listener {self.port} 127.0.0.1",
                 f"allow_anonymous {'true' if self.anonymous else 'false'}",
                 "set_tcp_nodelay true",

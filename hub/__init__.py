@@ -1,0 +1,1 @@
+"""Hub: ingest, store, rule engine, alert dispatch and feeds."""

@@ -1,4 +1,4 @@
-"""Composition root of the hub process: store, engine, pipeline, dispatcher, ingest and the ticker."""
+"""Composition root of the hub process: store, engine, pipeline, dispatcher, feeds, ingest and the ticker."""
 
 from __future__ import annotations
 
@@ -6,13 +6,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
+
+from edge.mqttlink import make_client
+from hub.alerts.config import build_dispatcher
+from hub.alerts.dispatcher import Dispatcher
 from hub.config import HubConfig
+from hub.feeds.base import FeedEvent
+from hub.feeds.registry import build_feed
+from hub.feeds.runner import FeedRunner, mqtt_publisher
 from hub.history import load_history
-from hub.influx import InfluxClient, InfluxError
+from hub.influx import InfluxClient, InfluxError, line
 from hub.ingest import Ingest
-from hub.pipeline import Pipeline, TransitionSink
+from hub.pipeline import Pipeline
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.store import Store
@@ -20,81 +29,211 @@ from hub.store import Store
 log = logging.getLogger(__name__)
 
 
+class _Rows:
+    """The dispatcher's row sink on top of the store, so its rows share batching and the disk spill."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put(self, row: str) -> None:
+        self.store.put([row])
+
+
 class Hub:
     """Wires the hub's parts together; constructors only assign, start() does the I/O."""
 
-    def __init__(
-        self, cfg: HubConfig, dispatcher: TransitionSink, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, cfg: HubConfig, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
-        self.dispatcher = dispatcher
         self.clock = clock
         self.client = InfluxClient(cfg.influx)
         self.store = Store(self.client, cfg.store)
+        self.dispatcher: Dispatcher | None = None
         self.ruleset: Any = None
         self.pipeline: Pipeline | None = None
         self.ingest: Ingest | None = None
+        self.feeds: FeedRunner | None = None
+        self._feed_client: mqtt.Client | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.last_tick = time.monotonic()
+
+    @property
+    def client_suffix(self) -> str:
+        return "-".join(sorted(self.cfg.sites)) if self.cfg.sites else "all"
 
     def start(self) -> None:
         self.ruleset = load_ruleset(self.cfg.rules)
         engine = Engine(self.ruleset)
-        sensor_sites = {sid: s.site for sid, s in self.ruleset.sensors.items()}
+        self.dispatcher = build_dispatcher(self.cfg.alerts, _Rows(self.store))
         sites = frozenset(self.cfg.sites) if self.cfg.sites is not None else None
-        self.pipeline = Pipeline(engine, sensor_sites, self.store, self.dispatcher, self.clock, sites)
+        self.pipeline = Pipeline(
+            engine,
+            self._sensor_sites(),
+            self.store,
+            self.dispatcher,
+            self.clock,
+            sites,
+            self.cfg.store_unassigned,
+        )
         try:
             self.client.create_database()
         except InfluxError as exc:  # decisions go on without the store; writes spill and wait
             log.error("influx unavailable at start url=%s error=%s", self.cfg.influx.url, exc)
         self.store.start()
+        self.dispatcher.start()
         if self.cfg.rebuild_on_start:
-            self._rebuild(engine)
-        suffix = "-".join(sorted(self.cfg.sites)) if self.cfg.sites else "all"
+            self.pipeline.warm_up(self._history(engine))
         self.ingest = Ingest(
             self.cfg.mqtt,
-            f"ews-{self.cfg.hub_id}-{suffix}"[:64],
+            f"ews-{self.cfg.hub_id}-{self.client_suffix}"[:64],
             self.pipeline.handle_batch,
             self.clock,
             on_command=self._on_command,
             on_lines=self.store.put,
+            gateway_sensors=self.cfg.gateway_sensors,
         )
         self.ingest.start()
+        self._start_feeds()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
+        self._inbound = threading.Thread(target=self._inbound_loop, name="hub-inbound-sms", daemon=True)
+        self._inbound.start()
 
-    def _rebuild(self, engine: Engine) -> None:
+    def _sensor_sites(self) -> dict[str, str]:
+        return {sid: s.site for sid, s in self.ruleset.sensors.items()}
+
+    def _points(self) -> list[tuple[str, float, float]]:
+        return [(sid, s.lat, s.lon) for sid, s in self.ruleset.sites.items() if s.lat is not None]
+
+    def _history(self, engine: Engine) -> list[Any]:
         assert self.pipeline is not None
         try:
             history = load_history(self.client, engine.history_needed(), self.clock())
         except InfluxError as exc:
             log.error("window rebuild skipped: influx unavailable error=%s", exc)
+            return []
+        return [r for r in history if self.pipeline.owns(r.sensor)]
+
+    def _start_feeds(self) -> None:
+        if not self.cfg.feeds:
             return
-        history = [r for r in history if self.pipeline.owns(r.sensor)]
-        n = self.pipeline.warm_up(history)
-        log.info("windows rebuilt readings=%d", n)
+        # Feed readings travel through the broker like gateway readings: one ingest path, one store.
+        client = make_client(self.cfg.mqtt, f"ews-{self.cfg.hub_id}-feeds-{self.client_suffix}"[:64])
+        client.connect_async(self.cfg.mqtt.host, self.cfg.mqtt.port, self.cfg.mqtt.keepalive_s)
+        client.loop_start()
+        self._feed_client = client
+        feeds = [build_feed(c) for c in self.cfg.feeds]
+        self.feeds = FeedRunner(
+            feeds, self._points(), mqtt_publisher(client), on_event=self._on_feed_event, clock=self.clock
+        )
+        self.feeds.start()
+
+    def _on_feed_event(self, ev: FeedEvent) -> None:
+        title = f"{ev.event} {ev.action}"
+        text = f"{ev.headline} ({ev.sender} {ev.identifier})"
+        self.store.put(
+            [
+                line(
+                    "annotation",
+                    {"site": ev.site, "kind": "warning"},
+                    {"title": title, "text": text, "level_num": ev.level},
+                    ev.time,
+                )
+            ]
+        )
+        log.info(
+            "official warning feed=%s site=%s action=%s level=%d id=%s",
+            ev.feed,
+            ev.site,
+            ev.action,
+            ev.level,
+            ev.identifier,
+        )
+
+    def reload_rules(self, paths: list[Path] | None = None) -> bool:
+        """SIGHUP: load the rule files again; keep the running rules if the new ones are invalid."""
+        assert self.pipeline is not None
+        try:
+            ruleset = load_ruleset(paths or self.cfg.rules)
+        except (ValueError, OSError) as exc:
+            log.error("rules reload refused, keeping the running rules error=%s", exc)
+            return False
+        old_ruleset, self.ruleset = self.ruleset, ruleset
+        engine = Engine(ruleset)
+        state = engine.initial_state()
+        state, transitions = engine.evaluate(state, self._history(engine), self.clock())
+        self.pipeline.swap_engine(engine, state, self._sensor_sites())
+        if self.dispatcher is not None and transitions:
+            self.dispatcher.submit(transitions)  # delivery state keeps people from being told twice
+        if self.feeds is not None:
+            self.feeds.set_points(self._points())
+        log.info(
+            "rules reloaded rules=%d sensors=%d (was %d rules)",
+            len(ruleset.rules),
+            len(ruleset.sensors),
+            len(old_ruleset.rules),
+        )
+        return True
+
+    def healthy(self) -> bool:
+        """For the systemd watchdog: the ticker runs and the broker session is up (or being re-made)."""
+        ticking = time.monotonic() - self.last_tick < max(10.0, 5 * self.cfg.tick_s)
+        return ticking and self.ingest is not None and self.ingest.client is not None
 
     def _on_command(self, verb: str, doc: dict[str, Any]) -> None:
-        handler = getattr(self.dispatcher, "handle_command", None)
-        if handler is not None:
-            handler(verb, doc, str(doc.get("who", "")), self.clock())
+        if self.dispatcher is not None:
+            self.dispatcher.handle_command(verb, doc, str(doc.get("who", "")), self.clock())
+
+    def _inbound_loop(self) -> None:
+        """Read SMS replies from every channel that receives them (the GSM modem) into the dispatcher.
+
+        Replies are acknowledgements ("1", "收到") and grid workers' evacuation reports ("撤离 12/15").
+        The modem channel serializes this read with its sends on its own lock.
+        """
+        assert self.dispatcher is not None
+        readers = [(n, c) for n, c in self.dispatcher.channels.items() if hasattr(c, "poll_inbound")]
+        failing: set[str] = set()
+        while readers and not self._stop.wait(self.cfg.inbound_poll_s):
+            for name, chan in readers:
+                try:
+                    messages = chan.poll_inbound()
+                except Exception as exc:  # modem away: log once per episode, keep polling
+                    if name not in failing:
+                        failing.add(name)
+                        log.warning("inbound sms unavailable channel=%s error=%s", name, exc)
+                    continue
+                if name in failing:
+                    failing.discard(name)
+                    log.info("inbound sms back channel=%s", name)
+                for sender, text in messages:
+                    try:
+                        self.dispatcher.handle_sms(sender, text, self.clock())
+                    except Exception:
+                        log.exception("inbound sms not handled channel=%s", name)
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.cfg.tick_s):
+            self.last_tick = time.monotonic()
             if self.pipeline is None:
                 continue
             try:
                 self.pipeline.tick()
-                tick = getattr(self.dispatcher, "tick", None)
-                if tick is not None:
-                    tick(self.clock())
+                if self.dispatcher is not None:
+                    self.dispatcher.tick(self.clock())
             except Exception:  # the ticker must survive a bug in one evaluation
                 log.exception("tick failed")
 
     def stop(self) -> None:
         self._stop.set()
+        if self.feeds is not None:
+            self.feeds.stop(wait=False)
+        if self._feed_client is not None:
+            self._feed_client.disconnect()
+            self._feed_client.loop_stop()
         if self.ingest:
             self.ingest.stop()
         if self._ticker:
             self._ticker.join(5)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.store.stop()

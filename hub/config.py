@@ -8,6 +8,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.mqttlink import MqttConfig
+from hub.alerts.config import AlertsConfig
+from hub.feeds.registry import FeedConfig, check_unique_names
 from hub.influx import InfluxConfig
 from hub.store import StoreConfig
 
@@ -24,8 +26,20 @@ class HubConfig(BaseModel):
     influx: InfluxConfig = Field(default_factory=InfluxConfig, description="InfluxDB v1 HTTP API")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Write batching and disk spill")
     rules: list[Path] = Field(description="Rule files (YAML), relative to this config file")
-    sites: list[str] | None = Field(
-        None, description="Sites this hub decides (partitioning); all when absent"
+    alerts: AlertsConfig = Field(
+        description="Recipients, routing and channels; in a file, a path string names a separate YAML file",
+    )
+    feeds: list[FeedConfig] = Field(default_factory=list, description="Forecast and warning feeds, by kind")
+    sites: list[str] | None = Field(None, description="Sites this hub decides (partitioning); all if absent")
+    gateway_sensors: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Gateway id -> sensor id patterns (fnmatch) it may report; gateways not listed are not checked",
+    )
+    store_unassigned: bool = Field(
+        True, description="With `sites`: also store site-less readings (gateway health); true on one hub only"
+    )
+    inbound_poll_s: float = Field(
+        15.0, gt=0, description="Seconds between reads of incoming SMS (acknowledgements, evacuation reports)"
     )
     tick_s: float = Field(1.0, gt=0, description="Seconds between time-driven evaluations (hold, staleness)")
     rebuild_on_start: bool = Field(True, description="Rebuild rule windows from InfluxDB at start-up")
@@ -52,9 +66,28 @@ def load_hub_config(path: Path) -> HubConfig:
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
+    if isinstance(doc.get("alerts"), str):
+        # The directory of people (phone numbers) usually lives in its own, more private file.
+        alerts_path = path.parent / doc["alerts"]
+        alerts_doc = load_yaml(alerts_path)
+        if not isinstance(alerts_doc, dict):
+            raise ConfigError(f"{alerts_path}: the top level must be a mapping")
+        alerts_doc.setdefault("state_path", "alerts.sqlite")
+        state = Path(alerts_doc["state_path"])
+        alerts_doc["state_path"] = str(state if state.is_absolute() else alerts_path.parent / state)
+        doc = {**doc, "alerts": alerts_doc}
     try:
         cfg = HubConfig.model_validate(doc)
+        check_unique_names(list(cfg.feeds))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path), exc)) from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     base = path.parent
-    return cfg.model_copy(update={"rules": [p if p.is_absolute() else base / p for p in cfg.rules]})
+    rules = [p if p.is_absolute() else base / p for p in cfg.rules]
+    state = cfg.alerts.state_path
+    alerts = cfg.alerts.model_copy(update={"state_path": state if state.is_absolute() else base / state})
+    store = cfg.store
+    if not store.spill_dir.is_absolute():
+        store = store.model_copy(update={"spill_dir": base / store.spill_dir})
+    return cfg.model_copy(update={"rules": rules, "alerts": alerts, "store": store})

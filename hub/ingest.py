@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import threading
@@ -36,12 +37,15 @@ class Ingest:
         now: Callable[[], float],
         on_command: Callable[[str, dict[str, Any]], object] | None = None,
         on_lines: Callable[[list[str]], object] | None = None,
+        gateway_sensors: dict[str, list[str]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.client_id = client_id
         self.on_batch = on_batch
         self.on_command = on_command
         self.on_lines = on_lines  # where status, rejection and audit rows go (the store)
+        # gateway -> sensor id patterns it may report; a stolen gateway cannot speak for other sensors
+        self.gateway_sensors = gateway_sensors or {}
         self.now = now
         self.counts: Counter[str] = Counter()
         self._logged: set[tuple[str, str]] = set()
@@ -59,6 +63,7 @@ class Ingest:
         self.client = client
 
     def stop(self) -> None:
+        self.connected.clear()  # a disconnect we asked for is not worth a warning
         if self.client is not None:
             self.client.disconnect()
             self.client.loop_stop()
@@ -106,8 +111,21 @@ class Ingest:
             return
         for err in errors:
             self.reject(topic, "bad_row", str(err))
+        patterns = self.gateway_sensors.get(origin) if topic.startswith(f"{ROOT}/gw/") else None
+        if patterns is not None:
+            batch = self._own_sensors(topic, batch, patterns)
         self.counts["batches"] += 1
         self.on_batch(batch)
+
+    def _own_sensors(self, topic: str, batch: Batch, patterns: list[str]) -> Batch:
+        own = [f"{batch.origin}-*", *patterns]  # the gateway's own health and autonomy readings
+        keep = [r for r in batch.readings if any(fnmatch.fnmatchcase(r.sensor, p) for p in own)]
+        for r in batch.readings:
+            if r not in keep:
+                self.reject(
+                    topic, "foreign_sensor", f"gateway {batch.origin} may not report sensor {r.sensor}"
+                )
+        return batch if len(keep) == len(batch.readings) else Batch(batch.origin, tuple(keep), batch.sent)
 
     def _status(self, topic: str, payload: bytes) -> None:
         gateway = topic.split("/")[3]

@@ -53,6 +53,7 @@ class Pipeline:
         dispatcher: TransitionSink,
         clock: Callable[[], float],
         sites: frozenset[str] | None = None,
+        store_unassigned: bool = True,
     ) -> None:
         self.engine = engine
         self.state = engine.initial_state()
@@ -61,16 +62,30 @@ class Pipeline:
         self.dispatcher = dispatcher
         self.clock = clock
         self.sites = sites  # partition: the sites this hub decides; None means all
+        self.store_unassigned = store_unassigned  # partitioned: this hub also takes site-less readings
         self.dedupe = Deduper()
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
+        self.last_decision = 0.0
+
+    def swap_engine(self, engine: Any, state: Any, sensor_sites: dict[str, str]) -> None:
+        """Replace the rule set (SIGHUP) with an engine whose windows were already rebuilt."""
+        with self.lock:
+            self.engine, self.state, self.sensor_sites = engine, state, sensor_sites
+
+    def site_of(self, sensor: str) -> str:
+        """The sensor's site from the rule set; feed sensors are named `{feed}@{site}`."""
+        site = self.sensor_sites.get(sensor)
+        if site is None and "@" in sensor:
+            site = sensor.rpartition("@")[2]
+        return site or ""
 
     def owns(self, sensor: str) -> bool:
         if self.sites is None:
             return True
-        site = self.sensor_sites.get(sensor)
-        return site is not None and site in self.sites
+        site = self.site_of(sensor)
+        return site in self.sites if site else self.store_unassigned
 
     def handle_batch(self, batch: Batch) -> list[Transition]:
         fresh: list[Reading] = []
@@ -82,8 +97,8 @@ class Pipeline:
             if not self.dedupe.first_time(batch.origin, r.seq):
                 self.counts["duplicate"] += 1
                 continue
-            site = self.sensor_sites.get(r.sensor, "")
-            if not site:
+            site = self.site_of(r.sensor)
+            if not site and r.source != "health":
                 self._unknown(r, batch.origin)
             fresh.append(r)
             lines.append(reading_line(r, batch.origin, site))
@@ -97,6 +112,7 @@ class Pipeline:
     def decide(self, readings: Sequence[Reading]) -> list[Transition]:
         with self.lock:
             self.state, transitions = self.engine.evaluate(self.state, readings, self.clock())
+            self.last_decision = self.clock()
         if transitions:
             self.counts["transitions"] += len(transitions)
             self.dispatcher.submit(transitions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -115,11 +116,18 @@ class Store:
             self._replay_spill()
             batch = self._take()
             if batch:
-                if self._down:
-                    self._spill(batch)
-                else:
-                    self._write(batch)
-                self._busy = False
+                try:
+                    if self._down:
+                        self._spill(batch)
+                    else:
+                        self._write(batch)
+                except Exception:  # a bug must not kill the writer; keep the points for forensics
+                    log.exception(
+                        "store writer failed points=%d; kept in %s/*.bad", len(batch), self.cfg.spill_dir
+                    )
+                    self._keep_bad(batch)
+                finally:
+                    self._busy = False
 
     def _write(self, batch: list[str]) -> bool:
         try:
@@ -160,6 +168,12 @@ class Store:
             f.flush()
             os.fsync(f.fileno())
         self.spilled += len(batch)
+
+    def _keep_bad(self, batch: list[str]) -> None:
+        self.rejected += 1
+        with contextlib.suppress(OSError):
+            path = self.cfg.spill_dir / f"{time.time_ns():020d}.bad"
+            path.write_text("\n".join(map(str, batch)), encoding="utf-8")
 
     def _spill_overflow(self) -> None:
         with self._cv:

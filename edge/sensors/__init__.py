@@ -1,0 +1,1 @@
+"""Sensor protocols: one module per protocol or device family, one registry line each."""

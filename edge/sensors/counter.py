@@ -30,7 +30,7 @@ def step(
     modulus: int,
     scale: float,
     max_rate_per_h: float,
-    min_window_s: float = 60.0,
+    min_window_s: float = 600.0,
 ) -> tuple[CounterState, Increment]:
     """Pure: the new state and the increment for a counter reading `raw` at event time `now`.
 
@@ -40,6 +40,8 @@ def step(
       logger rebooted and restarted from 0; then the count since the reboot is the best lower bound
       and is marked suspect, never a huge negative or positive jump.
     - A forward jump larger than max_rate_per_h allows is garbage or a reset to an odd value: 0, suspect.
+      The allowance is taken over at least `min_window_s` (10 min): a real cloudburst can put tens of mm
+      into one short polling interval, and throwing real rain away is worse than passing a rare glitch.
     """
     if not 0 <= raw < modulus:
         raise ValueError(f"counter value {raw} outside 0..{modulus - 1}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
-from edge.sensors import counter
+from edge.sensors import counter, counter_store
 from edge.sensors.base import PolledSensor, SensorConfig, SensorError
 from edge.sensors.modbus_map import (
     ModbusMapError,
@@ -43,6 +44,11 @@ class ModbusConfig(SensorConfig):
     timeout_s: float = Field(1.0, gt=0, le=30, description="How long to wait for an answer, seconds")
     retries: int = Field(1, ge=0, le=5, description="Retries per request before the poll fails")
     bus: str | None = Field(None, description="Bus name for serialized polling; defaults to the port")
+    state_file: Path | None = Field(
+        None,
+        description="Where counter baselines are kept across restarts (e.g. /var/lib/ews/fs-hp01-rg1.json); "
+        "without it, rain counted while the gateway was down is not sent",
+    )
 
     @model_validator(mode="after")
     def _profile_loads(self) -> ModbusConfig:
@@ -85,7 +91,12 @@ class ModbusSensor:
         self.cfg = cfg
         self.profile = profile
         self._plan = read_plan(profile.registers)
-        self._counters: dict[str, counter.CounterState] = {}
+        self._counters: dict[str, counter.CounterState] = counter_store.load(cfg.state_file)
+        chatty = logging.getLogger("pymodbus")
+        if chatty.level == logging.NOTSET:
+            # pymodbus logs every timeout at ERROR with hex dumps; the agent logs a dead device once per
+            # outage from our SensorError. Set the level explicitly to see pymodbus' own logging again.
+            chatty.setLevel(logging.CRITICAL)
 
     @property
     def bus(self) -> str:
@@ -135,9 +146,11 @@ class ModbusSensor:
             readings, counts = decode_values(self.cfg.id, self.profile, blocks, now)
         except ModbusMapError as exc:
             raise SensorError(f"sensor {self.cfg.id}: {exc}") from None
-        for spec in self.profile.registers:
-            if spec.counter:
-                readings.append(self._increment(spec, counts[spec.quantity], now))
+        counters = [s for s in self.profile.registers if s.counter]
+        for spec in counters:
+            readings.append(self._increment(spec, counts[spec.quantity], now))
+        if counters:
+            counter_store.save(self.cfg.state_file, self._counters)
         return readings
 
     def _increment(self, spec: RegisterSpec, raw: int, now: float) -> Reading:
@@ -148,7 +161,6 @@ class ModbusSensor:
             modulus=spec.modulus,
             scale=spec.scale,
             max_rate_per_h=spec.max_rate_per_h,
-            min_window_s=self.cfg.period_s,
         )
         self._counters[spec.quantity] = state
         if inc.quality != "good":

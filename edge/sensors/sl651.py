@@ -6,18 +6,19 @@ import logging
 import socket
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import serial  # type: ignore[import-untyped]
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from edge.sensors import counter
 from edge.sensors.base import ListeningSensor, SensorConfig
-from edge.sensors.sl651_body import Report, parse_report
-from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, ack, bcd_time
+from edge.sensors.sl651_body import parse_report
+from edge.sensors.sl651_codec import Frame, Scanner, SL651Error
 from edge.sensors.sl651_elements import EOT, ESC
+from edge.sensors.sl651_encode import ack, bcd_time
+from edge.sensors.sl651_readings import Mapper
 from edge.wire import Reading
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,24 @@ class SL651Config(SensorConfig):
         "ESC", description="ESC keeps the DTU online, EOT ends the session"
     )
     max_rain_rate_mm_h: float = Field(300.0, gt=0, description="PT jumps above this rate are not trusted")
+    state_file: Path | None = Field(
+        None, description="Where PT baselines are kept across restarts, so rain during downtime is sent"
+    )
+    idle_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="TCP: close a DTU connection silent this long (keep-alives come every few minutes)",
+    )
+
+    @field_validator("stations", mode="before")
+    @classmethod
+    def _quoted(cls, v: object) -> object:
+        if isinstance(v, dict) and any(not isinstance(k, str) for k in v):
+            raise ValueError(
+                'station addresses must be quoted strings in YAML ("0012345678"): unquoted, '
+                "leading zeros are lost"
+            )
+        return v
 
     @field_validator("stations")
     @classmethod
@@ -62,67 +81,14 @@ class SL651Config(SensorConfig):
                 raise ValueError(f"station address {addr!r} must be 10 digits")
         return v
 
-    def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
+    @model_validator(mode="after")
+    def _serial_needs_port(self) -> SL651Config:
         if self.transport == "serial" and not self.port:
             raise ValueError(f"sensor {self.id}: transport serial needs port")
+        return self
+
+    def build(self, clock: Callable[[], float] = time.time) -> ListeningSensor:
         return SL651Centre(self, clock)
-
-
-class Mapper:
-    """Pure apart from its state: reports in, readings out; dedupes retransmissions; differences PT."""
-
-    def __init__(self, cfg: SL651Config) -> None:
-        self.cfg = cfg
-        self._pt: dict[str, counter.CounterState] = {}
-        self._seen: OrderedDict[tuple[str, int, int, float], None] = OrderedDict()
-
-    def duplicate(self, report: Report) -> bool:
-        key = (report.frame.station, report.frame.function, report.serial, report.send_time)
-        if key in self._seen:
-            return True
-        self._seen[key] = None
-        if len(self._seen) > 1024:
-            self._seen.popitem(last=False)
-        return False
-
-    def readings(self, report: Report) -> list[Reading]:
-        sensor = self.cfg.stations[report.frame.station]
-        out: list[Reading] = []
-        for ob in report.observations:
-            if ob.value is None:
-                continue
-            if ob.ident == self.cfg.rain and ob.ident != "PT":
-                out.append(Reading(sensor, "rain_mm", ob.value, ob.time))
-            elif ob.ident == "PT" and self.cfg.rain == "PT":
-                out += self._pt_increment(sensor, report.frame.station, ob.value, ob.time)
-            elif ob.ident in self.cfg.quantities:
-                out.append(Reading(sensor, self.cfg.quantities[ob.ident], ob.value, ob.time))
-        return out
-
-    def _pt_increment(self, sensor: str, station: str, value: float, t: float) -> list[Reading]:
-        prev = self._pt.get(station)
-        if prev is not None and t <= prev.time:
-            return []  # an older report (hourly/uniform replay) arriving late: the counter has moved on
-        raw = int(round(value * 10)) % 1_000_000  # PT is N(6,1): counts of 0.1 mm
-        state, inc = counter.step(
-            prev,
-            raw,
-            t,
-            modulus=1_000_000,
-            scale=0.1,
-            max_rate_per_h=self.cfg.max_rain_rate_mm_h,
-            min_window_s=self.cfg.period_s,
-        )
-        self._pt[station] = state
-        if inc.quality != "good":
-            log.warning(
-                "rain counter discontinuity sensor=%s station=%s why=%s pt=%s",
-                sensor,
-                station,
-                inc.why,
-                value,
-            )
-        return [Reading(sensor, "rain_mm", inc.value, t, quality=inc.quality)]
 
 
 class SL651Centre:
@@ -139,6 +105,7 @@ class SL651Centre:
         self._server: socket.socket | None = None
         self._failing: set[str] = set()
         self.address: tuple[str, int] | None = None
+        self.connected = threading.Event()  # serial: the port is open (opening a tty flushes its input)
 
     def start(self, emit: Callable[[Reading], None]) -> None:
         self._stop.clear()
@@ -169,8 +136,10 @@ class SL651Centre:
                 self._bad(source, exc)
                 self._stop.wait(2.0)
                 continue
+            self.connected.set()
             with port:
                 self._read_loop(port.read, port.write, source, emit)
+            self.connected.clear()
 
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
         t = threading.Thread(target=target, args=args, name=f"sl651-{self.cfg.id}", daemon=True)
@@ -190,13 +159,20 @@ class SL651Centre:
             self._spawn(self._conn_loop, conn, f"tcp:{peer[0]}:{peer[1]}", emit)
 
     def _conn_loop(self, conn: socket.socket, source: str, emit: Callable[[Reading], None]) -> None:
+        last = time.monotonic()
+
         def read(_n: int) -> bytes:
+            nonlocal last
             try:
                 data = conn.recv(4096)
             except TimeoutError:
+                # A 4G NAT can drop a connection without a FIN; a DTU silent this long is gone.
+                if time.monotonic() - last > self.cfg.idle_timeout_s:
+                    raise ConnectionError(f"idle for {self.cfg.idle_timeout_s:.0f} s") from None
                 return b""
             if not data:
                 raise ConnectionError("closed by station")
+            last = time.monotonic()
             return data
 
         with conn:
@@ -248,9 +224,19 @@ class SL651Centre:
             if self.mapper.duplicate(report):
                 self.stats["duplicates"] += 1  # the station did not get our ack: answer again, emit nothing
             else:
-                for reading in self.mapper.readings(report):
-                    emit(reading)  # the agent has it on disk when emit returns; only then do we confirm
-                    self.stats["readings"] += 1
+                snap = self.mapper.snapshot()
+                try:
+                    for reading in self.mapper.readings(report):
+                        emit(reading)  # the agent has it on disk when emit returns; only then do we confirm
+                        self.stats["readings"] += 1
+                except Exception as exc:  # the agent could not take it: no ack, the station sends it again
+                    self.mapper.restore(snap)
+                    log.error(
+                        "sl651 emit failed sensor=%s station=%s error=%s", self.cfg.id, frame.station, exc
+                    )
+                    return None
+                self.mapper.remember(report)
+                self.mapper.persist()
             if not self.cfg.ack or frame.function not in ACKED:
                 return None
             local = time.gmtime(self.clock() + self.cfg.tz_offset_h * 3600)

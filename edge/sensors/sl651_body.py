@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import calendar
 import math
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge.sensors.sl651_codec import Frame, SL651Error
-from edge.sensors.sl651_elements import BY_IDENT, ELEMENTS, Element
+from edge.sensors.sl651_elements import BY_IDENT, ELEMENTS, ENDINGS, FUNCTIONS, STATION_CLASSES, Element
 
 BEIJING = 8 * 3600  # SL 651 stations keep Beijing time (UTC+8)
 REPORTS = (0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x37, 0x38, 0x3A)  # bodies that carry ST/TT and elements
@@ -236,3 +238,50 @@ def parse_report(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
     if frame.encoding == "ascii":
         return parse_ascii_body(frame, tz_offset_s)
     return parse_hex_body(frame, tz_offset_s)
+
+
+def _iso(epoch: float, tz_offset_s: int) -> str:
+    sign = "+" if tz_offset_s >= 0 else "-"
+    hh, mm = divmod(abs(tz_offset_s) // 60, 60)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch + tz_offset_s)) + f"{sign}{hh:02d}:{mm:02d}"
+
+
+def describe(frame: Frame, tz_offset_s: int = BEIJING) -> dict[str, Any]:
+    """Everything a field technician needs from one frame, JSON-ready; times in the station's zone."""
+    doc: dict[str, Any] = {
+        "encoding": frame.encoding,
+        "direction": frame.direction,
+        "function": f"{frame.function:02X}",
+        "function_name": FUNCTIONS.get(frame.function, ""),
+        "centre": frame.centre,
+        "station": frame.station,
+        "password": frame.password,
+        "end": ENDINGS.get(frame.end, f"{frame.end:02X}"),
+        "crc_ok": frame.crc_ok,
+    }
+    if frame.packet:
+        doc["packet"] = {"total": frame.packet[0], "number": frame.packet[1]}
+    try:
+        report = parse_report(frame, tz_offset_s)
+    except SL651Error as exc:
+        doc["error"] = str(exc)
+        return doc
+    doc["serial"] = report.serial
+    doc["send_time"] = _iso(report.send_time, tz_offset_s)
+    if report.station_class:
+        doc["station_class"] = report.station_class
+        doc["station_class_name"] = STATION_CLASSES.get(report.station_class, "")
+    if report.observations:
+        doc["observation_time"] = _iso(report.observations[0].time, tz_offset_s)
+    doc["elements"] = [
+        {
+            "id": ob.ident,
+            "code": None if ob.code is None else f"{ob.code:02X}",
+            "name": ob.name,
+            "unit": ob.unit,
+            "value": ob.value,
+            "time": _iso(ob.time, tz_offset_s),
+        }
+        for ob in report.observations
+    ]
+    return doc

@@ -1,10 +1,10 @@
-"""SL 651-2014 framing, pure: HEX/BCD and ASCII frames, CRC-16/MODBUS, a resyncing stream scanner, encoders."""
+"""SL 651-2014 framing, pure: HEX/BCD and ASCII frames, CRC-16/MODBUS, a resyncing stream scanner."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.sensors.sl651_elements import ENDINGS, ESC, ETX, SOH_ASCII, STX, SYN
+from edge.sensors.sl651_elements import ENDINGS, SOH_ASCII, STX, SYN
 
 HEX_SOH = b"\x7e\x7e"
 MAX_BODY = 4095  # 12-bit length field
@@ -201,9 +201,13 @@ class Scanner:
                 skipped += 1
                 continue
             if len(self._buf) < total:
-                if len(self._buf) > self.max_buffer:
-                    del self._buf[:1]
-                    skipped += 1
+                # A noise "header" can claim up to 4 KB and would hold back the real frames behind it
+                # (a DTU waiting for its ack sends only a few hundred bytes): skip it once one is complete.
+                later = self._complete_frame_after(1)
+                if later > 0 or len(self._buf) > self.max_buffer:
+                    cut = later if later > 0 else 1
+                    del self._buf[:cut]
+                    skipped += cut
                     continue
                 break
             candidate = bytes(self._buf[:total])
@@ -225,61 +229,31 @@ class Scanner:
             out.append(SL651Error(f"skipped {skipped} bytes of garbage"))
         return out
 
+    def flush(self) -> list[SL651Error]:
+        """End of input: whatever is still buffered is a truncated frame."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return [SL651Error(f"truncated frame at end of input: {rest[:16].hex().upper()}...")] if rest else []
+
+    def _complete_frame_after(self, pos: int) -> int:
+        """Offset of the first complete, valid frame starting at or after `pos`, or -1."""
+        buf = bytes(self._buf)
+        while pos < len(buf):
+            starts = [i for i in (buf.find(HEX_SOH, pos), buf.find(bytes([SOH_ASCII]), pos)) if i >= 0]
+            if not starts:
+                return -1
+            at = min(starts)
+            try:
+                total = (hex_frame_length if buf[at] == 0x7E else ascii_frame_length)(buf[at:])
+                if at + total <= len(buf):
+                    parse_frame(buf[at : at + total], check_crc=True)
+                    return at
+            except (SL651Error, IndexError):
+                pass
+            pos = at + 1
+        return -1
+
     def _next_start(self) -> int:
         hex_at = self._buf.find(HEX_SOH)
         soh_at = self._buf.find(bytes([SOH_ASCII]))
         found = [i for i in (hex_at, soh_at) if i >= 0]
         return min(found) if found else -1
-
-
-def encode_hex(
-    *, up: bool, centre: int, station: str, password: str, function: int, body: bytes, end: int = ETX
-) -> bytes:
-    """A HEX/BCD frame with STX, the length field and the CRC (high byte first)."""
-    if len(body) > MAX_BODY:
-        raise SL651Error("body longer than 4095 bytes")
-    addr = bytes([centre]) + bytes.fromhex(station) if up else bytes.fromhex(station) + bytes([centre])
-    flag = (0x0 if up else 0x8) << 12 | len(body)
-    frame = HEX_SOH + addr + bytes.fromhex(password) + bytes([function]) + flag.to_bytes(2, "big")
-    frame += bytes([STX]) + body + bytes([end])
-    return frame + crc16(frame).to_bytes(2, "big")
-
-
-def encode_ascii(
-    *, up: bool, centre: int, station: str, password: str, function: int, body: bytes, end: int = ETX
-) -> bytes:
-    addr = f"{centre:02X}{station}" if up else f"{station}{centre:02X}"
-    head = f"{addr}{password}{function:02X}{'0' if up else '8'}{len(body):03X}".encode()
-    frame = bytes([SOH_ASCII]) + head + bytes([STX]) + body + bytes([end])
-    return frame + f"{crc16(frame):04X}".encode()
-
-
-def bcd_time(epoch_local: tuple[int, int, int, int, int, int], seconds: bool = True) -> bytes:
-    y, mo, d, h, mi, s = epoch_local
-    digits = f"{y % 100:02d}{mo:02d}{d:02d}{h:02d}{mi:02d}" + (f"{s:02d}" if seconds else "")
-    return bytes.fromhex(digits)
-
-
-def ack(frame: Frame, serial: int, send_time: bytes, end: int = ESC) -> bytes:
-    """M2 confirmation from the centre: same function code and serial number, downlink, ESC keeps the link."""
-    body = serial.to_bytes(2, "big") + send_time
-    if frame.encoding == "ascii":
-        text = f"{serial:04X}{send_time.hex()}".encode()
-        return encode_ascii(
-            up=False,
-            centre=frame.centre,
-            station=frame.station,
-            password=frame.password,
-            function=frame.function,
-            body=text,
-            end=end,
-        )
-    return encode_hex(
-        up=False,
-        centre=frame.centre,
-        station=frame.station,
-        password=frame.password,
-        function=frame.function,
-        body=body,
-        end=end,
-    )

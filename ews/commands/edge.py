@@ -9,6 +9,8 @@ import sys
 import threading
 from typing import Any
 
+from ews import sdnotify
+
 log = logging.getLogger(__name__)
 
 
@@ -41,8 +43,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"ews edge: {args.config}: {exc}", file=sys.stderr)
         agent.stop()
         return 1
+    heartbeat = sdnotify.Heartbeat.from_env(agent.healthy)  # systemd WatchdogSec (deploy/systemd)
+    if heartbeat:
+        heartbeat.start()
+    sdnotify.ready(f"gateway {cfg.id}, {len(cfg.sensors)} sensors")
     while not stop.wait(1.0):
         pass
+    sdnotify.stopping()
+    if heartbeat:
+        heartbeat.stop()
     agent.stop()
     log.info("edge stats %s", agent.stats())
     return 0

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import serial  # type: ignore[import-untyped]
 
-from edge.sensors.sl651_codec import Scanner, SL651Error, bcd_time, encode_ascii, encode_hex
+from edge.sensors.sl651_codec import Scanner, SL651Error
 from edge.sensors.sl651_elements import BY_IDENT
+from edge.sensors.sl651_encode import bcd_time, encode
 
 # Data definition (bytes, decimals) the standard gives these elements (Appendix C, N(x,y)).
 FORMATS = {
@@ -102,16 +103,10 @@ class Station:
         sent = observed + 20 if sent is None else sent
         if self.encoding == "ascii":
             body = ascii_body(self.serial_no, sent, self.station, self.cls, observed, elements)
-            return encode_ascii(
-                up=True,
-                centre=self.centre,
-                station=self.station,
-                password=self.password,
-                function=function,
-                body=body,
-            )
-        body = hex_body(self.serial_no, sent, self.station, self.cls, observed, elements, **kw)
-        return encode_hex(
+        else:
+            body = hex_body(self.serial_no, sent, self.station, self.cls, observed, elements, **kw)
+        return encode(
+            self.encoding,
             up=True,
             centre=self.centre,
             station=self.station,

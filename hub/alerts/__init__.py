@@ -1,0 +1,1 @@
+"""Alert routing (pure), dispatcher (shell), delivery state and evacuation tracking."""

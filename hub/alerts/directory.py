@@ -41,6 +41,15 @@ def normalize_phone(phone: str) -> str:
     return digits
 
 
+def looks_like_phone(address: str) -> bool:
+    return bool(_PHONE.match(address.replace(" ", "").replace("-", "")))
+
+
+def mask_address(address: str) -> str:
+    """Mask an address if it is a phone number; zones, team ids and topics stay readable."""
+    return mask_phone(address) if looks_like_phone(address) else address
+
+
 def mask_phone(phone: str) -> str:
     """138****5678: enough to tell recipients apart in logs and InfluxDB, not enough to call them."""
     digits = normalize_phone(phone)

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import queue
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hub.alerts import episodes
 from hub.alerts import messages as m
-from hub.alerts.directory import Directory, Role, mask_phone
+from hub.alerts.delivery import DeliveryBook
+from hub.alerts.directory import Directory, Role, mask_address
+from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
 from hub.alerts.routing import Planned, eta_s, plan
-from hub.alerts.rows import RowSink, Stamper, alert_row, delivery_row, escalation_row
+from hub.alerts.rows import RowSink, Stamper, alert_row, escalation_row
 from hub.alerts.settings import DispatchSettings
-from hub.alerts.state import FAILED, INFLIGHT, PENDING, SENT, AlertRow, Delivery, StateStore
-from hub.alerts.worker import Channel, ChannelWorker, Priority, RetryPolicy
-from hub.channels.base import Notification
+from hub.alerts.state import INFLIGHT, AlertRow, Delivery, StateStore
+from hub.alerts.worker import Channel, ChannelWorker, RetryPolicy
+from hub.channels.base import ChannelError
 from hub.rules.model import Level, Transition
 
 log = logging.getLogger(__name__)
-
-
-def delivery_key(d: Delivery) -> str:
-    """Stable id of one delivery, sent along as an idempotency key (Aliyun OutId, webhook header)."""
-    raw = f"{d.episode}|{d.notice}|{d.recipient_id}|{d.channel}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:20]
-
-
-def _masked(address: str, audience: str) -> str:
-    return mask_phone(address) if audience not in ("record", "zone", "drone_team") else address
 
 
 class Dispatcher:
@@ -55,25 +46,29 @@ class Dispatcher:
         self.channels = dict(channels)
         self.state = state
         self.rows = rows
-        self.types = {n: (channel_types or {}).get(n, n) for n in channels}
-        self._intake: queue.Queue[Transition] = queue.Queue(settings.intake_queue)
-        self._overflow: dict[str, Transition] = {}  # latest transition per alert when the queue is full
+        self.intake = Intake(self._process_counted, settings.intake_queue)
         self._lock = threading.RLock()  # alert read-modify-write: intake, tick and replies
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._mem = threading.Lock()  # counters: never held long
+        self.stamp = Stamper()
+        types = {n: (channel_types or {}).get(n, n) for n in channels}
+        self.book = DeliveryBook(state, rows, types, settings.failover)
         retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
         self.workers = {
             name: ChannelWorker(
                 name, chan, interval_s=settings.rate_limits.get(name, 0.0), retry=retry,
-                fetch=self._fetch, report=self._report,
-                refill=lambda name=name: self._pending_for(name),  # type: ignore[misc]
-                queue_size=settings.channel_queue,
+                fetch=self.book.fetch, report=self.book.report,
+                refill=lambda name=name: self.book.pending_for(name),  # type: ignore[misc]
+                queue_size=settings.channel_queue, ordered=name in settings.policy.record_channels,
             )
             for name, chan in self.channels.items()
         }  # fmt: skip
-        self.stamp = Stamper()
+        self.book.workers = self.workers
+        self._unknown_sites: set[str] = set()
+        self._last_now: float | None = None  # the hub's clock as last passed in (the demo compresses time)
+        self._inbound: threading.Thread | None = None
+        self._marks_stop = threading.Event()
+        self._marks: threading.Thread | None = None
         self.counts: dict[str, int] = {}
-        self.per_channel: dict[str, dict[str, int]] = {n: {} for n in channels}
         self.responder = Responder(self)
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -81,86 +76,118 @@ class Dispatcher:
         for chan in self.channels.values():
             if hasattr(chan, "start"):
                 chan.start()
-        if hasattr(self.rows, "start"):
-            self.rows.start()
         resumed = self.state.unfinished()
         for d in resumed:
             if d.status == INFLIGHT:
                 # Killed while sending: we cannot know if it left. Resend with the same idempotency key
                 # (a missed evacuation SMS is worse than a repeated one); the gateway can drop the repeat.
                 log.warning("delivery resumed after crash mid-send channel=%s delivery=%d", d.channel, d.id)
-            self._offer(d)
+            self.book.offer(d)
         if resumed:
             log.info("dispatcher resumed deliveries n=%d", len(resumed))
         for w in self.workers.values():
             w.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="alert-intake", daemon=True)
-        self._thread.start()
+        self.intake.start()
+        self._marks_stop.clear()
+        self._marks = threading.Thread(target=self._flush_marks, name="alert-marks", daemon=True)
+        self._marks.start()
+        receivers = any(hasattr(c, "poll_inbound") for c in self.channels.values())
+        if receivers and self.settings.inbound_poll_s is not None:
+            self._inbound = threading.Thread(target=self._poll_inbound, name="alert-inbound", daemon=True)
+            self._inbound.start()
 
     def stop(self) -> None:
-        self._stop.set()
         for w in self.workers.values():
             w.signal_stop()
-        if self._thread:
-            self._thread.join(5)
+        self.intake.stop()
         for w in self.workers.values():
             w.stop()
+        self._marks_stop.set()
+        for t in (self._marks, self._inbound):
+            if t:
+                t.join(5)
+        self.state.flush_marks()
         for chan in self.channels.values():
             if hasattr(chan, "close"):
                 chan.close()
-        if hasattr(self.rows, "stop"):
-            self.rows.stop()
+
+    def _poll_inbound(self) -> None:
+        """Replies arrive on the modem: read them every inbound_poll_s and treat each as handle_sms."""
+        down: set[str] = set()
+        while not self._marks_stop.wait(self.settings.inbound_poll_s or 15.0):
+            for name, chan in self.channels.items():
+                poll = getattr(chan, "poll_inbound", None)
+                if poll is None:
+                    continue
+                try:
+                    messages = poll()
+                except ChannelError as exc:
+                    if name not in down:  # log once per outage
+                        log.warning("inbound sms unavailable channel=%s error=%s", name, exc)
+                        down.add(name)
+                    continue
+                if name in down:
+                    log.info("inbound sms back channel=%s", name)
+                    down.discard(name)
+                for sender, text in messages:
+                    now = self._last_now if self._last_now is not None else time.time()
+                    try:
+                        self.handle_sms(sender, text, now)
+                    except Exception:  # one odd message must not stop reading the others
+                        log.exception("inbound sms failed channel=%s sender=%s", name, mask_address(sender))
+
+    def _flush_marks(self) -> None:
+        while not self._marks_stop.wait(0.05):
+            try:
+                self.state.flush_marks()
+            except Exception:  # a full disk must not stop the flusher; marks stay queued and retry
+                log.exception("delivery marks flush failed")
 
     # ---- intake ----------------------------------------------------------------------------------
     def submit(self, transitions: Iterable[Transition]) -> None:
         """Never blocks: the ingest path calls this. On overflow only the latest per alert is kept."""
-        for t in transitions:
-            try:
-                self._intake.put_nowait(t)
-            except queue.Full:
-                with self._lock:
-                    if not self._overflow:
-                        log.error("alert intake full size=%d: coalescing per alert", self._intake.maxsize)
-                    self._overflow[t.alert_id] = t
-                    self._count("intake_coalesced")
+        self.intake.submit(transitions)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                t = self._intake.get(timeout=0.2)
-            except queue.Empty:
-                with self._lock:
-                    pending, self._overflow = list(self._overflow.values()), {}
-                for t in pending:
-                    self._safe_process(t)
-                continue
-            self._safe_process(t)
+    def idle(self) -> bool:
+        """Nothing waiting anywhere: intake drained, no queued or in-flight delivery (tests, demo end)."""
+        busy = any(w.depth() or w.busy for w in self.workers.values())
+        self.state.flush_marks()
+        return self.intake.empty() and not busy and not self.state.unfinished()
 
-    def _safe_process(self, t: Transition) -> None:
+    def _process_counted(self, batch: list[Transition]) -> None:
         try:
-            self.process(t)
-        except Exception:  # one bad transition must not stop alerting for everyone else
-            log.exception("transition failed alert=%s level=%s", t.alert_id, t.to_level.label)
+            self.process_batch(batch)
+        except Exception:
             self._count("errors")
+            raise
 
     def process(self, t: Transition) -> list[int]:
-        """Fold one transition into the alert state and queue its deliveries (the intake thread's job)."""
+        """Handle one transition now, on the caller's thread; returns the new delivery ids."""
+        return self.process_batch([t])
+
+    def process_batch(self, batch: list[Transition]) -> list[int]:
+        """Fold transitions into alert state in ONE transaction, then queue their deliveries.
+
+        Deliveries are handed to the channels only after the commit, so nothing is sent that a crash
+        could make the state forget.
+        """
+        new: list[Delivery] = []
+        with self._lock, self.state.batch():
+            for t in batch:
+                new += self._fold(t)
+        for d in new:
+            self.book.offer(d)
+        return [d.id for d in new]
+
+    def _fold(self, t: Transition) -> list[Delivery]:
         site = self.directory.site(t.site)
-        self.rows.put(
-            alert_row(
-                t.alert_id,
-                t.site,
-                t.rule,
-                t.to_level,
-                t.from_level,
-                int(t.state),
-                site.hazard if site else "",
-                t.value,
-                t.message,
-                t.at,
-            )  # fmt: skip
-        )
+        if site is None and t.site not in self._unknown_sites:
+            self._unknown_sites.add(t.site)  # route anyway (a missed alert is worse) but say so once
+            log.error("alert for a site missing from the directory site=%s rule=%s", t.site, t.rule)
+        hazard = site.hazard if site else ""
+        row = alert_row(t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value,
+                        t.message, t.at)  # fmt: skip
+        self.rows.put(row)
         self._count("transitions")
         with self._lock:
             before = self.state.alert(t.alert_id)
@@ -171,39 +198,47 @@ class Dispatcher:
                 if after is not None and after != before:
                     self.state.put_alert(after)
                 return []
-            ids = self._commit(after if notice.kind != m.TEST else None, notice, t.at)
-        return ids
+            return self._commit(after if notice.kind != m.TEST else None, notice, t.at)
 
-    def _commit(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[int]:
+    def _commit_and_offer(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[Delivery]:
+        new = self._commit(after, notice, now)  # its own transaction when not inside batch()
+        for d in new:
+            self.book.offer(d)
+        return new
+
+    def _commit(self, after: AlertRow | None, notice: m.Notice, now: float) -> list[Delivery]:
+        """Store the notice and its deliveries; the caller offers them to the channels once committed."""
         planned = plan(notice, self.directory, self.settings.policy)
         kept, muted = self._filter(notice, planned)
         dels = [(notice.episode, notice.key, notice.alert_id, int(notice.level), notice.site, p, None)
                 for p in kept]  # fmt: skip
-        ids = self.state.commit(
+        new = self.state.commit(
             after, (notice.episode, notice.key, notice.kind, int(notice.level), notice.at), dels, now
         )
-        if ids is None:
+        if new is None:
             self._count("duplicates")
             log.info("duplicate notice alert=%s notice=%s", notice.alert_id, notice.key)
             return []
         for p in muted:
-            self._row(p.channel, "suppressed", p.audience, notice.site, int(notice.level), notice.alert_id,
-                      _masked(p.address, p.audience), self.stamp(notice.at))  # fmt: skip
-        for did in ids:
-            d = self.state.delivery(did)
-            if d is not None:
-                self._offer(d)
+            self.book.row(p.channel, "suppressed", p.audience, notice.site, int(notice.level), notice.alert_id,
+                          mask_address(p.address), self.stamp(notice.at))  # fmt: skip
         rates = self.settings.rate_limits
         log.info(
             "dispatch planned alert=%s kind=%s level=%s deliveries=%d suppressed=%d eta_s=%.0f",
-            notice.alert_id, notice.kind, notice.level.label, len(ids), len(muted), eta_s(kept, rates),
+            notice.alert_id, notice.kind, notice.level.label, len(new), len(muted), eta_s(kept, rates),
         )  # fmt: skip
-        return ids
+        return new
 
     def _filter(self, n: m.Notice, planned: list[Planned]) -> tuple[list[Planned], list[Planned]]:
-        """Silences mute people (records still go out); maintenance windows keep only officers."""
+        """Silences mute people (records still go out); maintenance windows keep only officers.
+
+        A clear or de-escalation goes to exactly those who were told about this episode.
+        """
         if n.kind in (m.ESCALATION, m.TEST):
             return planned, []
+        if n.kind in (m.DOWN, m.CLEAR, m.MAINTENANCE_CLEAR):
+            told = self.state.told(n.episode)
+            planned = [p for p in planned if p.audience == "record" or p.recipient_id in told]
         silenced = self.state.silenced(n.site, n.rule, n.at)
         maint = self.settings.in_maintenance(n.site, n.at)
         kept, muted = [], []
@@ -215,81 +250,10 @@ class Dispatcher:
                 kept.append(p)
         return kept, muted
 
-    # ---- delivery --------------------------------------------------------------------------------
-    def _priority(self, d: Delivery) -> Priority:
-        # Most severe first, then the plan's order: officers, grid workers, then villagers nearest first.
-        return (-d.level, d.rank[0], d.rank[1], d.rank[2], d.id)
-
-    def _offer(self, d: Delivery) -> None:
-        self.workers[d.channel].offer(self._priority(d), d.id)
-
-    def _pending_for(self, channel: str) -> list[tuple[Priority, int]]:
-        return [(self._priority(d), d.id) for d in self.state.unfinished() if d.channel == channel]
-
-    def _fetch(self, did: int) -> tuple[Notification, int] | None:
-        d = self.state.delivery(did)
-        if d is None or d.status not in (PENDING, INFLIGHT):
-            return None
-        self.state.mark(did, INFLIGHT)
-        extra = {
-            **d.extra,
-            "delivery_id": delivery_key(d),
-            "audience": d.audience,
-            "recipient_id": d.recipient_id,
-        }
-        n = Notification(d.alert_id, d.address, d.text, Level(d.level).label, d.site, extra)
-        return n, d.attempts
-
-    def _report(self, did: int, result: str, detail: str, attempts: int) -> None:
-        d = self.state.delivery(did)
-        if d is None:
-            return
-        who = _masked(d.address, d.audience)
-        at = float(d.extra.get("at") or 0.0)
-        if result == "sent":
-            self.state.mark(did, SENT, attempts=attempts, receipt=detail[:200])
-            log.info(
-                "delivered channel=%s alert=%s to=%s receipt=%s", d.channel, d.alert_id, who, detail[:60]
-            )
-        elif result == "retry":
-            self.state.mark(did, PENDING, attempts=attempts, error=detail[:300])
-            log.warning("delivery retry channel=%s alert=%s to=%s attempt=%d error=%s",
-                        d.channel, d.alert_id, who, attempts, detail)  # fmt: skip
-        else:
-            self.state.mark(did, FAILED, attempts=attempts, error=detail[:300])
-            log.error(
-                "delivery failed channel=%s alert=%s to=%s error=%s", d.channel, d.alert_id, who, detail
-            )
-            self._failover(d)
-        self._row(d.channel, {"sent": "sent", "retry": "retry"}.get(result, "failed"), d.audience, d.site,
-                  d.level, d.alert_id, who, Stamper.for_delivery(at, did, attempts))  # fmt: skip
-        with self._lock:
-            per = self.per_channel.setdefault(d.channel, {})
-            key = {"sent": "sent", "retry": "retried"}.get(result, "failed")
-            per[key] = per.get(key, 0) + 1
-
-    def _failover(self, d: Delivery) -> None:
-        nxt = self.settings.failover.get(d.channel)
-        if not nxt:
-            return
-        p = Planned(nxt, d.recipient_id, d.address, d.audience, d.text, d.rank, d.extra)
-        ids = self.state.commit(None, None, [(d.episode, d.notice, d.alert_id, d.level, d.site, p, d.channel)],
-                                float(d.extra.get("at") or 0.0))  # fmt: skip
-        for did in ids or []:
-            nd = self.state.delivery(did)
-            if nd is not None:
-                log.warning("delivery failover from=%s to=%s alert=%s", d.channel, nxt, d.alert_id)
-                self._offer(nd)
-
-    def _row(self, channel: str, state: str, audience: str, site: str, level: int, alert_id: str,
-             who: str, at: float) -> None:  # fmt: skip
-        self.rows.put(
-            delivery_row(self.types.get(channel, channel), state, audience, site, level, alert_id, who, at)
-        )
-
     # ---- timers, commands, replies ---------------------------------------------------------------
     def tick(self, now: float) -> int:
         """Escalate alerts at orange or above that nobody acknowledged in time; returns how many."""
+        self._last_now = now
         s = self.settings
         n = 0
         with self._lock:
@@ -300,7 +264,7 @@ class Dispatcher:
                 if notice is None:
                     continue
                 after = AlertRow(**{**_asdict(a), "escalated_level": a.level})
-                ids = self._commit(after, notice, now)
+                ids = self._commit_and_offer(after, notice, now)
                 self.rows.put(escalation_row(a.site, a.alert_id, self.stamp(now)))
                 self._count("escalations")
                 log.warning("alert escalated to town alert=%s level=%s unacked_min=%d deliveries=%d",
@@ -310,6 +274,7 @@ class Dispatcher:
 
     def handle_command(self, verb: str, payload: dict[str, Any], who: str, now: float) -> dict[str, Any]:
         """MQTT operator commands: ack, silence, test, evac. Returns a result for the command's reply."""
+        self._last_now = now
         return self.responder.command(verb, payload, who, now)
 
     def handle_sms(self, sender: str, text: str, now: float) -> dict[str, Any]:
@@ -317,18 +282,20 @@ class Dispatcher:
         return self.responder.sms(sender, parse_reply(text), now)
 
     def _count(self, key: str, k: int = 1) -> None:
-        with self._lock:
+        with self._mem:
             self.counts[key] = self.counts.get(key, 0) + k
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self._mem:
             chans = {
-                name: {k: self.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")}
+                name: {
+                    k: self.book.per_channel.get(name, {}).get(k, 0) for k in ("sent", "failed", "retried")
+                }
                 for name in self.channels
             }
-            out: dict[str, Any] = {"channels": chans}
+            out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
             for k in ("escalations", "acks", "evacuation_reports", "transitions", "duplicates",
-                      "suppressed_repeats", "intake_coalesced", "errors"):  # fmt: skip
+                      "suppressed_repeats", "errors"):  # fmt: skip
                 out[k] = self.counts.get(k, 0)
         out["queued"] = {name: w.depth() for name, w in self.workers.items()}
         return out

@@ -55,7 +55,7 @@ def _notice(kind: str, t: Transition, episode: str, level: Level, audience: Leve
         kind=kind,
         alert_id=t.alert_id,
         episode=episode,
-        key=f"{kind}:{level.label}:{t.at:.3f}",
+        key=f"{kind}:{level.label}:{prev.label}:{t.at:.3f}",
         site=t.site,
         rule=t.rule,
         level=level,

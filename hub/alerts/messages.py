@@ -42,7 +42,7 @@ OFFICER_ACTION: dict[Level, str] = {
     Level.BLUE: "请关注",
     Level.YELLOW: "请组织网格员加强巡查",
     Level.ORANGE: "请组织准备转移并启动广播",
-    Level.RED: "请立即组织转移，已通知无人机组",
+    Level.RED: "请立即组织转移，核实群众全部撤离",
 }
 
 
@@ -77,7 +77,30 @@ def level_text(level: Level) -> str:
 
 
 def _detail(n: Notice) -> str:
-    return f"（{n.message}）" if n.message else ""
+    return f"（{n.message}）" if n.message and not authored(n) else ""
+
+
+def authored(n: Notice) -> bool:
+    """The rule rendered a complete message of its own (it opens with a 【heading】): use it as the body."""
+    return n.message.startswith("【")
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(("。", "！", "!", "？")) else text + "。"
+
+
+def action(n: Notice, role: Role) -> str:
+    """The one-line "what to do" for an audience (SMS template parameter, broadcast, CAP instruction)."""
+    if n.kind in (CLEAR, MAINTENANCE_CLEAR):
+        return "预警解除，请继续留意天气"
+    if n.kind in (TEST, ACK, EVACUATION) or n.level == Level.NONE:
+        return "无需行动"
+    if n.kind == ESCALATION:
+        return "请镇三防办督促处置"
+    if n.kind == MAINTENANCE:
+        return "请安排检修"
+    table = {Role.OFFICER: OFFICER_ACTION, Role.TOWN_OFFICER: OFFICER_ACTION, Role.GRID_WORKER: GRID_ACTION}
+    return table.get(role, ACTION)[n.level]
 
 
 def text(n: Notice, role: Role, site: Site | None) -> str:
@@ -86,10 +109,12 @@ def text(n: Notice, role: Role, site: Site | None) -> str:
     when = local_time(n.at)
     if n.kind == TEST:
         return f"{TEST_MARK}{PREFIX}{where}{level_text(n.level)}测试信息，{when}。系统测试，无需行动。"
-    if n.kind == MAINTENANCE:
-        return f"{MAINT_MARK}{where}：{n.message or n.rule}，{when}。请安排检修，不影响群众。"
+    if n.kind == MAINTENANCE:  # the health rule's message names the site and the device already
+        body = _sentence(n.message) if n.message else f"{where}：{n.rule}。"
+        return f"{MAINT_MARK}{body}（{when}）请安排检修，不影响群众。"
     if n.kind == MAINTENANCE_CLEAR:
-        return f"{MAINT_MARK}{where}：{n.rule}已恢复，{when}。"
+        body = _sentence(n.message) if n.message else f"{where}：{n.rule}已恢复。"
+        return f"{MAINT_MARK}{body}（{when}）"
     if n.kind == ACK:
         return f"{PREFIX}{where}{level_text(n.level)}已由{n.who}确认，{when}。"
     if n.kind == EVACUATION:
@@ -100,12 +125,26 @@ def text(n: Notice, role: Role, site: Site | None) -> str:
             f"请镇里督促处置。{when}。回复1确认。"
         )
     if n.kind == CLEAR:
+        if authored(n):  # the rule's message_clear
+            return _sentence(n.message)
         return f"{PREFIX}{where}预警已解除（最高{n.audience_level.zh}），{when}。请继续留意天气，注意安全。"
+    if n.kind == DOWN and authored(n):
+        return (
+            f"{PREFIX}{where}预警由{n.from_level.zh}降为{n.level.zh}，{when}。"
+            f"{_sentence(n.message)}已转移群众请勿返回，等待解除通知。"
+        )
     if n.kind == DOWN:
         return (
             f"{PREFIX}{where}预警由{n.from_level.zh}降为{n.level.zh}{_detail(n)}，{when}。"
             f"{ACTION.get(n.level, '')}。已转移群众请勿返回，等待解除通知。"
         )
+    if authored(n):  # the rule author's words first; officers and grid workers get their task after them
+        body = _sentence(n.message)
+        if role in (Role.OFFICER, Role.TOWN_OFFICER):
+            return f"{body}{OFFICER_ACTION[n.level]}。回复1确认。"
+        if role == Role.GRID_WORKER:
+            return f"{body}{GRID_ACTION[n.level]}。回复1确认。"
+        return body
     head = f"{PREFIX}{where}{level_text(n.level)}，{when}"
     if role in (Role.OFFICER, Role.TOWN_OFFICER):
         return f"{head}{_detail(n)}。{OFFICER_ACTION[n.level]}。回复1确认。"

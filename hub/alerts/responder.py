@@ -7,8 +7,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hub.alerts import messages as m
-from hub.alerts.directory import Recipient, Role, mask_phone
+from hub.alerts.directory import URGENCY, Recipient, Role, mask_address, mask_phone
 from hub.alerts.replies import Reply
+from hub.alerts.routing import Planned
 from hub.alerts.rows import ack_row, evacuation_row
 from hub.alerts.state import AlertRow
 from hub.rules.model import AlertState, Level, Transition
@@ -28,6 +29,7 @@ class Responder:
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.d = dispatcher
+        self._helped: dict[str, float] = {}  # recipient id -> when they were last sent the help text
 
     # ---- entry points ----------------------------------------------------------------------------
     def command(self, verb: str, payload: dict[str, Any], who: str, now: float) -> dict[str, Any]:
@@ -36,7 +38,7 @@ class Responder:
                 alert_id = self._resolve_alert(payload.get("alert_id") or payload.get("site"))
                 if alert_id is None:
                     return _err(f"ack from {who}: no active alert matches {payload!r:.80}")
-                return self.ack(alert_id, who, who, "mqtt", now)
+                return self.ack(alert_id, who, mask_address(who), "mqtt", now)
             if verb == "silence":
                 minutes = float(payload.get("minutes", 60))
                 site, rule = str(payload.get("site", "*")), str(payload.get("rule", "*"))
@@ -66,12 +68,16 @@ class Responder:
             alert_id = self._resolve_alert(reply.target) if reply.target else None
             alert_id = alert_id or self.d.state.recent_alert_for(r.id)
             if alert_id is None:
-                return _err(f"ack from {r.name}: no active alert was sent to them")
-            return self.ack(alert_id, r.name, mask_phone(sender), "sms", now)
-        if reply.kind == "evac":
-            return self._sms_evacuation(r, reply, sender, now)
-        log.info("sms not understood sender=%s error=%s", mask_phone(sender), reply.error)
-        return _err(reply.error)
+                res = _err(f"ack from {r.name}: no active alert was sent to them")
+            else:
+                res = self.ack(alert_id, r.name, mask_phone(sender), "sms", now)
+        elif reply.kind == "evac":
+            res = self._sms_evacuation(r, reply, sender, now)
+        else:
+            log.info("sms not understood sender=%s error=%s", mask_phone(sender), reply.error)
+            res = _err(reply.error)
+        self._receipt(r, reply, res, now)
+        return res
 
     # ---- actions ---------------------------------------------------------------------------------
     def ack(self, alert_id: str, name: str, masked: str, via: str, now: float) -> dict[str, Any]:
@@ -85,7 +91,9 @@ class Responder:
             self.d._count("acks")
             log.info("alert acknowledged alert=%s who=%s via=%s first=%s", alert_id, masked, via, first)
             if first:  # one record per level acknowledged; more "1"s from others are counted, not shown
-                self.d._commit(None, self._record(m.ACK, a, f"ack:{a.level}:{now:.3f}", now, name, ""), now)
+                self.d._commit_and_offer(
+                    None, self._record(m.ACK, a, f"ack:{a.level}:{now:.3f}", now, name, ""), now
+                )
         return {"ok": True, "alert_id": alert_id, "first": first}
 
     def evacuation(self, alert_id: str | None, grid: str, done: int, total: int | None, who: str, via: str,
@@ -109,7 +117,7 @@ class Responder:
             progress = self.d.state.evacuation(a.episode)
             text = "，".join(f"{self._grid_name(k)} {v[0]}/{v[1]}户" for k, v in sorted(progress.items()))
             key = f"evac:{grid}:{done}/{total}:{now:.3f}"
-            self.d._commit(None, self._record(m.EVACUATION, a, key, now, who, text), now)
+            self.d._commit_and_offer(None, self._record(m.EVACUATION, a, key, now, who, text), now)
         log.info(
             "evacuation progress alert=%s grid=%s done=%d total=%d via=%s", alert_id, grid, done, total, via
         )
@@ -126,6 +134,32 @@ class Responder:
         return {"ok": True, "alert_id": t.alert_id}
 
     # ---- helpers ---------------------------------------------------------------------------------
+    def _receipt(self, r: Recipient, reply: Reply, res: dict[str, Any], now: float) -> None:
+        """Tell a known sender what the hub understood, so nobody wonders whether their reply arrived."""
+        chans = self.d.settings.policy.person_channels.get(r.role, [])
+        if not chans or not r.phone:
+            return
+        if res.get("ok") and reply.kind == "evac":
+            done, total = res["evacuated"], res["total"]
+            more = "，谢谢。" if done >= total else f"。全部转移后请回复“撤离 {total}/{total}”。"
+            text = f"{m.PREFIX}已记录{self._grid_name(res['grid'])}转移{done}/{total}户{more}"
+        elif res.get("ok"):
+            text = f"{m.PREFIX}已收到您的确认，谢谢。"
+        else:
+            # At most one help text per person per hour: an auto-responder must not start an SMS loop.
+            if now - self._helped.get(r.id, float("-inf")) < 3600:
+                return
+            self._helped[r.id] = now
+            text = f"{m.PREFIX}未能处理您的回复：请回复“1”确认预警，或“撤离 已转移户数/总户数”报告转移进度。"
+        alert_id = str(res.get("alert_id") or f"{r.id}/reply")
+        episode, key = f"receipt#{r.id}", f"receipt:{now:.3f}:{reply.kind}:{len(text)}"
+        planned = Planned(chans[0], r.id, r.phone, r.role.value, text, (URGENCY[r.role], 0.0, r.id),
+                          {"kind": "receipt", "at": repr(float(now)), "recipient_name": r.name})  # fmt: skip
+        new = self.d.state.commit(None, (episode, key, "receipt", 0, now),
+                                  [(episode, key, alert_id, 0, alert_id.split("/")[0], planned, None)], now)  # fmt: skip
+        for d in new or []:
+            self.d.book.offer(d)
+
     def _sms_evacuation(self, r: Recipient, reply: Reply, sender: str, now: float) -> dict[str, Any]:
         if r.role not in (Role.GRID_WORKER, Role.OFFICER):
             return _err(f"evacuation report from {r.name}: only grid workers and officers report")

@@ -137,6 +137,8 @@ def notice_extra(n: m.Notice, site: Site | None) -> dict[str, str]:
         "value": "" if n.value is None else repr(float(n.value)),
         "message": n.message,
         "who": n.who,
+        "time_local": m.local_time(n.at),
+        "action": m.action(n, Role.VILLAGER),
         "labels": json.dumps(dict(n.labels), ensure_ascii=False, sort_keys=True),
     }
 
@@ -164,20 +166,64 @@ def _officer_name(d: Directory, n: m.Notice) -> str:
     return f"{o.name}({o.phone})" if o.phone else o.name
 
 
+# The rule's own `audience` label for a level (rules are written by the people who know the hazard).
+LABEL_AUDIENCE: dict[str, set[Role]] = {
+    "officers": {Role.OFFICER},
+    "grid_workers": {Role.OFFICER, Role.GRID_WORKER},
+    "villagers": {Role.OFFICER, Role.GRID_WORKER, Role.VILLAGER},
+    "everyone": set(Role),
+    "all": set(Role),
+}
+
+
+def rule_audience(base: list[Role], label: str | None) -> list[Role]:
+    """Combine the village policy with the rule's audience label for a new or higher level.
+
+    "officers" narrows to officers (a forecast rule: officers decide on evacuation); "grid_workers",
+    "villagers" and "everyone" widen the policy to at least those. No or an unknown label: the policy.
+    """
+    want = LABEL_AUDIENCE.get((label or "").strip().lower())
+    if want is None:
+        return base
+    if want == {Role.OFFICER}:
+        return [Role.OFFICER]
+    return [r for r in Role if r in set(base) | want]
+
+
+def rule_actions(n: m.Notice) -> set[str] | None:
+    """The rule's `actions` label for the level ("sms, broadcast, drone"); None when the rule names none."""
+    raw = n.labels.get("actions", "")
+    acts = {a.strip().lower() for a in raw.split(",") if a.strip()}
+    return acts or None
+
+
 def plan(n: m.Notice, d: Directory, policy: RoutingPolicy) -> list[Planned]:
-    """Every delivery a notice needs, ordered by urgency then proximity to the hazard."""
+    """Every delivery a notice needs, ordered by urgency then proximity to the hazard.
+
+    For a clear or a de-escalation this is a superset; the dispatcher keeps those who heard the alert.
+    """
     site = d.site(n.site)
     base = notice_extra(n, site)
+    actions = rule_actions(n) if n.kind == m.ALERT else None
+    drone = bool(policy.drone_channel) and n.kind == m.ALERT and site is not None and (
+        "drone" in actions if actions is not None else n.level >= Level.parse(policy.drone_min_level))  # fmt: skip
+    broadcast = bool(policy.broadcast_channel) and n.kind in (m.ALERT, m.DOWN, m.CLEAR) and site is not None and (
+        "broadcast" in actions if actions is not None
+        else n.audience_level >= Level.parse(policy.broadcast_min_level))  # fmt: skip
     out: list[Planned] = []
     for chan, kinds in policy.record_channels.items():
         if n.kind in kinds:
-            out.append(Planned(chan, "*", "*", "record", m.text(n, Role.OFFICER, site), (-1, 0.0, ""), base))
+            out.append(Planned(chan, "*", "*", "record", m.text(n, Role.VILLAGER, site), (-1, 0.0, ""), base))
     if n.kind in RECORD_ONLY:
         roles: list[Role] = []
     elif n.kind in OFFICERS_ONLY:
         roles = [Role.OFFICER]  # tests and data health never reach villagers, whatever the policy says
     elif n.kind == m.ESCALATION:
         roles = [Role.TOWN_OFFICER]
+    elif n.kind == m.ALERT:
+        roles = rule_audience(policy.audiences(n.level, site, n.site), n.labels.get("audience"))
+        if drone and Role.DRONE_TEAM not in roles:
+            roles.append(Role.DRONE_TEAM)  # the team gets its dispatch card by SMS with the mission
     else:
         roles = policy.audiences(n.audience_level, site, n.site)
     people: list[Planned] = []
@@ -189,28 +235,28 @@ def plan(n: m.Notice, d: Directory, policy: RoutingPolicy) -> list[Planned]:
                 body = m.drone_card(n, site, _officer_name(d, n))
             else:
                 body = m.text(n, role, site)
-            extra = {**base, "recipient_name": r.name, "role": role.value, "grid": ",".join(r.grids)}
+            extra = {**base, "recipient_name": r.name, "role": role.value, "grid": ",".join(r.grids),
+                     "action": m.action(n, role)}  # fmt: skip
             rank = (URGENCY[role], _distance(r, site), r.id)
             for chan in policy.person_channels.get(role, [])[:1]:
                 people.append(Planned(chan, r.id, r.phone, role.value, body, rank, extra))
     out += sorted(people, key=lambda p: p.rank)
-    if n.kind in (m.ALERT, m.DOWN, m.CLEAR) and site is not None:
-        if policy.broadcast_channel and n.audience_level >= Level.parse(policy.broadcast_min_level):
-            for gid in site.grids:
-                grid = d.grid(gid)
-                zone = (grid.speaker_zone if grid else None) or gid
-                extra = {**base, "grid": gid, "zone": zone}
-                text = m.broadcast_text(n, site)
-                out.append(Planned(policy.broadcast_channel, zone, zone, "zone", text, (5, 0.0, zone), extra))
-        if policy.drone_channel and n.kind == m.ALERT and n.level >= Level.parse(policy.drone_min_level):
-            officer = _officer_name(d, n)
-            for r in d.recipients:
-                if _reaches(r, Role.DRONE_TEAM, n, site):
-                    extra = {**base, "team": r.id, "team_name": r.name, "requesting_officer": officer}
-                    card = m.drone_card(n, site, officer)
-                    out.append(
-                        Planned(policy.drone_channel, r.id, r.id, "drone_team", card, (3, 0.0, r.id), extra)
-                    )
+    if site is not None and policy.broadcast_channel and broadcast:
+        for gid in site.grids:
+            grid = d.grid(gid)
+            zone = (grid.speaker_zone if grid else None) or gid
+            extra = {**base, "grid": gid, "zone": zone}
+            text = m.broadcast_text(n, site)
+            out.append(Planned(policy.broadcast_channel, zone, zone, "zone", text, (5, 0.0, zone), extra))
+    if site is not None and policy.drone_channel and drone:
+        officer = _officer_name(d, n)
+        for r in d.recipients:
+            if _reaches(r, Role.DRONE_TEAM, n, site):
+                extra = {**base, "team": r.id, "team_name": r.name, "requesting_officer": officer}
+                card = m.drone_card(n, site, officer)
+                out.append(
+                    Planned(policy.drone_channel, r.id, r.id, "drone_team", card, (3, 0.0, r.id), extra)
+                )
     return out
 
 

@@ -17,7 +17,8 @@ STATE_NAMES = {0: "inactive", 1: "pending", 2: "firing", 3: "resolved"}
 
 
 class RowSink(Protocol):
-    """Where rows go. put() must return at once; the hub's store or RowWriter below both fit."""
+    """Where rows go, one line-protocol row per call. put() must return at once (hub/app.py adapts
+    the hub's Store; RowWriter below serves a dispatcher running without one)."""
 
     def put(self, row: str) -> None: ...
 

@@ -44,6 +44,12 @@ class DispatchSettings(BaseModel):
     maintenance_windows: list[MaintenanceWindow] = Field(
         default_factory=list, description="Windows when a site's alerts go to officers only"
     )
+    inbound_poll_s: float | None = Field(
+        None,
+        gt=0,
+        description="Read inbound SMS (modem) every N s from the dispatcher's own thread; none: the hub "
+        "process does it (hub/app.py), as it does in `ews hub`",
+    )
     intake_queue: int = Field(10_000, ge=10, description="Transitions waiting for routing")
     channel_queue: int = Field(
         10_000, ge=10, description="Deliveries queued per channel (more wait in SQLite)"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,10 @@ class StateStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: commit() runs inside batch()
         self._db: sqlite3.Connection | None = None
+        self._deferred: list[tuple[str, int | None, str | None, int]] = []
+        self._defer_lock = threading.Lock()  # not the store lock: queuing a mark never waits for a commit
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +120,20 @@ class StateStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction (one fsync) around several commit() calls: an alert storm costs one disk sync."""
+        if self._db is None:
+            raise RuntimeError(f"state store {self.path} is not open")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     # ---- alerts and notices ------------------------------------------------------------------
     def alert(self, alert_id: str) -> AlertRow | None:
         rows = self._q(f"SELECT {_ALERT_COLS} FROM alert WHERE alert_id=?", (alert_id,))
@@ -131,24 +148,25 @@ class StateStore:
 
     def commit(self, alert: AlertRow | None, notice: tuple[str, str, str, int, float] | None,
                deliveries: Sequence[tuple[str, str, str, int, str, Planned, str | None]],
-               now: float) -> list[int] | None:  # fmt: skip
+               now: float) -> list[Delivery] | None:  # fmt: skip
         """Store an alert's new state, the notice and its deliveries in ONE transaction.
 
         notice is (episode, key, kind, level, at); None when there is nothing new to tell. Returns the
-        ids of newly inserted deliveries, or None when the notice was already recorded (a duplicate).
+        newly inserted deliveries, or None when the notice was already recorded (a duplicate).
         Deliveries are (episode, notice key, alert id, level, site, planned, failed-over-from).
         """
         if self._db is None:
             raise RuntimeError(f"state store {self.path} is not open")
-        new: list[int] = []
+        new: list[Delivery] = []
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("SAVEPOINT notice")  # a transaction of its own, or nested in batch()
             try:
                 if notice is not None:
                     cur = db.execute("INSERT OR IGNORE INTO notice VALUES (?,?,?,?,?)", notice)
                     if cur.rowcount != 1:
-                        db.execute("ROLLBACK")
+                        db.execute("ROLLBACK TO notice")
+                        db.execute("RELEASE notice")
                         return None
                 if alert is not None:
                     vals = tuple(getattr(alert, c) for c in _ALERT_FIELDS)
@@ -166,10 +184,13 @@ class StateStore:
                          json.dumps(list(p.rank)), PENDING, now, via),
                     )  # fmt: skip
                     if cur.rowcount == 1 and cur.lastrowid is not None:
-                        new.append(cur.lastrowid)
-                db.execute("COMMIT")
+                        new.append(Delivery(cur.lastrowid, episode, key, alert_id, p.channel, p.recipient_id,
+                                            p.address, p.audience, level, site, p.text, p.extra, p.rank,
+                                            PENDING, 0, via))  # fmt: skip
+                db.execute("RELEASE notice")
             except BaseException:
-                db.execute("ROLLBACK")
+                db.execute("ROLLBACK TO notice")
+                db.execute("RELEASE notice")
                 raise
         return new
 
@@ -192,11 +213,43 @@ class StateStore:
             (status, attempts, receipt, error, did),
         )
 
+    def mark_later(
+        self, did: int, status: str, attempts: int | None = None, receipt: str | None = None
+    ) -> None:
+        """Queue a mark for flush_marks(): for idempotent record channels, where a lost mark means a
+        harmless resend after a crash and a disk sync per message would throttle an alert storm."""
+        with self._defer_lock:
+            self._deferred.append((status, attempts, receipt, did))
+
+    def flush_marks(self) -> int:
+        with self._lock:  # store lock first, so marks land in the order they were queued
+            with self._defer_lock:
+                todo, self._deferred = self._deferred, []
+            if todo and self._db is not None:
+                try:
+                    with self.batch():
+                        self._db.executemany(
+                            "UPDATE delivery SET status=?, attempts=COALESCE(?, attempts),"
+                            " receipt=COALESCE(?, receipt) WHERE id=?",
+                            todo,
+                        )
+                except sqlite3.Error:
+                    with self._defer_lock:
+                        self._deferred = todo + self._deferred  # keep them for the next flush
+                    raise
+        return len(todo)
+
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for chan, status, n in self._q("SELECT channel, status, count(*) FROM delivery GROUP BY 1, 2"):
             out.setdefault(chan, {})[status] = n
         return out
+
+    def told(self, episode: str) -> set[str]:
+        """Recipients (people, speaker zones, teams) with any delivery in this episode, whatever its state."""
+        return {
+            r for (r,) in self._q("SELECT DISTINCT recipient_id FROM delivery WHERE episode=?", (episode,))
+        }
 
     def recent_alert_for(self, recipient_id: str) -> str | None:
         """The alert most recently sent to this person that is still active (what a bare "1" acknowledges)."""

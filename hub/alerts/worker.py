@@ -40,6 +40,7 @@ class ChannelWorker:
     fetch(did) returns (Notification, attempts so far) or None when the delivery is gone or done.
     report(did, result, detail, attempts) is called with result sent, retry or failed.
     refill() returns [(priority, did)] still pending in the state store, used after a queue overflow.
+    ordered=True retries recoverable errors in place, without limit, so nothing overtakes a failed send.
     """
 
     def __init__(
@@ -53,11 +54,13 @@ class ChannelWorker:
         report: Callable[[int, str, str, int], None],
         refill: Callable[[], list[tuple[Priority, int]]],
         queue_size: int = 10_000,
+        ordered: bool = False,
     ) -> None:
         self.name = name
         self.channel = channel
         self.interval_s = interval_s
         self.retry = retry
+        self.ordered = ordered  # FIFO, retried in place: for record channels whose order is meaning
         self._fetch, self._report, self._refill = fetch, report, refill
         self._q: queue.PriorityQueue[tuple[Priority, int]] = queue.PriorityQueue(queue_size)
         self._later: list[tuple[float, Priority, int]] = []  # (monotonic due, priority, did) retries
@@ -130,32 +133,43 @@ class ChannelWorker:
             self._deliver(prio, did)
 
     def _deliver(self, prio: Priority, did: int) -> None:
-        try:
-            got = self._fetch(did)
-        except Exception:
-            log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
-            got = None
-        if got is None:
-            with self._lock:
-                self._known.discard(did)
-            return
-        n, attempts = got
-        attempts += 1
-        self.busy = True
-        self._last_send = time.monotonic()
-        try:
-            receipt = self.channel.send(n)
-        except ChannelError as exc:
-            self._failed(prio, did, attempts, str(exc), exc.recoverable)
-        except Exception as exc:  # a channel bug must not kill the thread; treat like a hard failure
-            log.exception("channel crashed channel=%s delivery=%d", self.name, did)
-            self._failed(prio, did, attempts, f"{exc.__class__.__name__}: {exc}", False)
-        else:
-            with self._lock:
-                self._known.discard(did)
-            self._report(did, "sent", str(receipt), attempts)
-        finally:
-            self.busy = False
+        while True:
+            try:
+                got = self._fetch(did)
+            except Exception:
+                log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
+                got = None
+            if got is None:
+                with self._lock:
+                    self._known.discard(did)
+                return
+            n, attempts = got
+            attempts += 1
+            self.busy = True
+            self._last_send = time.monotonic()
+            try:
+                receipt = self.channel.send(n)
+            except ChannelError as exc:
+                error, recoverable = str(exc), exc.recoverable
+            except Exception as exc:  # a channel bug must not kill the thread; treat like a hard failure
+                log.exception("channel crashed channel=%s delivery=%d", self.name, did)
+                error, recoverable = f"{exc.__class__.__name__}: {exc}", False
+            else:
+                # Record the outcome before forgetting the id, so a refill cannot queue it again.
+                self._report(did, "sent", str(receipt), attempts)
+                with self._lock:
+                    self._known.discard(did)
+                return
+            finally:
+                self.busy = False
+            if not (self.ordered and recoverable):
+                self._failed(prio, did, attempts, error, recoverable)
+                return
+            # Ordered channels (retained alert state, CAP references) must not overtake themselves:
+            # retry this one in place, however long the broker or disk is away.
+            self._report(did, "retry", error, attempts)
+            if self._stop.wait(self.retry.delay(attempts)):
+                return  # still pending in SQLite: the next start resumes it
 
     def _failed(self, prio: Priority, did: int, attempts: int, error: str, recoverable: bool) -> None:
         if recoverable and attempts < self.retry.attempts:
@@ -163,6 +177,6 @@ class ChannelWorker:
             heapq.heappush(self._later, (time.monotonic() + delay, prio, did))
             self._report(did, "retry", error, attempts)
             return
+        self._report(did, "failed", error, attempts)
         with self._lock:
             self._known.discard(did)
-        self._report(did, "failed", error, attempts)

@@ -61,59 +61,79 @@ def payload(n: Notification) -> dict[str, Any]:
     }
 
 
-class MqttAlertChannel:
-    """One paho client with its own network loop; send() waits for the PUBACK."""
+class MqttPublisher:
+    """One paho client with its own network loop; publish() waits for the PUBACK (shared with cap_out)."""
 
-    def __init__(self, cfg: MqttAlertConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: MqttConfig, client_id: str, timeout_s: float, what: str) -> None:
+        self.cfg, self.client_id, self.timeout_s, self.what = cfg, client_id, timeout_s, what
         self._client: Any = None
         self._connected = threading.Event()
 
     def start(self) -> None:
-        c = make_client(self.cfg.mqtt, self.cfg.client_id)
+        c = make_client(self.cfg, self.client_id)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.reconnect_delay_set(1, 30)
-        c.connect_async(self.cfg.mqtt.host, self.cfg.mqtt.port, self.cfg.mqtt.keepalive_s)
+        c.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
         c.loop_start()
         self._client = c
 
     def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if not rc.is_failure:
-            log.info("mqtt alert channel connected host=%s port=%d", self.cfg.mqtt.host, self.cfg.mqtt.port)
+            log.info("%s connected host=%s port=%d", self.what, self.cfg.host, self.cfg.port)
             self._connected.set()
         else:
-            log.error("mqtt alert channel refused reason=%s", rc)
+            log.error("%s refused by broker reason=%s", self.what, rc)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if self._connected.is_set():
-            log.warning("mqtt alert channel disconnected reason=%s", rc)
+            log.warning("%s disconnected reason=%s", self.what, rc)
         self._connected.clear()
 
     def close(self) -> None:
         if self._client is not None:
+            self._connected.clear()  # a disconnect we asked for is not worth a warning
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None
+
+    def publish(self, topic: str, body: bytes, retain: bool) -> int:
+        """QoS 1; ChannelError(recoverable=True) when offline or no PUBACK in time. Returns the mid."""
+        if self._client is None:
+            self.start()
+        # Publishing while offline would queue inside paho AND be retried by the dispatcher: wait instead.
+        if not self._connected.wait(self.timeout_s):
+            raise ChannelError(
+                f"{self.what}: not connected to {self.cfg.host}:{self.cfg.port}", recoverable=True
+            )
+        info = self._client.publish(topic, body, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(self.timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise ChannelError(f"{self.what} {topic}: {exc}", recoverable=True) from None
+        if not info.is_published():
+            raise ChannelError(f"{self.what} {topic}: no PUBACK within {self.timeout_s}s", recoverable=True)
+        return int(info.mid)
+
+
+class MqttAlertChannel:
+    """Publishes the alert state retained, so a dashboard or siren that connects later sees it at once."""
+
+    def __init__(self, cfg: MqttAlertConfig) -> None:
+        self.cfg = cfg
+        self.publisher = MqttPublisher(cfg.mqtt, cfg.client_id, cfg.publish_timeout_s, "mqtt alert channel")
+
+    def start(self) -> None:
+        self.publisher.start()
+
+    def close(self) -> None:
+        self.publisher.close()
 
     def send(self, n: Notification) -> str:
         try:
             topic = alert_topic(n.site, n.extra.get("rule") or n.alert_id.split("/")[-1])
         except WireError as exc:
             raise ChannelError(f"mqtt alert: {exc}", recoverable=False) from None
-        if self._client is None:
-            self.start()
-        # Publishing while offline would queue inside paho AND be retried by the dispatcher: wait instead.
-        if not self._connected.wait(self.cfg.publish_timeout_s):
-            raise ChannelError(f"mqtt alert: not connected to {self.cfg.mqtt.host}:{self.cfg.mqtt.port}",
-                               recoverable=True)  # fmt: skip
         body = json.dumps(payload(n), ensure_ascii=False, separators=(",", ":")).encode()
-        info = self._client.publish(topic, body, qos=1, retain=True)
-        try:
-            info.wait_for_publish(self.cfg.publish_timeout_s)
-        except (RuntimeError, ValueError) as exc:
-            raise ChannelError(f"mqtt alert {topic}: {exc}", recoverable=True) from None
-        if not info.is_published():
-            raise ChannelError(f"mqtt alert {topic}: no PUBACK within {self.cfg.publish_timeout_s}s",
-                               recoverable=True)  # fmt: skip
-        return f"{topic} mid={info.mid}"
+        mid = self.publisher.publish(topic, body, retain=True)
+        return f"{topic} mid={mid}"

@@ -15,3 +15,19 @@ from hub.channels.mqtt_alert import MqttAlertConfig  # noqa: E402
 CHANNEL_KINDS["console"] = ConsoleConfig
 CHANNEL_KINDS["mqtt_alert"] = MqttAlertConfig
 CHANNEL_KINDS["annotation"] = AnnotationConfig
+
+# field channels engineer: SMS modem, loudspeaker broadcast, drone dispatch
+from hub.channels.broadcast import BroadcastConfig  # noqa: E402
+from hub.channels.drone import DroneConfig  # noqa: E402
+from hub.channels.sms_modem import SmsModemConfig  # noqa: E402
+
+CHANNEL_KINDS["sms_modem"] = SmsModemConfig
+CHANNEL_KINDS["broadcast"] = BroadcastConfig
+CHANNEL_KINDS["drone"] = DroneConfig
+from hub.channels.sms_http import AliyunSmsConfig, WebhookSmsConfig  # noqa: E402
+
+CHANNEL_KINDS["sms_aliyun"] = AliyunSmsConfig
+CHANNEL_KINDS["sms_webhook"] = WebhookSmsConfig
+from hub.channels.cap_out import CapOutConfig  # noqa: E402
+
+CHANNEL_KINDS["cap"] = CapOutConfig

@@ -1,0 +1,1 @@
+"""Pure rule engine: no I/O, no clock, no threads."""

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from edge.mqttlink import MqttConfig, make_client
 from edge.wire import Reading, decode_batch
-from ews.servers import Mosquitto
-
-
-def durable_broker(workdir: Path) -> Mosquitto:
-    """A mosquitto whose persistence really works when the tests run as root.
-
-    As root, mosquitto drops to the `mosquitto` user, which cannot write into pytest's 0700 temp
-    directories, so sessions and queued messages were silently not saved across a restart
-    ("Error: Permission denied" in its log). Staying root keeps the restart tests honest.
-    """
-    return Mosquitto(workdir, extra_conf="user root" if os.geteuid() == 0 else "")
 
 
 class Probe:

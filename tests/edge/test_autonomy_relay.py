@@ -127,13 +127,14 @@ def test_relay_failure_is_retried_and_logged_once(tmp_path: Path, caplog: pytest
     assert missing_dir.read_text() == "1\n"
 
 
-def test_agent_sounds_siren_offline_and_the_event_reaches_the_hub_later(
-    tmp_path: Path, mosquitto: Mosquitto
-) -> None:
+def test_agent_sounds_siren_offline_and_the_event_reaches_the_hub_later(tmp_path: Path) -> None:
     """Broker down; heavy rain; the gateway switches its relay itself; the event arrives once the link is back."""
     relay_file = tmp_path / "siren"
     t0, m0 = T0, time.monotonic()
     clock = lambda: t0 + (time.monotonic() - m0) * 600  # noqa: E731 - storm clock, 600x
+    mosquitto = Mosquitto(tmp_path / "broker")
+    mosquitto.start()
+    probe = Probe(mosquitto.port, "fs-gw01")  # its persistent session queues what arrives while it is away
     mosquitto.stop()
     burst: list[Any] = [lambda now: [rain("fs-hp01-rg1", 30.0, now)]] * 4 + [[]]
     cfg = GatewayConfig(

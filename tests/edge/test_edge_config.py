@@ -119,15 +119,14 @@ def test_ews_edge_check_and_invalid(tmp_path: Path, kinds: None, capsys: pytest.
     assert f"ews edge: {bad}" in capsys.readouterr().err
 
 
-def test_shipped_fengshan_gateway_configs_are_valid_yaml_for_known_kinds() -> None:
-    """deploy/fengshan/gateways/*.yaml parse; sensors of kinds not registered yet are reported by name."""
+def test_shipped_fengshan_gateway_configs_load() -> None:
+    """deploy/fengshan/gateways/*.yaml validate against the real sensor registry."""
     root = Path(__file__).resolve().parents[2] / "deploy" / "fengshan" / "gateways"
     files = sorted(root.glob("fs-gw0*.yaml"))
     assert [f.name for f in files] == ["fs-gw01.yaml", "fs-gw02.yaml", "fs-gw03.yaml"]
     for f in files:
-        try:
-            cfg = load_gateway_config(f)
-        except ConfigError as exc:  # only acceptable reason: a sensor kind still missing from the registry
-            assert "unknown kind" in str(exc), str(exc)
-            continue
-        assert cfg.id == f.stem
+        cfg = load_gateway_config(f)
+        assert cfg.id == f.stem and cfg.site == f"fs-hp0{f.stem[-1]}"
+        assert all(s.id.startswith(f"{cfg.site}-") for s in cfg.sensors)
+        assert cfg.autonomy.enabled and cfg.autonomy.relay is not None
+        assert {r.threshold for r in cfg.autonomy.rules} == {80, 120, 150, 200}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from edge.outbox import Outbox
 from edge.publisher import PublishConfig, Publisher
 from edge.wire import Reading
 from ews.servers import Mosquitto
-from tests.edge.mqtt_probe import Probe, durable_broker, early_arrivals
+from tests.edge.mqtt_probe import Probe, early_arrivals
 
 GW = "fs-gw01"
 T0 = 1_780_000_000.0
@@ -155,18 +157,53 @@ def _stream_through_outage(broker: Mosquitto, outbox: Outbox, down_s: float, tot
         probe.close()
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    server = durable_broker(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_broker_outage_mid_stream_loses_nothing(broker: Mosquitto, outbox: Outbox) -> None:
-    _stream_through_outage(broker, outbox, down_s=2.0, total_s=5.0)
+def test_broker_outage_mid_stream_loses_nothing(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    _stream_through_outage(mosquitto, outbox, down_s=2.0, total_s=5.0)
 
 
 @pytest.mark.slow
-def test_broker_outage_of_a_minute_loses_nothing(broker: Mosquitto, outbox: Outbox) -> None:
-    _stream_through_outage(broker, outbox, down_s=60.0, total_s=66.0)
+def test_broker_outage_of_a_minute_loses_nothing(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    _stream_through_outage(mosquitto, outbox, down_s=60.0, total_s=66.0)
+
+
+def test_refused_connection_is_logged_once_and_nothing_is_acked(
+    tmp_path: Path, outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker that refuses the gateway (no such user): retried with backoff, reported once, data kept."""
+    broker = Mosquitto(tmp_path / "auth", anonymous=False)
+    broker.start()
+    pub = Publisher(
+        GW, MqttConfig(port=broker.port, username="fs-gw01", password_env="EWS_TEST_NO_PW"), FAST, outbox
+    )
+    try:
+        os.environ["EWS_TEST_NO_PW"] = "wrong"
+        outbox.add([Reading("fs-hp01-rg1", "rain_mm", 0.5, T0)])
+        with caplog.at_level(logging.DEBUG, logger="edge.publisher"):
+            pub.start()
+            time.sleep(1.5)
+        attempts = caplog.text.count("broker unreachable")
+        assert attempts >= 3  # it kept trying
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "unreachable" in r.message]
+        assert len(warnings) == 1 and "refused" in warnings[0].message
+        assert outbox.count() == 1 and pub.published == 0
+    finally:
+        pub.stop()
+        broker.stop()
+        os.environ.pop("EWS_TEST_NO_PW", None)
+
+
+def test_clean_stop_drains_the_outbox_first(mosquitto: Mosquitto, outbox: Outbox) -> None:
+    probe = Probe(mosquitto.port, GW)
+    pub = Publisher(GW, MqttConfig(port=mosquitto.port), PublishConfig(batch_max=7), outbox)
+    pub.start()
+    try:
+        assert wait_until(pub.connected)
+        added = []
+        for i in range(50):
+            added += outbox.add([Reading("fs-hp01-rg1", "rain_mm", 0.1, T0 + i)])
+        pub.stop()  # right away: the readings just added still go out before the goodbye
+        assert outbox.count() == 0 and pub.published == 50
+        assert probe.wait_for({r.seq for r in added}) == set()
+    finally:
+        pub.stop()
+        probe.close()

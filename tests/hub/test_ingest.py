@@ -89,3 +89,27 @@ def test_persistent_session_gets_what_was_sent_while_hub_was_down(mosquitto: Mos
     finally:
         ingest.stop()
     assert [b.readings[0].seq for b in got] == list(range(1, 21))
+
+
+def test_a_gateway_may_report_only_its_own_sensors(mosquitto: Mosquitto) -> None:
+    got: list[Batch] = []
+    ingest = Ingest(
+        MqttConfig(port=mosquitto.port), "hub-own", got.append, lambda: 1.7e9,
+        gateway_sensors={"fs-gw01": ["fs-hp01-*"]},
+    )  # fmt: skip
+    ingest.start()
+    assert ingest.wait_connected()
+    pub = _publisher(mosquitto)
+    try:
+        rows = (
+            Reading("fs-hp01-rg1", "rain_mm", 1.0, 1.7e9, 1),
+            Reading("fs-hp02-wl1", "water_level_m", 9.9, 1.7e9, 2),  # another gateway's sensor: spoofed
+            Reading("fs-gw01-health", "battery_v", 12.5, 1.7e9, 3, source="health"),
+        )
+        pub.publish(readings_topic("fs-gw01"), encode_batch(Batch("fs-gw01", rows)), qos=1).wait_for_publish()
+        assert _wait(lambda: len(got) == 1)
+    finally:
+        pub.loop_stop()
+        ingest.stop()
+    assert [r.sensor for r in got[0].readings] == ["fs-hp01-rg1", "fs-gw01-health"]
+    assert ingest.counts["rejected_foreign_sensor"] == 1

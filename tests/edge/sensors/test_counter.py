@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from edge.sensors.counter import CounterState, step
 
-KW: dict[str, Any] = {"modulus": 65536, "scale": 0.1, "max_rate_per_h": 300.0, "min_window_s": 60.0}
+KW: dict[str, Any] = {"modulus": 65536, "scale": 0.1, "max_rate_per_h": 300.0, "min_window_s": 600.0}
 
 
 def test_first_reading_is_a_zero_baseline() -> None:
@@ -39,6 +39,12 @@ def test_implausible_forward_jump_is_dropped_as_suspect() -> None:
     assert (inc.value, inc.quality, inc.why) == (0.0, "suspect", "jump")
 
 
+def test_cloudburst_in_one_short_poll_is_rain() -> None:
+    # 31 mm in one minute (about the world record) must pass: the allowance covers at least 10 minutes
+    _, inc = step(CounterState(0, 0.0), 310, 60.0, **KW)
+    assert (inc.value, inc.quality) == (31.0, "good")
+
+
 def test_long_gap_allows_more_rain() -> None:
     _, inc = step(CounterState(10, 0.0), 2010, 3600.0, **KW)  # 200 mm in an hour: a real downpour
     assert (inc.value, inc.quality) == (200.0, "good")
@@ -54,6 +60,6 @@ def test_increments_are_never_negative_nor_beyond_the_plausible_rate(
     prev: int, raw: int, t0: float, t1: float
 ) -> None:
     _, inc = step(CounterState(prev, t0), raw, t1, **KW)
-    elapsed = max(t1 - t0, 60.0) if t1 >= t0 else 60.0
+    elapsed = max(t1 - t0, 600.0) if t1 >= t0 else 600.0
     assert 0.0 <= inc.value <= 300.0 * elapsed / 3600.0 + 0.1 + 1e-9
     assert inc.quality in ("good", "suspect")

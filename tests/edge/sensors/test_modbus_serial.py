@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -169,3 +170,19 @@ def test_missing_port_is_a_sensor_error() -> None:
     s = build("/nonexistent/ttyUSB9", "fs-hp02-rg1", "rain_tipping_bucket")
     with pytest.raises(SensorError, match="fs-hp02-rg1"):
         s.poll(T0)
+
+
+def test_rain_during_gateway_downtime_is_sent_after_restart(gauge: ModbusGauge, tmp_path: Path) -> None:
+    state = tmp_path / "fs-hp01-rg1.json"
+    rg = build(gauge.port, "fs-hp01-rg1", "rain_tipping_bucket", state_file=str(state))
+    rg.poll(T0)
+    gauge.add_rain(1.0)
+    assert values(rg.poll(T0 + 60)) == {"rain_mm": (1.0, "good")}
+    # power cut at the gateway for two hours while 42.5 mm fall; the gauge keeps counting on its own battery
+    gauge.add_rain(42.5)
+    restarted = build(gauge.port, "fs-hp01-rg1", "rain_tipping_bucket", state_file=str(state))
+    assert values(restarted.poll(T0 + 60 + 7200)) == {"rain_mm": (42.5, "good")}
+    # without a state file the first poll is a baseline: that rain would be gone
+    forgetful = build(gauge.port, "fs-hp01-rg1", "rain_tipping_bucket")
+    gauge.add_rain(3.0)
+    assert values(forgetful.poll(T0 + 9000)) == {"rain_mm": (0.0, "good")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import queue
-import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +16,7 @@ from edge.sensors.sl651_codec import parse_frame
 from edge.wire import Reading
 from ews.devices.pty import PtyPair
 from ews.devices.sl651_station import SerialLink, Station, TcpLink
+from tests.edge.sensors.reading_queue import drain
 
 T0 = calendar.timegm((2026, 7, 20, 1, 0, 0, 0, 0, 0))  # 09:00 Beijing time
 NOW = T0 + 30
@@ -35,17 +36,6 @@ def centre(**kw: object) -> SL651Centre:
     sensor = cfg.build(clock=lambda: NOW)  # type: ignore[attr-defined]
     assert isinstance(sensor, ListeningSensor) and isinstance(sensor, SL651Centre)
     return sensor
-
-
-def drain(q: queue.Queue[Reading], n: int, timeout: float = 3.0) -> list[Reading]:
-    out: list[Reading] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
-        try:
-            out.append(q.get(timeout=0.05))
-        except queue.Empty:
-            pass
-    return out
 
 
 @pytest.mark.parametrize("encoding", ["hex", "ascii"])
@@ -107,6 +97,7 @@ def test_serial_line_station_over_a_pty() -> None:
         c = centre(transport="serial", port=pty.host, rain="PJ")
         got: queue.Queue[Reading] = queue.Queue()
         c.start(got.put)
+        assert c.connected.wait(5)
         link = SerialLink(pty.device)
         try:
             st = Station("0012345678")
@@ -127,3 +118,52 @@ def test_rain_counter_reset_on_station_reboot_is_suspect() -> None:
         frame = parse_frame(st.report(0x32, T0 + 300 * i, [("PT", pt)]))
         c.handle(frame, "test", emitted.append)
     assert [(r.value, r.quality) for r in emitted] == [(0.0, "good"), (2.0, "good"), (0.4, "suspect")]
+
+
+def test_no_ack_and_no_loss_when_the_agent_cannot_take_readings() -> None:
+    c = centre()
+    got: list[Reading] = []
+    st = Station("0012345678")
+
+    def broken(_r: Reading) -> None:
+        raise OSError("disk full")
+
+    first = parse_frame(st.report(0x32, T0, [("PT", 10.0)]))
+    second = parse_frame(st.report(0x32, T0 + 300, [("PT", 14.5)]))
+    assert c.handle(first, "test", got.append) is not None
+    assert c.handle(second, "test", broken) is None  # no M2: the station retransmits
+    assert c.handle(second, "test", got.append) is not None
+    assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (4.5, "good")]
+
+
+def test_silent_dtu_connection_is_closed() -> None:
+    c = centre(idle_timeout_s=0.3)
+    c.start(lambda _r: None)
+    try:
+        assert c.address is not None
+        link = TcpLink(*c.address)
+        link.sock.settimeout(3)
+        assert link.sock.recv(16) == b""  # the centre hung up on the half-open connection
+        link.close()
+    finally:
+        c.stop()
+
+
+def test_pt_baseline_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "sl651.json"
+    st = Station("0012345678")
+    got: list[Reading] = []
+    c = centre(state_file=str(state))
+    c.handle(parse_frame(st.report(0x32, T0, [("PT", 100.0)])), "test", got.append)
+    again = centre(state_file=str(state))  # the agent restarted
+    again.handle(parse_frame(st.report(0x32, T0 + 3600, [("PT", 131.5)])), "test", got.append)
+    assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (31.5, "good")]
+
+
+def test_unquoted_station_address_in_yaml_is_a_clear_config_error() -> None:
+    import yaml
+    from pydantic import ValidationError
+
+    doc = yaml.safe_load("stations: {0012345670: fs-hp02-rg1}")  # YAML 1.1 reads this as octal
+    with pytest.raises(ValidationError, match="quoted"):
+        centre(stations=doc["stations"])

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.sensors.sl651_body import parse_report
-from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, encode_ascii, parse_frame
+from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, parse_frame
+from edge.sensors.sl651_encode import encode_ascii, encode_hex
 
 CAP_2F = "7e7e011090330853a0002f000802009f26020209410003bde3"
 CAP_32 = (
@@ -215,3 +216,40 @@ def test_mutated_real_frames_only_raise_sl651error(noise: bytes, at: int) -> Non
                 parse_report(item)
             except SL651Error:
                 pass
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet="0123456789ABCDEFPTZVJNDRSTHM. -+\r\n", max_size=120),
+    st.sampled_from([0x2F, 0x31, 0x32, 0x34]),
+)
+def test_ascii_bodies_with_valid_crc_only_raise_sl651error(body: str, function: int) -> None:
+    raw = encode_ascii(
+        up=True, centre=1, station="0012345678", password="A000", function=function, body=body.encode()
+    )
+    frame = parse_frame(raw)
+    try:
+        parse_report(frame)
+    except SL651Error:
+        pass
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=120), st.sampled_from([0x31, 0x32, 0x34]))
+def test_hex_bodies_with_valid_crc_only_raise_sl651error(tail: bytes, function: int) -> None:
+    head = bytes.fromhex("0001260720090000F1F1001234567850F0F02607200900")  # serial, time, ST, TT
+    raw = encode_hex(
+        up=True, centre=1, station="0012345678", password="A000", function=function, body=head + tail
+    )
+    try:
+        parse_report(parse_frame(raw))
+    except SL651Error:
+        pass
+
+
+def test_noise_that_looks_like_a_long_header_does_not_hold_back_real_frames() -> None:
+    # 7E7E ... with length 0xFFF and STX: a plausible header for a 4 KB frame that never comes
+    fake = bytes.fromhex("7E7E011090330853A000320FFF02")
+    sc = Scanner()
+    items = sc.feed(fake + bytes.fromhex(CAP_2F))
+    assert [i.function for i in items if isinstance(i, Frame)] == [0x2F]

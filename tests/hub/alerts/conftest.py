@@ -12,7 +12,7 @@ from hub.alerts.config import AlertsConfig, load
 from hub.alerts.directory import Directory
 from hub.channels.base import ChannelError, Notification
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "hub" / "alerts" / "fengshan.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "fengshan" / "alerts.yaml"
 
 
 @pytest.fixture

@@ -60,9 +60,7 @@ class Rig:
         assert self.d
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            d = self.d
-            idle = d._intake.empty() and all(w.depth() == 0 and not w.busy for w in d.workers.values())
-            if idle and not d.state.unfinished():
+            if self.d.idle():
                 return
             time.sleep(0.01)
         raise AssertionError(f"dispatcher did not settle: {self.d.stats()}")
@@ -92,7 +90,8 @@ def test_red_alert_is_delivered_once_in_order(rig: Rig) -> None:
     assert len(rig.chans["mqtt_alert"].sent) == len(rig.chans["annotation"].sent) == 1
     assert d.stats()["channels"]["sms"]["sent"] == 10
     assert all("138****" in r for r in rig.sink.of("delivery") if "audience=villager" in r)
-    assert not any("13800001101" in r for r in rig.sink.rows)  # phone numbers never reach InfluxDB
+    phones = [r.phone for r in rig.cfg.directory.recipients if r.phone]
+    assert not any(p in row for p in phones for row in rig.sink.rows)  # phone numbers never reach InfluxDB
     assert len(rig.sink.of("alert")) == 2  # every transition is recorded, even the duplicate
 
 
@@ -100,13 +99,61 @@ def test_submit_never_waits_for_a_stalled_channel(rig: Rig) -> None:
     stalled = RecordingChannel("sms")
     stalled.gate = threading.Event()  # the modem hangs
     d = rig.start(sms=stalled)
-    t0 = time.monotonic()
-    for i in range(200):
+    for i in range(200):  # returns although every SMS send is stuck behind a closed gate
         d.submit([tr(i, Level.NONE, Level.ORANGE, site=f"fs-hp0{1 + i % 3}")])
-    assert time.monotonic() - t0 < 1.0  # generous: submit is a queue put
-    rig.chans["mqtt_alert"].wait_for(3)  # other channels carry on while SMS is stuck
-    assert len(rig.chans["mqtt_alert"].sent) >= 3
+    assert len(rig.chans["mqtt_alert"].wait_for(3)) == 3  # other channels carry on while SMS is stuck
+    assert rig.chans["sms"].sent == []
     stalled.gate.set()
+
+
+def test_record_channel_keeps_order_through_retries(rig: Rig, fengshan: AlertsConfig) -> None:
+    """The retained alert topic must end at the latest level even when the broker hiccups."""
+    rig.settings = fengshan.dispatch.model_copy(update={"retry_base_s": 0.01})
+    broker = RecordingChannel("mqtt_alert")
+    broker.fail = [ChannelError("not connected", recoverable=True)] * 6  # more than retry_attempts
+    d = rig.start(mqtt_alert=broker)
+    d.submit(
+        [
+            tr(0, Level.NONE, Level.YELLOW),
+            tr(60, Level.YELLOW, Level.ORANGE),
+            tr(120, Level.ORANGE, Level.RED),
+        ]
+    )
+    rig.settle()
+    assert [n.level for n in broker.sent] == ["yellow", "orange", "red"]
+    assert d.stats()["channels"]["mqtt_alert"] == {"sent": 3, "failed": 0, "retried": 6}
+
+
+def test_red_overtakes_queued_blue(rig: Rig) -> None:
+    stalled = RecordingChannel("sms")
+    stalled.gate = threading.Event()
+    d = rig.start(sms=stalled)
+    d.submit([tr(0, Level.NONE, Level.BLUE, site="fs-hp03")])  # 2 officers; the first gets stuck in send()
+    rig.chans["mqtt_alert"].wait_for(1)
+    d.submit([tr(60, Level.NONE, Level.RED, site="fs-hp01")])
+    deadline = time.monotonic() + 10
+    while d.workers["sms"].depth() < 11 and time.monotonic() < deadline:  # 1 blue + 10 red queued
+        time.sleep(0.01)
+    stalled.gate.set()
+    rig.settle()
+    levels = [n.level for n in stalled.sent]
+    assert levels == ["blue"] + ["red"] * 10 + ["blue"]
+
+
+def test_rate_limit_spaces_sends(rig: Rig, fengshan: AlertsConfig) -> None:
+    rig.settings = fengshan.dispatch.model_copy(update={"rate_limits": {"sms": 0.05}})
+    stamps: list[float] = []
+
+    class Stamping(RecordingChannel):
+        def send(self, n):  # type: ignore[no-untyped-def]
+            stamps.append(time.monotonic())
+            return super().send(n)
+
+    d = rig.start(sms=Stamping("sms"))
+    d.submit([tr(0, Level.NONE, Level.ORANGE)])
+    rig.settle()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert len(stamps) == 8 and min(gaps) >= 0.05  # a lower bound the limiter guarantees
 
 
 def test_repeats_downs_and_clear(rig: Rig) -> None:
@@ -125,6 +172,33 @@ def test_repeats_downs_and_clear(rig: Rig) -> None:
     clear_to = {n.extra["recipient_id"] for n in rig.chans["sms"].sent if n.extra["kind"] == "clear"}
     assert "v-101" in clear_to  # villagers who were told to prepare are told it is over
     assert d.stats()["suppressed_repeats"] == 1
+
+
+def test_clear_goes_to_those_who_were_told(rig: Rig) -> None:
+    """An officers-only rule (a forecast) at red, then clear: the clear must not text villagers."""
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.RED, audience="officers", actions="sms")])
+    d.submit([tr(600, Level.RED, Level.NONE, R, audience="officers", actions="sms")])
+    rig.settle()
+    by_kind: dict[str, set[str]] = {}
+    for n in rig.chans["sms"].sent:
+        by_kind.setdefault(n.extra["kind"], set()).add(n.extra["recipient_id"])
+    assert by_kind == {"alert": {"off-li", "off-huang"}, "clear": {"off-li", "off-huang"}}
+
+
+def test_channel_queue_overflow_waits_in_sqlite_and_is_refilled(rig: Rig, fengshan: AlertsConfig) -> None:
+    rig.settings = fengshan.dispatch.model_copy(update={"channel_queue": 10})
+    stalled = RecordingChannel("sms")
+    stalled.gate = threading.Event()
+    d = rig.start(sms=stalled)
+    d.submit([tr(0, Level.NONE, Level.RED, site="fs-hp01"), tr(0, Level.NONE, Level.RED, site="fs-hp02"),
+              tr(0, Level.NONE, Level.RED, site="fs-hp03")])  # fmt: skip
+    rig.chans["mqtt_alert"].wait_for(3)
+    stalled.gate.set()
+    rig.settle()
+    got = [(n.site, n.extra["recipient_id"]) for n in stalled.sent]
+    assert len(got) == len(set(got)) == 10 + 9 + 6  # every recipient of every alert, once
+    assert d.state.counts()["sms"] == {"sent": 25}
 
 
 def test_retry_then_success(rig: Rig, fengshan: AlertsConfig) -> None:
@@ -185,6 +259,24 @@ def test_restart_sends_nothing_twice_and_resumes_the_rest(rig: Rig) -> None:
     assert rig.chans["mqtt_alert"].sent == []  # the level change was already published
 
 
+def test_restart_after_a_channel_was_removed_from_config(rig: Rig, fengshan: AlertsConfig) -> None:
+    rig.settings = fengshan.dispatch.model_copy(update={"retry_base_s": 60.0})
+    down = RecordingChannel("sms")
+    down.fail = [ChannelError("modem away", recoverable=True)] * 2
+    d = rig.start(sms=down)
+    d.submit([tr(0, Level.NONE, Level.BLUE)])
+    deadline = time.monotonic() + 10
+    while down.calls < 2 and time.monotonic() < deadline:  # both officers tried once, retry in 60 s
+        time.sleep(0.01)
+    rig.stop()
+    policy = fengshan.dispatch.policy.model_copy(update={"person_channels": {}})
+    rig.settings = fengshan.dispatch.model_copy(update={"policy": policy})
+    d = rig.start()  # pending SMS rows name a channel that no longer exists: reported, not a crash
+    rig.settle()
+    assert "sms" not in d.workers
+    assert d.state.counts()["sms"] == {"failed": 2}
+
+
 def test_escalation_when_nobody_acknowledges(rig: Rig) -> None:
     d = rig.start()
     d.submit([tr(0, Level.NONE, Level.ORANGE)])
@@ -211,6 +303,51 @@ def test_sms_ack_stops_escalation(rig: Rig) -> None:
     assert [n.extra["kind"] for n in rig.chans["annotation"].sent] == ["alert", "ack"]
 
 
+def test_mqtt_ack_command(rig: Rig) -> None:
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.RED)])
+    rig.settle()
+    res = d.handle_command("ack", {"site": "fs-hp01"}, "officer-app:li", T0 + 120)
+    assert res == {"ok": True, "alert_id": "fs-hp01/rain", "first": True}
+    assert (
+        d.handle_command("ack", {"alert_id": "fs-hp01/rain"}, "officer-app:huang", T0 + 130)["first"] is False
+    )
+    assert d.tick(T0 + 3600) == 0
+    assert "via=mqtt" in rig.sink.of("ack")[0]
+    assert not d.handle_command("ack", {"alert_id": "fs-hp09/rain"}, "x", T0)["ok"]
+
+
+def test_inbound_sms_are_read_from_the_modem(rig: Rig, fengshan: AlertsConfig) -> None:
+    """A channel that can receive (the GSM modem has poll_inbound) is read every inbound_poll_s."""
+
+    class Modem(RecordingChannel):
+        def __init__(self) -> None:
+            super().__init__("sms")
+            self.inbox: list[tuple[str, str]] = []
+            self.polls = 0
+
+        def poll_inbound(self) -> list[tuple[str, str]]:
+            self.polls += 1
+            if self.polls == 1:
+                raise ChannelError("modem not registered", recoverable=True)  # logged once, polling goes on
+            out, self.inbox = self.inbox, []
+            return out
+
+    rig.settings = fengshan.dispatch.model_copy(update={"inbound_poll_s": 0.05})
+    modem = Modem()
+    d = rig.start(sms=modem)
+    d.submit([tr(0, Level.NONE, Level.ORANGE)])
+    rig.settle()
+    d.tick(T0 + 60)  # the hub's clock, as the ticker passes it
+    modem.inbox = [("+8613800000201", "撤离 10/15"), ("13800000101", "收到"), ("13900000000", "?")]
+    deadline = time.monotonic() + 10
+    while d.stats()["acks"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert d.stats()["acks"] == 1 and d.stats()["evacuation_reports"] == 1
+    assert d.state.evacuation("fs-hp01/rain#1780000000") == {"fs-g1": (10, 15)}
+    assert d.tick(T0 + 3600) == 0  # acknowledged in time: no escalation
+
+
 def test_unknown_sender_and_noise(rig: Rig) -> None:
     d = rig.start()
     assert not d.handle_sms("13912345678", "1", T0)["ok"]
@@ -231,6 +368,26 @@ def test_evacuation_progress_by_sms_and_command(rig: Rig) -> None:
     assert d.state.evacuation("fs-hp01/rain#1780000000") == {"fs-g1": (12, 15), "fs-g2": (20, 22)}
     rows = rig.sink.of("evacuation")
     assert len(rows) == 2 and "evacuated=12i,total=15i" in rows[0]
+
+
+def test_replies_get_a_receipt(rig: Rig) -> None:
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.RED)])
+    rig.settle()
+    d.handle_sms("13800000201", "撤离 12/15", T0 + 600)
+    d.handle_sms("13800000101", "收到", T0 + 601)
+    d.handle_sms("13800001101", "雨好大", T0 + 602)  # a villager's chat: told how to reply, nothing else
+    d.handle_sms("13800001101", "自动回复：我正在开车", T0 + 610)  # an auto-responder: no second help text
+    d.handle_sms("13912345678", "1", T0 + 603)  # unknown numbers get nothing back
+    rig.settle()
+    receipts = {
+        n.extra["recipient_id"]: n.text for n in rig.chans["sms"].sent if n.extra["kind"] == "receipt"
+    }
+    assert receipts == {
+        "gw-1": "【凤山预警】已记录凤山一组转移12/15户。全部转移后请回复“撤离 15/15”。",
+        "off-li": "【凤山预警】已收到您的确认，谢谢。",
+        "v-101": "【凤山预警】未能处理您的回复：请回复“1”确认预警，或“撤离 已转移户数/总户数”报告转移进度。",
+    }
 
 
 def test_silence_mutes_people_not_records(rig: Rig) -> None:

@@ -67,3 +67,35 @@ def test_escalation_timer() -> None:
     # acknowledged at orange, then it rose to red: red needs its own acknowledgement
     c, _, _ = fold(replace(a, acked_at=T0 + 60), tr(300, Level.ORANGE, Level.RED))
     assert c and escalation_due(c, T0 + 300 + 900, Level.ORANGE, 900) is not None
+
+
+# ---- properties over random transition sequences ---------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STEP = st.tuples(st.sampled_from(list(Level)), st.sampled_from([F, P, R]), st.integers(0, 600))
+
+
+@given(st.lists(STEP, max_size=40))
+def test_fold_invariants(steps: list[tuple[Level, AlertState, int]]) -> None:
+    a = None
+    at = 0.0
+    told: set[tuple[str, str]] = set()
+    for level, state, dt in steps:
+        at += dt
+        prev = a
+        a, n, _ = fold(a, tr(at, Level(prev.level) if prev else Level.NONE, level, state))
+        if n is not None:
+            assert (n.episode, n.key) not in told  # every notice is new
+            told.add((n.episode, n.key))
+            if n.kind == m.ALERT:
+                assert prev is None or not prev.active or n.level > Level(prev.level)
+            if n.kind == m.DOWN:
+                assert prev is not None and prev.active and n.level < Level(prev.level)
+            if n.kind == m.CLEAR:
+                assert prev is not None and prev.active and a is not None and not a.active
+        if a is not None and a.active:
+            assert a.level > 0 and a.max_level >= a.level
+        if prev is not None and prev.active and a is not None and a.active:
+            assert a.episode == prev.episode  # an episode lasts until it clears

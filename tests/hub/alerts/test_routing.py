@@ -116,3 +116,42 @@ def test_eta_counts_the_slowest_channel(directory: Directory) -> None:
     p = plan(notice(Level.RED), directory, POLICY)
     n_sms = len([x for x in p if x.channel == "sms"])
     assert eta_s(p, {"sms": 3.0}) == n_sms * 3.0
+
+
+# ---- the rule's own audience and actions labels (hub/rules/engine.py sets them per level) -------------
+
+RULE_RED = "【山洪红色预警】11月29日 08:07 凤山村后山滑坡隐患点1小时雨量55.5毫米，极可能发生山洪！请危险区所有人员立即撤离，远离河沟。"
+
+
+def test_rule_audience_officers_narrows_the_policy(directory: Directory) -> None:
+    """A forecast rule says `audience: officers`: officers decide on evacuation, villagers are not texted."""
+    n = notice(Level.RED, labels={"audience": "officers", "actions": "sms"})
+    p = plan(n, directory, POLICY)
+    assert {a for a, _ in people(p)} == {"officer"}
+    assert not [x for x in p if x.channel in ("broadcast", "drone")]  # actions: sms only
+
+
+def test_rule_audience_villagers_widens_the_policy(directory: Directory) -> None:
+    n = notice(Level.YELLOW, labels={"audience": "villagers", "actions": "sms, broadcast"})
+    p = plan(n, directory, POLICY)
+    assert {a for a, _ in people(p)} == {"officer", "grid_worker", "villager"}
+    assert [x.recipient_id for x in p if x.channel == "broadcast"] == ["fs-g1", "fs-g2"]  # at yellow
+
+
+def test_rule_actions_dispatch_the_drone_at_orange(directory: Directory) -> None:
+    n = notice(Level.ORANGE, labels={"audience": "villagers", "actions": "sms, broadcast, drone"})
+    p = plan(n, directory, POLICY)
+    assert [x.recipient_id for x in p if x.channel == "drone"] == ["drone-1"]
+    assert "drone-1" in [r for _, r in people(p)]  # and its dispatch card by SMS
+
+
+def test_authored_rule_message_is_the_body(directory: Directory) -> None:
+    p = plan(notice(Level.RED, message=RULE_RED), directory, POLICY)
+    by_id = {x.recipient_id: x.text for x in p if x.channel == "sms"}
+    assert by_id["v-101"] == RULE_RED
+    assert by_id["off-li"] == RULE_RED + "请立即组织转移，核实群众全部撤离。回复1确认。"
+    assert by_id["gw-1"].startswith(RULE_RED) and "撤离 已转移户数/总户数" in by_id["gw-1"]
+    clear = m.Notice(m.CLEAR, "fs-hp01/rain", "e", "k", "fs-hp01", "rain", Level.RED, Level.RED, 1.0,
+                     message="【山洪预警解除】凤山村后山滑坡隐患点雨量已低于临界值")  # fmt: skip
+    assert {x.text for x in plan(clear, directory, POLICY) if x.channel == "sms"} == {
+        "【山洪预警解除】凤山村后山滑坡隐患点雨量已低于临界值。"}  # fmt: skip

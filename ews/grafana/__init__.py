@@ -1,0 +1,1 @@
+"""Grafana dashboards for the officers: generation, InfluxQL macro expansion, checks and upload."""

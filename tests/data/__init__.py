@@ -1,0 +1,1 @@
+"""Test data: the demo typhoon storm loaded into real influxd."""

@@ -1,0 +1,102 @@
+"""`ews hub` as a real process: config errors, alerts through real servers, SIGHUP, restarts, partitions."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ews.servers import Influxd, Mosquitto
+
+from .hubproc import REPO, AlertWatch, Gateway, start_hub, wait_for, write_config
+
+
+def _ews(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "ews.cli", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_example_deployment_config_checks() -> None:
+    proc = _ews("hub", "--config", str(REPO / "deploy" / "fengshan" / "hub.yaml"), "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert "config OK" in proc.stdout
+
+
+def test_invalid_config_exits_nonzero_naming_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "hub.yaml"
+    bad.write_text("rules: [x.yaml]\nmqtt: {port: 1883, colour: blue}\n")
+    proc = _ews("hub", "--config", str(bad))
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr and "mqtt.colour" in proc.stderr
+    bad.write_text("rules: [x.yaml]\nfeeds: [{kind: teletext, name: t}]\n")
+    proc = _ews("hub", "--config", str(bad))
+    assert proc.returncode == 2 and "unknown kind 'teletext'" in proc.stderr
+
+
+def _minutes_ago(n: int, now: float) -> list[float]:
+    return [now - 60 * m for m in range(n, 0, -5)]
+
+
+def test_alerts_reload_and_restart_rebuild_windows(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    """60 mm before a restart + 25 mm after must still make red (80 mm in 1 h): windows come back."""
+    cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
+    log = tmp_path / "hub.log"
+    watch, gw = AlertWatch(mosquitto.port), Gateway(mosquitto.port, "fs-gw01")
+    hub = start_hub(cfg, log)
+    try:
+        now = time.time()
+        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
+        gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, now))  # 10 × 6 mm in the last 50 min: orange
+        assert wait_for(lambda: "orange" in watch.levels("fs-hp01")), watch.messages
+        hub.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "rules reloaded" in log.read_text()), log.read_text()[-2000:]
+        hub.send_signal(signal.SIGTERM)
+        assert hub.wait(30) == 0
+        hub = start_hub(cfg, log)  # same config: rebuild_on_start reads the 60 mm back from InfluxDB
+        assert wait_for(lambda: log.read_text().count("hub running") == 2, 20)
+        gw.rain("fs-hp01-rg1", 12.5, [time.time() - 120, time.time() - 60])
+        assert wait_for(lambda: "red" in watch.levels("fs-hp01")), watch.messages
+        assert watch.levels("fs-hp01").count("orange") == 1, "the restart must not announce orange again"
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(30)
+        watch.close()
+        gw.close()
+
+
+def test_two_partitioned_hubs_decide_each_reading_once(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    a = start_hub(
+        write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews", sites=["fs-hp01"]),
+        tmp_path / "a.log",
+    )
+    b = start_hub(
+        write_config(tmp_path, "hubB", mosquitto.port, influxd.url, "ews", sites=["fs-hp02", "fs-hp03"], store_unassigned=False),
+        tmp_path / "b.log",
+    )  # fmt: skip
+    watch = AlertWatch(mosquitto.port)
+    gws = {s: Gateway(mosquitto.port, f"fs-gw0{s[-1]}") for s in ("fs-hp01", "fs-hp02", "fs-hp03")}
+    try:
+        assert wait_for(
+            lambda: all("hub running" in (tmp_path / f).read_text() for f in ("a.log", "b.log")), 30
+        )
+        now = time.time()
+        for site, gw in gws.items():
+            gw.rain(f"{site}-rg1", 9.0, _minutes_ago(50, now))  # 90 mm in the last hour: red everywhere
+        assert wait_for(lambda: all("red" in watch.levels(s) for s in gws), 20), watch.messages
+        time.sleep(1.0)  # a second hub deciding the same site would publish its copy by now
+        for site in gws:
+            assert watch.levels(site).count("red") == 1, (site, watch.levels(site))
+    finally:
+        for p in (a, b):
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+        watch.close()
+        for gw in gws.values():
+            gw.close()

@@ -1,0 +1,78 @@
+"""`ews hub` and `ews edge` tell systemd they are ready, ping the watchdog, and say when they stop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from ews.servers import Influxd, Mosquitto
+from tests.hub.hubproc import REPO, write_config
+
+
+def _listen(tmp_path: Path) -> tuple[socket.socket, str]:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.5)
+    return sock, path
+
+
+def _run_until(
+    argv: list[str], sock: socket.socket, path: str, want: set[str], timeout: float = 30.0
+) -> set[str]:
+    """Start the command under a NOTIFY_SOCKET, collect messages until `want` were seen, then SIGTERM."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ews.cli", *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while not want <= seen and time.monotonic() < deadline:
+            try:
+                seen |= {
+                    m.split("=")[0] + "=" + m.split("=")[1][:1]
+                    for m in sock.recv(4096).decode().split("\n")
+                    if "=" in m
+                }
+            except TimeoutError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        while True:  # drain what it said while stopping
+            try:
+                seen |= {
+                    m.split("=")[0] + "=" + m.split("=")[1][:1]
+                    for m in sock.recv(4096).decode().split("\n")
+                    if "=" in m
+                }
+            except TimeoutError:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return seen
+
+
+def test_hub_ready_watchdog_stopping(mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path) -> None:
+    sock, path = _listen(tmp_path)
+    cfg = write_config(tmp_path, "hubN", mosquitto.port, influxd.url, "ews")
+    seen = _run_until(["hub", "--config", str(cfg)], sock, path, {"READY=1", "WATCHDOG=1"})
+    assert {"READY=1", "WATCHDOG=1", "STOPPING=1"} <= seen
+
+
+def test_edge_ready_watchdog_stopping(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    sock, path = _listen(tmp_path)
+    cfg = tmp_path / "edge.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "id": "fs-gw09", "mqtt": {"port": mosquitto.port}, "outbox": {"path": str(tmp_path / "box.db")},
+        "sensors": [{"kind": "simulated", "id": "fs-hp09-rg1", "site": "fs-hp09", "period_s": 1,
+                     "steps": [[0, "rain_mm", 0.5], [1, "rain_mm", 0.5]]}],
+    }))  # fmt: skip
+    seen = _run_until(["edge", "--config", str(cfg)], sock, path, {"READY=1", "WATCHDOG=1"})
+    assert {"READY=1", "WATCHDOG=1", "STOPPING=1"} <= seen
