@@ -23,8 +23,8 @@ from edge.wire import Batch, Reading, encode_batch, readings_topic
 class Generator:
     """One paho client publishing for many simulated gateways; each gateway keeps its own seq counter.
 
-    A gateway polls its ten sensors in one sweep per second and publishes the sweep as one batch at once
-    (the edge never waits to fill a batch). Gateways are spread evenly over the second. `sent` in each
+    A gateway polls its ten sensors in one sweep and publishes the sweep as one batch at once (the edge
+    never waits to fill a batch). Sweeps of all gateways are spread evenly over time. `sent` in each
     batch is CLOCK_MONOTONIC (time.monotonic is system-wide on Linux) for the latency join.
     """
 

@@ -61,5 +61,6 @@ def table(out: dict[str, Any]) -> str:
         lines.append(f"influx total: {tot['stored']}/{tot['published']} readings stored")
     for variant, steps in (out.get("ratios") or {}).items():
         lines.append(f"node-red {variant} / ours: {steps}")
-    lines.append(f"wall time {out.get('wall_s')} s")
+    lines.append(f"wall time {out.get('wall_s')} s on {out.get('cpus')} CPUs; load average before "
+                 f"{out.get('loadavg_before')}, after {out.get('loadavg_after')}")  # fmt: skip
     return "\n".join(lines)

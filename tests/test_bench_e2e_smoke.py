@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import ratios, run
+from bench.e2e import check, ratios, run
 from bench.e2e_table import table
 
 SMOKE = {"sensors": 200, "rates": [20, 500], "seconds": 1.0, "low_seconds": 1.0, "storm": 20,
@@ -63,5 +63,6 @@ def test_bench_e2e_smoke(tmp_path: Path) -> None:
     assert out["influx_total"]["missing"] == 0 and out["influx_total"]["stored"] > 0
     assert out["peer"] == {"skipped": "--no-peer given"}
     assert ratios(out) == {}
+    assert check(out) == []
     text = table(out)
     assert "hub delivered" in text and "Node-RED peer not run" in text
