@@ -42,5 +42,8 @@ lint: venv
 bench: deps venv
 	$(PY) -m bench.engine
 
+bench-e2e: deps venv ## end to end through mosquitto, the hub and influxd, beside Node-RED (npm: /tmp/ews-nodered)
+	$(PY) -m bench.e2e
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +39,31 @@ def reading_line(r: Reading, origin: str, site: str) -> str:
     return line(r.quantity, tags, {"value": r.value, "seq": r.seq}, r.time)
 
 
+class ReadingLines:
+    """reading_line() with each series' measurement and tags escaped once, not once per reading.
+
+    Formatting the tags was the largest per-reading cost on the ingest thread (bench/e2e.py profile,
+    docs/performance.md); the text is identical to reading_line's. Bounded: the cache starts over past
+    `max_series` series, so a gateway inventing sensor ids cannot grow it without limit.
+    """
+
+    def __init__(self, max_series: int = 100_000) -> None:
+        self.max_series = max_series
+        self._prefix: dict[tuple[str, str, str, str, str, str], str] = {}
+
+    def __call__(self, r: Reading, origin: str, site: str) -> str:
+        v = r.value
+        if r.issued is not None or type(v) is not float or not math.isfinite(v):
+            return reading_line(r, origin, site)  # forecasts (issue-time tag), ints, errors: the slow path
+        key = (r.quantity, r.sensor, origin, site, r.source, r.quality)
+        prefix = self._prefix.get(key)
+        if prefix is None:
+            if len(self._prefix) >= self.max_series:
+                self._prefix.clear()
+            prefix = self._prefix[key] = reading_line(r, origin, site).rsplit(" ", 2)[0]
+        return f"{prefix} value={v!r},seq={r.seq}i {round(r.time * 1e9)}"
+
+
 class Pipeline:
     """Owns the engine state. Called from the MQTT thread (handle_batch) and a timer thread (tick).
 
@@ -64,6 +90,7 @@ class Pipeline:
         self.sites = sites  # partition: the sites this hub decides; None means all
         self.store_unassigned = store_unassigned  # partitioned: this hub also takes site-less readings
         self.dedupe = Deduper()
+        self.lines = ReadingLines()
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
@@ -101,7 +128,7 @@ class Pipeline:
             if not site and r.source != "health":
                 self._unknown(r, batch.origin)
             fresh.append(r)
-            lines.append(reading_line(r, batch.origin, site))
+            lines.append(self.lines(r, batch.origin, site))
         if not fresh:
             return []
         self.counts["readings"] += len(fresh)
