@@ -90,7 +90,9 @@ def test_sigkill_and_restart_loses_nothing(tmp_path: Path, mosquitto: Mosquitto)
         assert wait_until(lambda: any(s.get("state") == "online" for s in probe.status[-1:]), 30)
         time.sleep(1.0)
         procs[-1].send_signal(signal.SIGTERM)
-        assert procs[-1].wait(30) == 0, log.read_text()[-3000:]
+        # A clean stop joins each bus thread after its current fsync'd write; on a machine whose disk is
+        # shared with parallel jobs those writes have taken seconds, so allow a generous bound.
+        assert procs[-1].wait(90) == 0, log.read_text()[-3000:]
 
         box = Outbox(box_path)
         last_seq = box.last_seq()
