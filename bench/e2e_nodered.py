@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from bench.e2e_stats import proc_cpu_s
+from ews.servers import ChildServer, ServerError
 
 FLOW = Path(__file__).parent / "nodered" / "flow.json"
 DEFAULT_DIRS = (Path("/tmp/ews-nodered"), Path.home() / ".cache" / "ews-nodered")
@@ -66,16 +66,17 @@ def version(red: Path) -> str:
         return "unknown"
 
 
-class NodeRed:
+class NodeRed(ChildServer):
     """One Node-RED process; start() returns once the flow runs and its MQTT client is connected."""
 
-    def __init__(self, red: Path, workdir: Path, mqtt_port: int, http_port: int, nodelay: bool) -> None:
-        self.red, self.workdir, self.nodelay = red, workdir, nodelay
-        self.mqtt_port, self.http_port = mqtt_port, http_port
-        self.proc: subprocess.Popen[bytes] | None = None
+    name = "node-red"
 
-    def start(self, timeout: float = 60.0) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, red: Path, workdir: Path, mqtt_port: int, http_port: int, nodelay: bool) -> None:
+        super().__init__(workdir, http_port)
+        self.red, self.nodelay = red, nodelay
+        self.mqtt_port, self.http_port = mqtt_port, http_port
+
+    def _argv(self) -> list[str]:
         flow = json.loads(FLOW.read_text(encoding="utf-8"))
         for node in flow:
             if node.get("type") == "mqtt-broker":
@@ -83,41 +84,33 @@ class NodeRed:
                 node["clientid"] = f"bench-nodered-{'nodelay' if self.nodelay else 'default'}"
         (self.workdir / "flows.json").write_text(json.dumps(flow), encoding="utf-8")
         (self.workdir / "settings.js").write_text(SETTINGS, encoding="utf-8")
-        env = {
+        self.env = {
             **os.environ,
             "EWS_NODERED_PORT": str(self.http_port),
             "EWS_NODELAY": "1" if self.nodelay else "0",
         }
-        log = self.workdir / "node-red.log"
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                ["node", str(self.red), "--settings", str(self.workdir / "settings.js"),
-                 "--userDir", str(self.workdir)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = log.read_text(errors="replace")
-            if self.proc.poll() is not None:
-                raise PeerUnavailable(f"node-red exited with {self.proc.returncode}: {text[-1500:]}")
-            if "Started flows" in text and "Connected to broker" in text:
-                time.sleep(0.5)  # the subscription follows the CONNACK
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise PeerUnavailable(f"node-red did not start within {timeout}s: {log.read_text()[-1500:]}")
+        return [
+            "node",
+            str(self.red),
+            "--settings",
+            str(self.workdir / "settings.js"),
+            "--userDir",
+            str(self.workdir),
+        ]
+
+    def _ready(self) -> bool:
+        text = (self.workdir / f"{self.name}.log").read_text(errors="replace")
+        if "Started flows" in text and "Connected to broker" in text:
+            time.sleep(0.5)  # the subscription follows the CONNACK
+            return True
+        return False
+
+    def start(self, timeout: float = 60.0) -> None:
+        try:
+            super().start(timeout)
+        except ServerError as exc:
+            raise PeerUnavailable(str(exc)) from None
 
     def cpu_s(self) -> float:
         assert self.proc is not None
         return proc_cpu_s(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc = None

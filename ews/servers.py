@@ -37,7 +37,7 @@ def _find(binary: str, *extra: str) -> str:
     raise ServerError(f"{binary} not found: install the Debian package (see `make deps`)")
 
 
-class _Child:
+class ChildServer:
     """A server child process that can be stopped and started again on the same port and data."""
 
     name = "server"
@@ -46,6 +46,7 @@ class _Child:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] | None = None  # None: inherit
 
     def _argv(self) -> list[str]:
         raise NotImplementedError
@@ -57,7 +58,7 @@ class _Child:
         self.workdir.mkdir(parents=True, exist_ok=True)
         logf = open(self.workdir / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            self._argv(), stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self._argv(), stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env
         )
         logf.close()
         deadline = time.monotonic() + timeout
@@ -100,7 +101,7 @@ def _port_open(port: int) -> bool:
     return False
 
 
-class Mosquitto(_Child):
+class Mosquitto(ChildServer):
     """mosquitto with persistence in its own directory; `extra_conf` adds lines (auth, ACL, bridge)."""
 
     name = "mosquitto"
@@ -147,7 +148,7 @@ class Mosquitto(_Child):
         return _port_open(self.port)
 
 
-class Influxd(_Child):
+class Influxd(ChildServer):
     """influxd 1.x with its meta, data and WAL in its own directory, HTTP on a free port."""
 
     name = "influxd"
