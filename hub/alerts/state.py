@@ -97,6 +97,9 @@ class StateStore:
         self._db: sqlite3.Connection | None = None
         self._deferred: list[tuple[str, int | None, str | None, int]] = []
         self._defer_lock = threading.Lock()  # not the store lock: queuing a mark never waits for a commit
+        # Silences in memory (loaded once, appended by add_silence): a storm asks for each transition,
+        # and this store is the only writer of its file.
+        self._silences: list[tuple[str, str, float]] | None = None
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,14 +276,18 @@ class StateStore:
         return {g: (d, t) for g, d, t in rows}
 
     def add_silence(self, site: str, rule: str, until: float, who: str) -> None:
-        self._q("INSERT INTO silence (site, rule, until, who) VALUES (?,?,?,?)", (site, rule, until, who))
+        with self._lock:
+            self._q("INSERT INTO silence (site, rule, until, who) VALUES (?,?,?,?)", (site, rule, until, who))
+            if self._silences is not None:
+                self._silences.append((site, rule, until))
 
     def silenced(self, site: str, rule: str, now: float) -> bool:
-        rows = self._q(
-            "SELECT 1 FROM silence WHERE until>? AND (site=? OR site='*') AND (rule=? OR rule='*') LIMIT 1",
-            (now, site, rule),
-        )
-        return bool(rows)
+        with self._lock:
+            if self._silences is None:
+                self._silences = [
+                    (s, r, float(u)) for s, r, u in self._q("SELECT site, rule, until FROM silence")
+                ]
+            return any(u > now and s in (site, "*") and r in (rule, "*") for s, r, u in self._silences)
 
 
 _ALERT_FIELDS = list(AlertRow.__dataclass_fields__)

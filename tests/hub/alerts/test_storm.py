@@ -221,3 +221,21 @@ def test_kill_mid_storm_then_restart(
     assert len(repeats) <= 1 and all(keys[k] == 2 for k in repeats)  # only a send in flight at the kill
     assert mq == (n, n)
     assert stats["errors"] == 0
+
+
+def test_silences_held_in_memory_survive_a_restart(tmp_path: Path) -> None:
+    """silenced() answers from memory during a storm; the file stays the truth across a restart."""
+    path = tmp_path / "alerts.sqlite"
+    s = StateStore(path)
+    s.open()
+    assert not s.silenced("fs-hp02", "rain", 100.0)  # loads the (empty) list
+    s.add_silence("fs-hp02", "*", 200.0, "黄主任")  # after loading: appended in memory too
+    assert s.silenced("fs-hp02", "rain", 100.0) and not s.silenced("fs-hp02", "rain", 200.0)
+    assert not s.silenced("fs-hp01", "rain", 100.0)
+    s.close()
+    s2 = StateStore(path)
+    s2.open()
+    s2.add_silence("*", "wl", 300.0, "李支书")  # before loading: only in the file until the first ask
+    assert s2.silenced("fs-hp02", "rain", 150.0) and s2.silenced("fs-hp03", "wl", 250.0)
+    assert not s2.silenced("fs-hp03", "rain", 150.0)
+    s2.close()
