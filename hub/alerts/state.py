@@ -100,6 +100,7 @@ class StateStore:
         # Silences in memory (loaded once, appended by add_silence): a storm asks for each transition,
         # and this store is the only writer of its file.
         self._silences: list[tuple[str, str, float]] | None = None
+        self._in_batch = False  # inside batch(): a failure rolls the whole batch back, no savepoint needed
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,11 +131,14 @@ class StateStore:
             raise RuntimeError(f"state store {self.path} is not open")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._in_batch = True
             try:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._in_batch = False
             self._db.execute("COMMIT")
 
     # ---- alerts and notices ------------------------------------------------------------------
@@ -163,13 +167,17 @@ class StateStore:
         new: list[Delivery] = []
         with self._lock:
             db = self._db
-            db.execute("SAVEPOINT notice")  # a transaction of its own, or nested in batch()
+            # A transaction of its own; inside batch() the batch's transaction is enough: any failure
+            # rolls the whole batch back and the intake retries its transitions one by one.
+            own = not self._in_batch
+            if own:
+                db.execute("SAVEPOINT notice")
             try:
                 if notice is not None:
                     cur = db.execute("INSERT OR IGNORE INTO notice VALUES (?,?,?,?,?)", notice)
-                    if cur.rowcount != 1:
-                        db.execute("ROLLBACK TO notice")
-                        db.execute("RELEASE notice")
+                    if cur.rowcount != 1:  # a duplicate: nothing was written
+                        if own:
+                            db.execute("RELEASE notice")
                         return None
                 if alert is not None:
                     vals = tuple(getattr(alert, c) for c in _ALERT_FIELDS)
@@ -190,10 +198,12 @@ class StateStore:
                         new.append(Delivery(cur.lastrowid, episode, key, alert_id, p.channel, p.recipient_id,
                                             p.address, p.audience, level, site, p.text, p.extra, p.rank,
                                             PENDING, 0, via))  # fmt: skip
-                db.execute("RELEASE notice")
+                if own:
+                    db.execute("RELEASE notice")
             except BaseException:
-                db.execute("ROLLBACK TO notice")
-                db.execute("RELEASE notice")
+                if own:
+                    db.execute("ROLLBACK TO notice")
+                    db.execute("RELEASE notice")
                 raise
         return new
 
