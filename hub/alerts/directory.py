@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 
 class Role(StrEnum):
@@ -125,6 +126,15 @@ class Directory(BaseModel):
     sites: list[Site] = Field(default_factory=list, description="Hazard points")
     grids: list[Grid] = Field(default_factory=list, description="Grids (网格)")
     recipients: list[Recipient] = Field(default_factory=list, description="People and teams")
+    # Lookups by id: a county has thousands of sites and a storm looks one up per transition.
+    _site_by_id: dict[str, Site] = PrivateAttr(default_factory=dict)
+    _grid_by_id: dict[str, Grid] = PrivateAttr(default_factory=dict)
+    _recipient_by_id: dict[str, Recipient] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, _context: object) -> None:
+        self._site_by_id = {s.id: s for s in self.sites}
+        self._grid_by_id = {g.id: g for g in self.grids}
+        self._recipient_by_id = {r.id: r for r in self.recipients}
 
     @model_validator(mode="after")
     def _check(self) -> Directory:
@@ -133,7 +143,7 @@ class Directory(BaseModel):
             ("grid", [g.id for g in self.grids]),
             ("recipient", [r.id for r in self.recipients]),
         ):
-            dup = {i for i in ids if ids.count(i) > 1}
+            dup = {i for i, k in Counter(ids).items() if k > 1}
             if dup:
                 raise ValueError(f"duplicate {what} id(s): {', '.join(sorted(dup))}")
         grid_ids = {g.id for g in self.grids}
@@ -152,13 +162,13 @@ class Directory(BaseModel):
         return self
 
     def site(self, site_id: str) -> Site | None:
-        return next((s for s in self.sites if s.id == site_id), None)
+        return self._site_by_id.get(site_id)
 
     def grid(self, grid_id: str) -> Grid | None:
-        return next((g for g in self.grids if g.id == grid_id), None)
+        return self._grid_by_id.get(grid_id)
 
     def recipient(self, rid: str) -> Recipient | None:
-        return next((r for r in self.recipients if r.id == rid), None)
+        return self._recipient_by_id.get(rid)
 
     def by_phone(self, phone: str) -> Recipient | None:
         """The recipient whose number matches an inbound SMS sender (country prefix ignored)."""

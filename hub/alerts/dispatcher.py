@@ -46,7 +46,7 @@ class Dispatcher:
         self.channels = dict(channels)
         self.state = state
         self.rows = rows
-        self.intake = Intake(self._process_counted, settings.intake_queue)
+        self.intake = Intake(self._process_counted, settings.intake_queue, settings.intake_batch)
         self._lock = threading.RLock()  # alert read-modify-write: intake, tick and replies
         self._mem = threading.Lock()  # counters: never held long
         self.stamp = Stamper()

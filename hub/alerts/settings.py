@@ -51,6 +51,12 @@ class DispatchSettings(BaseModel):
         "process does it (hub/app.py), as it does in `ews hub`",
     )
     intake_queue: int = Field(10_000, ge=10, description="Transitions waiting for routing")
+    intake_batch: int = Field(
+        1000,
+        ge=1,
+        description="Most waiting transitions folded into ONE SQLite transaction (one disk sync); an "
+        "alert storm of 1,000 costs one commit. 1 commits each transition on its own",
+    )
     channel_queue: int = Field(
         10_000, ge=10, description="Deliveries queued per channel (more wait in SQLite)"
     )

@@ -97,6 +97,10 @@ class StateStore:
         self._db: sqlite3.Connection | None = None
         self._deferred: list[tuple[str, int | None, str | None, int]] = []
         self._defer_lock = threading.Lock()  # not the store lock: queuing a mark never waits for a commit
+        # Silences in memory (loaded once, appended by add_silence): a storm asks for each transition,
+        # and this store is the only writer of its file.
+        self._silences: list[tuple[str, str, float]] | None = None
+        self._in_batch = False  # inside batch(): a failure rolls the whole batch back, no savepoint needed
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,11 +131,14 @@ class StateStore:
             raise RuntimeError(f"state store {self.path} is not open")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._in_batch = True
             try:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._in_batch = False
             self._db.execute("COMMIT")
 
     # ---- alerts and notices ------------------------------------------------------------------
@@ -160,13 +167,17 @@ class StateStore:
         new: list[Delivery] = []
         with self._lock:
             db = self._db
-            db.execute("SAVEPOINT notice")  # a transaction of its own, or nested in batch()
+            # A transaction of its own; inside batch() the batch's transaction is enough: any failure
+            # rolls the whole batch back and the intake retries its transitions one by one.
+            own = not self._in_batch
+            if own:
+                db.execute("SAVEPOINT notice")
             try:
                 if notice is not None:
                     cur = db.execute("INSERT OR IGNORE INTO notice VALUES (?,?,?,?,?)", notice)
-                    if cur.rowcount != 1:
-                        db.execute("ROLLBACK TO notice")
-                        db.execute("RELEASE notice")
+                    if cur.rowcount != 1:  # a duplicate: nothing was written
+                        if own:
+                            db.execute("RELEASE notice")
                         return None
                 if alert is not None:
                     vals = tuple(getattr(alert, c) for c in _ALERT_FIELDS)
@@ -187,10 +198,12 @@ class StateStore:
                         new.append(Delivery(cur.lastrowid, episode, key, alert_id, p.channel, p.recipient_id,
                                             p.address, p.audience, level, site, p.text, p.extra, p.rank,
                                             PENDING, 0, via))  # fmt: skip
-                db.execute("RELEASE notice")
+                if own:
+                    db.execute("RELEASE notice")
             except BaseException:
-                db.execute("ROLLBACK TO notice")
-                db.execute("RELEASE notice")
+                if own:
+                    db.execute("ROLLBACK TO notice")
+                    db.execute("RELEASE notice")
                 raise
         return new
 
@@ -273,14 +286,18 @@ class StateStore:
         return {g: (d, t) for g, d, t in rows}
 
     def add_silence(self, site: str, rule: str, until: float, who: str) -> None:
-        self._q("INSERT INTO silence (site, rule, until, who) VALUES (?,?,?,?)", (site, rule, until, who))
+        with self._lock:
+            self._q("INSERT INTO silence (site, rule, until, who) VALUES (?,?,?,?)", (site, rule, until, who))
+            if self._silences is not None:
+                self._silences.append((site, rule, until))
 
     def silenced(self, site: str, rule: str, now: float) -> bool:
-        rows = self._q(
-            "SELECT 1 FROM silence WHERE until>? AND (site=? OR site='*') AND (rule=? OR rule='*') LIMIT 1",
-            (now, site, rule),
-        )
-        return bool(rows)
+        with self._lock:
+            if self._silences is None:
+                self._silences = [
+                    (s, r, float(u)) for s, r, u in self._q("SELECT site, rule, until FROM silence")
+                ]
+            return any(u > now and s in (site, "*") and r in (rule, "*") for s, r, u in self._silences)
 
 
 _ALERT_FIELDS = list(AlertRow.__dataclass_fields__)

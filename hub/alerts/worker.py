@@ -22,6 +22,11 @@ class Channel(Protocol):
     def send(self, n: Notification) -> str: ...
 
 
+# A record channel may also offer send_many(notifications) -> [receipt | ChannelError], one result per
+# notification in order: many messages in flight at once (MQTT QoS 1 with PUBACKs confirmed together).
+SendMany = Callable[[list[Notification]], list["str | ChannelError"]]
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Recoverable errors are retried `attempts` times in all, waiting base·2^k seconds (capped)."""
@@ -55,6 +60,7 @@ class ChannelWorker:
         refill: Callable[[], list[tuple[Priority, int]]],
         queue_size: int = 10_000,
         ordered: bool = False,
+        burst: int = 500,
     ) -> None:
         self.name = name
         self.channel = channel
@@ -71,6 +77,10 @@ class ChannelWorker:
         self._thread: threading.Thread | None = None
         self._last_send = 0.0
         self.busy = False
+        # Ordered channels with send_many and no rate limit send what is already waiting together.
+        many = getattr(channel, "send_many", None)
+        self._send_many: SendMany | None = many if ordered and interval_s <= 0 and burst > 1 else None
+        self.burst = burst
 
     def offer(self, priority: Priority, did: int) -> None:
         """Queue a delivery without blocking; on overflow it stays pending in SQLite and is refilled."""
@@ -130,7 +140,71 @@ class ChannelWorker:
             wait = self._last_send + self.interval_s - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
                 return
-            self._deliver(prio, did)
+            if self._send_many is not None:
+                self._deliver_many(self._drain(did))
+            else:
+                self._deliver(prio, did)
+
+    def _drain(self, first: int) -> list[int]:
+        """The first delivery and whatever else is already queued (never waits to fill a burst)."""
+        dids = [first]
+        while len(dids) < self.burst:
+            try:
+                dids.append(self._q.get_nowait()[1])
+            except queue.Empty:
+                break
+        return dids
+
+    def _deliver_many(self, dids: list[int]) -> None:
+        """Ordered burst: all sent together; from the first recoverable failure on, the rest is sent
+        again in order after a backoff (a retained state must never be overtaken by an older one)."""
+        assert self._send_many is not None
+        attempts: dict[int, int] = {}
+        while dids and not self._stop.is_set():
+            todo: list[tuple[int, Notification, int]] = []
+            for did in dids:
+                try:
+                    got = self._fetch(did)
+                except Exception:
+                    log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
+                    got = None
+                if got is None:
+                    with self._lock:
+                        self._known.discard(did)
+                    continue
+                n, before = got
+                attempts[did] = max(attempts.get(did, 0), before) + 1
+                todo.append((did, n, attempts[did]))
+            if not todo:
+                return
+            self.busy = True
+            self._last_send = time.monotonic()
+            try:
+                results = self._send_many([n for _, n, _ in todo])
+            except Exception as exc:  # a channel bug: every one of them failed the same way
+                log.exception("channel crashed channel=%s deliveries=%d", self.name, len(todo))
+                results = [ChannelError(f"{exc.__class__.__name__}: {exc}", recoverable=False)] * len(todo)
+            finally:
+                self.busy = False
+            if len(results) != len(todo):  # a channel bug; never lose track of a delivery over it
+                log.error("channel answered wrong count channel=%s sent=%d results=%d",
+                          self.name, len(todo), len(results))  # fmt: skip
+                results = [ChannelError("channel gave no result", recoverable=True)] * len(todo)
+            dids = []
+            for i, ((did, _, tries), res) in enumerate(zip(todo, results, strict=True)):
+                if not isinstance(res, ChannelError):
+                    self._report(did, "sent", str(res), tries)
+                    with self._lock:
+                        self._known.discard(did)
+                elif not res.recoverable:
+                    self._failed((), did, tries, str(res), False)
+                else:
+                    self._report(did, "retry", str(res), tries)
+                    dids = [d for d, _, _ in todo[i:]]  # this one and everything after it, in order
+                    delay = self.retry.delay(tries)
+                    if self._stop.wait(delay):
+                        return  # still pending in SQLite: the next start resumes them
+                    break
 
     def _deliver(self, prio: Priority, did: int) -> None:
         while True:
