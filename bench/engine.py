@@ -180,6 +180,7 @@ class NaiveWindow(Window):
 
 def naive_state(engine: Engine) -> EngineState:
     st = engine.initial_state()
+    st.guards = None  # brute force evaluates every touched rule: no headroom guards
     for s in st.series.values():
         s.windows.clear()
     st.slots = [NaiveWindow(x.series, x.length) if type(x) is Window else x for x in st.slots]

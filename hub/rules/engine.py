@@ -39,6 +39,11 @@ class EngineState:
     counters: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
     )
+    # Headroom guards (hub/rules/guards.py), per rule: None or (health_epoch, increments then, budget).
+    # guards=None switches them off (the brute-force baseline the tests compare against).
+    guards: list[tuple[int, float, float] | None] | None = None
+    guard_series: list[tuple[Series, ...]] = field(default_factory=list)
+    health_epoch: int = 0  # bumped whenever a series' data health changes (group membership)
 
 
 class Memo:
@@ -95,6 +100,8 @@ class Engine:
             else:
                 st.slots.append(st.forecasts.setdefault(spec.key, Forecast()))
         st.alerts = [Alert() for _ in self.rules]
+        st.guards = [None] * len(self.rules)
+        st.guard_series = [tuple(st.series[k] for k in r.guard_keys) for r in self.rules]
         return st
 
     def history_needed(self) -> dict[SeriesKey, float]:
@@ -117,6 +124,7 @@ class Engine:
         series, deps, health, counters = state.series, self.deps, self.health, state.counters
         checked, muted = health.checked, state.muted_sensors
         events = [] if events is None else events
+        n_events = len(events)
         dirty: set[int] = set()
         for r in readings:
             if r.quality == "bad":
@@ -144,6 +152,8 @@ class Engine:
                     dirty.update(deps[key])
                 else:
                     counters["duplicate"] += 1
+        if len(events) > n_events:
+            state.health_epoch += 1  # group membership may have changed: every guard is void
         return dirty
 
     def _forecast(self, state: EngineState, r: Reading, dirty: set[int]) -> None:
@@ -167,7 +177,10 @@ class Engine:
             self._silence_edge(state, now, out)
         if now - state.last_health >= self.health_s:
             state.last_health = now
+            n_events = len(events)
             self.health.sweep(state.series, now, events)
+            if len(events) > n_events:
+                state.health_epoch += 1
         if now - state.last_sweep >= self.sweep_s:
             state.last_sweep = state.last_tick = now
             dirty = set(range(len(self.rules)))
@@ -178,11 +191,24 @@ class Engine:
             if ev.key[0] not in state.muted_sensors:
                 out.append(health_transition(ev, self.ruleset))
         W, alerts, rules, active = state.slots, state.alerts, self.rules, state.active
+        guards, gseries, epoch = state.guards, state.guard_series, state.health_epoch
         for i in dirty:
             a = alerts[i]
+            if guards is not None:
+                g = guards[i]
+                if g is not None:
+                    if g[0] == epoch and a.level == 0 and i not in active:
+                        inc = 0.0
+                        for ser in gseries[i]:
+                            inc += ser.inc
+                        if inc - g[1] < g[2]:
+                            continue  # provably still quiet: not enough new data to reach a threshold
+                    guards[i] = None
             rule = rules[i]
             raw, held = rule.levels(W, now, a.level)
             if raw == 0 and a.level == 0 and i not in active:
+                if guards is not None and rule.headroom is not None:
+                    self._guard(state, i, W, now)
                 continue  # the common case: quiet and nothing pending
             data_ok = held >= a.level or all(state.series[k].ok for k in rule.deps)
             ext = rule.extend
@@ -197,6 +223,15 @@ class Engine:
                 self._emit(state, i, now, out)
         out.sort(key=lambda t: (t.at, t.site, t.rule))
         return state, out
+
+    def _guard(self, state: EngineState, i: int, W: list[Any], now: float) -> None:
+        head = self.rules[i].headroom(W, now)  # type: ignore[misc]
+        if head > 0.0 and state.guards is not None:
+            inc = 0.0
+            for ser in state.guard_series[i]:  # same order as the check: the same rounding
+                inc += ser.inc
+            if inc < math.inf:
+                state.guards[i] = (state.health_epoch, inc, head - 1e-12 * (inc + head))
 
     def _emit(self, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
         a, rule = state.alerts[i], self.rules[i]

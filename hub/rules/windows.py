@@ -29,6 +29,7 @@ class Series:
         "changed_at",
         "last_v",
         "flags",
+        "inc",
     )
 
     def __init__(self, key: tuple[str, str]) -> None:
@@ -43,10 +44,17 @@ class Series:
         self.changed_at = -math.inf  # event time the value last changed (stuck detection)
         self.last_v = math.nan
         self.flags: set[str] = set()  # active data-health problems: stale, stuck, range
+        # Running total of what readings added (new values, upward corrections): no window sum can
+        # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
+        self.inc = 0.0
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
         times = self.times
+        if v >= 0.0:
+            self.inc += v
+        else:
+            self.inc = math.inf
         if not times or t > times[-1]:
             times.append(t)
             self.values.append(v)
