@@ -85,9 +85,11 @@ class Engine:
 
     def initial_state(self) -> EngineState:
         st = EngineState()
-        for key in self.deps:
+        for key, rules in self.deps.items():
             ser = st.series[key] = Series(key)
             ser.store = key in self.stored
+            ser.deps = rules
+            ser.checked = key in self.health.checked
         for spec in self.ruleset.plan.slots:
             if spec.kind == "memo":
                 st.slots.append(Memo())
@@ -121,8 +123,8 @@ class Engine:
         self, state: EngineState, readings: Iterable[Reading], events: list[HealthEvent] | None = None
     ) -> set[int]:
         """Put readings into windows without evaluating rules; return the rules they touch."""
-        series, deps, health, counters = state.series, self.deps, self.health, state.counters
-        checked, muted = health.checked, state.muted_sensors
+        series, health, counters = state.series, self.health, state.counters
+        muted = state.muted_sensors
         events = [] if events is None else events
         n_events = len(events)
         dirty: set[int] = set()
@@ -142,14 +144,14 @@ class Engine:
                 counters["muted"] += 1  # maintenance window: the technician may be testing it
                 continue
             t = r.time
-            if key in checked and not health.on_reading(ser, t, r.value, events):
+            if ser.checked and not health.on_reading(ser, t, r.value, events):
                 counters["unhealthy"] += 1
                 continue
             if t > ser.seen:
                 ser.seen = t
             if ser.store:
                 if ser.add(t, r.value):
-                    dirty.update(deps[key])
+                    dirty.update(ser.deps)
                 else:
                     counters["duplicate"] += 1
         if len(events) > n_events:

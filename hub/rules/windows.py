@@ -30,6 +30,8 @@ class Series:
         "last_v",
         "flags",
         "inc",
+        "deps",
+        "checked",
     )
 
     def __init__(self, key: tuple[str, str]) -> None:
@@ -47,6 +49,8 @@ class Series:
         # Running total of what readings added (new values, upward corrections): no window sum can
         # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
         self.inc = 0.0
+        self.deps: tuple[int, ...] = ()  # rules that read this series (set by the engine)
+        self.checked = False  # a stuck or range check looks at every reading
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
@@ -59,7 +63,10 @@ class Series:
             times.append(t)
             self.values.append(v)
             for w in self.windows:
-                w.appended(t, v)
+                if w.plain:
+                    w.total += v  # Window.appended without the call: the hot path
+                else:
+                    w.appended(t, v)
             if len(times) > self.trim_at:
                 self.trim()
             return True
@@ -103,7 +110,7 @@ class Window:
     rebuilt after a late reading or a corrected value, which is rare (an outbox backlog) and bounded.
     """
 
-    __slots__ = ("series", "times", "values", "length", "start", "total", "minq", "maxq")
+    __slots__ = ("series", "times", "values", "length", "start", "total", "minq", "maxq", "plain")
 
     def __init__(self, series: Series, length: float, minmax: bool = False) -> None:
         self.series = series
@@ -114,6 +121,7 @@ class Window:
         self.total = 0.0
         self.minq: deque[tuple[float, float]] | None = deque() if minmax else None
         self.maxq: deque[tuple[float, float]] | None = deque() if minmax else None
+        self.plain = not minmax and type(self).appended is Window.appended  # only a running total
         series.windows.append(self)
         for t, v in zip(series.times, series.values, strict=True):
             self.appended(t, v)
