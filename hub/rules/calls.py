@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hub.rules import guards
 from hub.rules.expr import Call, Dur, Name, Neg, Num, Str
 
 if TYPE_CHECKING:
@@ -94,10 +95,17 @@ def _window(comp: Compiler, call: Call) -> C:
     if not inp.group:
         i = slots[0]
         if agg == "sum":
-            return C("num", lambda W, now: W[i].sum(now))
+            return C("num", lambda W, now: W[i].sum(now), None, True, None, inp.keys)
         return C("num", lambda W, now: getattr(W[i], agg)(now))
     if agg == "sum":  # the hot case, spelled out so it costs one call per member
-        return C("vnum", lambda W, now: [W[i].sum(now) for i in slots if W[i].series.ok])
+        return C(
+            "vnum",
+            lambda W, now: [W[i].sum(now) for i in slots if W[i].series.ok],
+            None,
+            True,
+            None,
+            inp.keys,
+        )
     return C("vnum", lambda W, now: [getattr(W[i], agg)(now) for i in slots if W[i].series.ok])
 
 
@@ -146,12 +154,15 @@ def _reducer(comp: Compiler, call: Call) -> C:
             f"{name}() needs {'conditions' if want == 'bool' else 'numbers'} over a sensor group"
         )
     f = c.fn if c.type.startswith("v") else (lambda W, now, g=c.fn: [g(W, now)])
+    vhead = c.head if c.type == "vbool" else None
     if name == "at_least":
-        return C("bool", lambda W, now: sum(f(W, now)) >= k)
+        head = guards.at_least_head(k, vhead)
+        return C("bool", lambda W, now: sum(f(W, now)) >= k, None, False, head, c.gkeys if head else ())
     if name == "count_of":
         return C("num", lambda W, now: float(sum(f(W, now))))
     if name == "any_of":
-        return C("bool", lambda W, now: any(f(W, now)))
+        head = guards.any_head(vhead)
+        return C("bool", lambda W, now: any(f(W, now)), None, False, head, c.gkeys if head else ())
     if name == "all_of":
         # No healthy member is not "all agree": an empty group never fires.
         return C("bool", lambda W, now: bool(xs := f(W, now)) and all(xs))
@@ -162,7 +173,16 @@ def _reducer(comp: Compiler, call: Call) -> C:
         "mean_of": lambda xs: sum(xs) / len(xs),
     }
     agg = aggs[name]
-    return C("num", lambda W, now: agg(xs) if (xs := [x for x in f(W, now) if x == x]) else math.nan)
+    # max and min of a group rise no faster than its fastest member: still bounded by the increments
+    mono = c.mono and name in ("max_of", "min_of")
+    return C(
+        "num",
+        lambda W, now: agg(xs) if (xs := [x for x in f(W, now) if x == x]) else math.nan,
+        None,
+        mono,
+        None,
+        c.gkeys if mono else (),
+    )
 
 
 def _abs(comp: Compiler, call: Call) -> C:

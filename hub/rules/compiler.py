@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.rules import calls
+from hub.rules import calls, guards
 from hub.rules.expr import Arith, BoolOp, Call, Cmp, Const, Dur, Name, Neg, Node, Not, Num, Str
 
 Fn = Callable[[list[Any], float], Any]
@@ -91,11 +91,20 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class C:
-    """A compiled node: its type (num, bool, vnum, vbool), its closure and its value if constant."""
+    """A compiled node: its type (num, bool, vnum, vbool), its closure and its value if constant.
+
+    Headroom (see hub/rules/guards.py): `mono` marks a number (or group of numbers) that can rise by
+    at most the positive increments of the series in `gkeys` (window sums and their max). `head` on a
+    condition gives, while it is false, how much those increments must total before it can turn
+    true (0.0 when true or unknown); on a vbool it gives (members true, least headroom of the rest).
+    """
 
     type: str
     fn: Fn
     const: Any = None
+    mono: bool = False
+    head: Fn | None = None
+    gkeys: tuple[SeriesKey, ...] = ()
 
 
 def const(value: Any, typ: str = "num") -> C:
@@ -167,7 +176,7 @@ class Compiler:
         finally:
             self.stack.pop()
         if name in self.shared and out.const is None:
-            out = C(out.type, self.plan.memoize(out.fn), None)
+            out = C(out.type, self.plan.memoize(out.fn), None, out.mono, out.head, out.gkeys)
         self.done[name] = out
         return out
 
@@ -202,16 +211,18 @@ class Compiler:
             f = self.condition(node.operand).fn
             return C("bool", lambda W, now: not f(W, now))
         if isinstance(node, BoolOp):
-            fs = tuple(self.condition(o).fn for o in node.operands)
+            cs = [self.condition(o) for o in node.operands]
+            fs = tuple(c.fn for c in cs)
+            head, gkeys = guards.boolop_head(node.op, cs)
             if node.op == "and":
                 if len(fs) == 2:
                     f0, f1 = fs
-                    return C("bool", lambda W, now: f0(W, now) and f1(W, now))
-                return C("bool", lambda W, now: all(f(W, now) for f in fs))
+                    return C("bool", lambda W, now: f0(W, now) and f1(W, now), None, False, head, gkeys)
+                return C("bool", lambda W, now: all(f(W, now) for f in fs), None, False, head, gkeys)
             if len(fs) == 2:
                 f0, f1 = fs
-                return C("bool", lambda W, now: f0(W, now) or f1(W, now))
-            return C("bool", lambda W, now: any(f(W, now) for f in fs))
+                return C("bool", lambda W, now: f0(W, now) or f1(W, now), None, False, head, gkeys)
+            return C("bool", lambda W, now: any(f(W, now) for f in fs), None, False, head, gkeys)
         raise CompileError(f"cannot compile {node!r}")
 
     def number(self, node: Node, where: str) -> C:
@@ -227,7 +238,7 @@ class Compiler:
             return c
         if c.type == "vbool":
             f = c.fn
-            return C("bool", lambda W, now: any(f(W, now)))
+            return C("bool", lambda W, now: any(f(W, now)), None, False, guards.any_head(c.head), c.gkeys)
         raise CompileError("a condition is needed here (e.g. sum(rain, 1h) >= 35), got a number")
 
     def elementwise(self, a: C, b: C, op: Callable[[Any, Any], Any]) -> C:
@@ -255,12 +266,14 @@ class Compiler:
         fa = a.fn
         if b.const is not None:
             test = _cmp_const(op, float(b.const))
+            head = guards.cmp_head(a, op, float(b.const))
+            gk = a.gkeys if head is not None else ()
             if a.type == "vnum":
-                return C("vbool", lambda W, now: [test(x) for x in fa(W, now)])
+                return C("vbool", lambda W, now: [test(x) for x in fa(W, now)], None, False, head, gk)
             if op == ">=":  # the common case, kept to one call
                 lo = float(b.const) - eps(float(b.const))
-                return C("bool", lambda W, now: fa(W, now) >= lo)
-            return C("bool", lambda W, now: test(fa(W, now)))
+                return C("bool", lambda W, now: fa(W, now) >= lo, None, False, head, gk)
+            return C("bool", lambda W, now: test(fa(W, now)), None, False, head, gk)
         pair = _cmp_pair(op)
         fb = b.fn
         if a.type == "vnum" or b.type == "vnum":

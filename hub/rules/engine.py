@@ -39,6 +39,11 @@ class EngineState:
     counters: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
     )
+    # Headroom guards (hub/rules/guards.py), per rule: None or (health_epoch, increments then, budget).
+    # guards=None switches them off (the brute-force baseline the tests compare against).
+    guards: list[tuple[int, float, float] | None] | None = None
+    guard_series: list[tuple[Series, ...]] = field(default_factory=list)
+    health_epoch: int = 0  # bumped whenever a series' data health changes (group membership)
 
 
 class Memo:
@@ -80,9 +85,11 @@ class Engine:
 
     def initial_state(self) -> EngineState:
         st = EngineState()
-        for key in self.deps:
+        for key, rules in self.deps.items():
             ser = st.series[key] = Series(key)
             ser.store = key in self.stored
+            ser.deps = rules
+            ser.checked = key in self.health.checked
         for spec in self.ruleset.plan.slots:
             if spec.kind == "memo":
                 st.slots.append(Memo())
@@ -95,6 +102,8 @@ class Engine:
             else:
                 st.slots.append(st.forecasts.setdefault(spec.key, Forecast()))
         st.alerts = [Alert() for _ in self.rules]
+        st.guards = [None] * len(self.rules)
+        st.guard_series = [tuple(st.series[k] for k in r.guard_keys) for r in self.rules]
         return st
 
     def history_needed(self) -> dict[SeriesKey, float]:
@@ -114,9 +123,10 @@ class Engine:
         self, state: EngineState, readings: Iterable[Reading], events: list[HealthEvent] | None = None
     ) -> set[int]:
         """Put readings into windows without evaluating rules; return the rules they touch."""
-        series, deps, health, counters = state.series, self.deps, self.health, state.counters
-        checked, muted = health.checked, state.muted_sensors
+        series, health, counters = state.series, self.health, state.counters
+        muted = state.muted_sensors
         events = [] if events is None else events
+        n_events = len(events)
         dirty: set[int] = set()
         for r in readings:
             if r.quality == "bad":
@@ -134,16 +144,18 @@ class Engine:
                 counters["muted"] += 1  # maintenance window: the technician may be testing it
                 continue
             t = r.time
-            if key in checked and not health.on_reading(ser, t, r.value, events):
+            if ser.checked and not health.on_reading(ser, t, r.value, events):
                 counters["unhealthy"] += 1
                 continue
             if t > ser.seen:
                 ser.seen = t
             if ser.store:
                 if ser.add(t, r.value):
-                    dirty.update(deps[key])
+                    dirty.update(ser.deps)
                 else:
                     counters["duplicate"] += 1
+        if len(events) > n_events:
+            state.health_epoch += 1  # group membership may have changed: every guard is void
         return dirty
 
     def _forecast(self, state: EngineState, r: Reading, dirty: set[int]) -> None:
@@ -167,7 +179,10 @@ class Engine:
             self._silence_edge(state, now, out)
         if now - state.last_health >= self.health_s:
             state.last_health = now
+            n_events = len(events)
             self.health.sweep(state.series, now, events)
+            if len(events) > n_events:
+                state.health_epoch += 1
         if now - state.last_sweep >= self.sweep_s:
             state.last_sweep = state.last_tick = now
             dirty = set(range(len(self.rules)))
@@ -178,11 +193,24 @@ class Engine:
             if ev.key[0] not in state.muted_sensors:
                 out.append(health_transition(ev, self.ruleset))
         W, alerts, rules, active = state.slots, state.alerts, self.rules, state.active
+        guards, gseries, epoch = state.guards, state.guard_series, state.health_epoch
         for i in dirty:
             a = alerts[i]
+            if guards is not None:
+                g = guards[i]
+                if g is not None:
+                    if g[0] == epoch and a.level == 0 and i not in active:
+                        inc = 0.0
+                        for ser in gseries[i]:
+                            inc += ser.inc
+                        if inc - g[1] < g[2]:
+                            continue  # provably still quiet: not enough new data to reach a threshold
+                    guards[i] = None
             rule = rules[i]
             raw, held = rule.levels(W, now, a.level)
             if raw == 0 and a.level == 0 and i not in active:
+                if guards is not None and rule.headroom is not None:
+                    self._guard(state, i, W, now)
                 continue  # the common case: quiet and nothing pending
             data_ok = held >= a.level or all(state.series[k].ok for k in rule.deps)
             ext = rule.extend
@@ -197,6 +225,15 @@ class Engine:
                 self._emit(state, i, now, out)
         out.sort(key=lambda t: (t.at, t.site, t.rule))
         return state, out
+
+    def _guard(self, state: EngineState, i: int, W: list[Any], now: float) -> None:
+        head = self.rules[i].headroom(W, now)  # type: ignore[misc]
+        if head > 0.0 and state.guards is not None:
+            inc = 0.0
+            for ser in state.guard_series[i]:  # same order as the check: the same rounding
+                inc += ser.inc
+            if inc < math.inf:
+                state.guards[i] = (state.health_epoch, inc, head - 1e-12 * (inc + head))
 
     def _emit(self, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
         a, rule = state.alerts[i], self.rules[i]

@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hub.rules import guards
 from hub.rules.compiler import C, CompileError, Compiler, eps
 from hub.rules.expr import ExprError, parse_expr
 from hub.rules.model import Level
@@ -30,13 +31,18 @@ def as_number(c: C) -> Callable[[list[Any], float], float]:
     raise CompileError("a number is needed here, got a condition")
 
 
-def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any]:
+def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    """(levels, extend, headroom or None, the series the headroom watches)."""
     rows: list[tuple[Any, list[float], list[int], list[float] | None, dict[int, float]]] = []
+    mono: list[C] = []
     assert model.thresholds is not None
     for key, thresholds in model.thresholds.items():
         fld = f"thresholds.{key}"
         try:
-            fn = as_number(comp.named(key) if key in comp.values else comp.compile(parse_expr(key)))
+            c = comp.named(key) if key in comp.values else comp.compile(parse_expr(key))
+            fn = as_number(c)
+            if c.mono:
+                mono.append(c)
         except (CompileError, ExprError) as exc:
             raise field_error(where, fld, exc) from None
         if len(thresholds) != 4:
@@ -76,16 +82,24 @@ def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any
                     return True
             return False
 
-    return levels, extend
+    head = None
+    if len(mono) == len(rows):  # raw is 0 while every row stays below its lowest threshold
+        rows_up = [(fn, guards.limit(">=", by_level[lv[0]])) for fn, _, lv, _, by_level in rows if lv]
+        head = guards.least([guards.below(f, m) for f, m in rows_up])
+    return levels, extend, head, guards.union(mono) if head else ()
 
 
-def levels_expr(model: RuleModel, comp: Compiler, where: str) -> Any:
+def levels_expr(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, tuple[Any, ...]]:
+    """(levels, headroom or None, the series the headroom watches)."""
     assert model.levels is not None
     trig: list[tuple[int, Any]] = []
     holds: list[tuple[int, Any]] = []
+    heads: list[C] = []
     for name, text in model.levels.items():
         lv = level_of(name, where, f"levels.{name}")
-        trig.append((lv, cond(comp, text, where, f"levels.{name}")))
+        c = cond_c(comp, text, where, f"levels.{name}")
+        trig.append((lv, c.fn))
+        heads.append(c)
     for name, text in model.clear.items():
         lv = level_of(name, where, f"clear.{name}")
         if lv not in dict(trig):
@@ -108,14 +122,20 @@ def levels_expr(model: RuleModel, comp: Compiler, where: str) -> Any:
                     return raw, lv
         return raw, raw
 
-    return levels
+    if all(c.head is not None for c in heads):  # raw is 0 while no trigger holds
+        return levels, guards.least([c.head for c in heads if c.head is not None]), guards.union(heads)
+    return levels, None, ()
+
+
+def cond_c(comp: Compiler, text: str, where: str, fld: str) -> C:
+    try:
+        return comp.condition(parse_expr(text))
+    except (CompileError, ExprError) as exc:
+        raise field_error(where, fld, exc) from None
 
 
 def cond(comp: Compiler, text: str, where: str, fld: str) -> Any:
-    try:
-        return comp.condition(parse_expr(text)).fn
-    except (CompileError, ExprError) as exc:
-        raise field_error(where, fld, exc) from None
+    return cond_c(comp, text, where, fld).fn
 
 
 def level_of(name: str, where: str, fld: str) -> int:

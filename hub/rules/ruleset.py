@@ -73,6 +73,10 @@ class Rule:
     message_clear: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     slots: tuple[int, ...] = ()  # plan slots the rule reads (what `ews rules check` reports)
+    # While quiet, the rule cannot fire before the positive increments of these series total
+    # headroom(W, now) (hub/rules/guards.py); None when the rule is not built from window sums.
+    headroom: ValueFn | None = None
+    guard_keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,9 @@ class Series:
         "changed_at",
         "last_v",
         "flags",
+        "inc",
+        "deps",
+        "checked",
     )
 
     def __init__(self, key: tuple[str, str]) -> None:
@@ -43,15 +46,27 @@ class Series:
         self.changed_at = -math.inf  # event time the value last changed (stuck detection)
         self.last_v = math.nan
         self.flags: set[str] = set()  # active data-health problems: stale, stuck, range
+        # Running total of what readings added (new values, upward corrections): no window sum can
+        # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
+        self.inc = 0.0
+        self.deps: tuple[int, ...] = ()  # rules that read this series (set by the engine)
+        self.checked = False  # a stuck or range check looks at every reading
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
         times = self.times
+        if v >= 0.0:
+            self.inc += v
+        else:
+            self.inc = math.inf
         if not times or t > times[-1]:
             times.append(t)
             self.values.append(v)
             for w in self.windows:
-                w.appended(t, v)
+                if w.plain:
+                    w.total += v  # Window.appended without the call: the hot path
+                else:
+                    w.appended(t, v)
             if len(times) > self.trim_at:
                 self.trim()
             return True
@@ -95,7 +110,7 @@ class Window:
     rebuilt after a late reading or a corrected value, which is rare (an outbox backlog) and bounded.
     """
 
-    __slots__ = ("series", "times", "values", "length", "start", "total", "minq", "maxq")
+    __slots__ = ("series", "times", "values", "length", "start", "total", "minq", "maxq", "plain")
 
     def __init__(self, series: Series, length: float, minmax: bool = False) -> None:
         self.series = series
@@ -106,6 +121,7 @@ class Window:
         self.total = 0.0
         self.minq: deque[tuple[float, float]] | None = deque() if minmax else None
         self.maxq: deque[tuple[float, float]] | None = deque() if minmax else None
+        self.plain = not minmax and type(self).appended is Window.appended  # only a running total
         series.windows.append(self)
         for t, v in zip(series.times, series.values, strict=True):
             self.appended(t, v)
