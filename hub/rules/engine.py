@@ -183,6 +183,12 @@ class Engine:
             self.health.sweep(state.series, now, events)
             if len(events) > n_events:
                 state.health_epoch += 1
+                # A series that went stale or came back changes what its rules see: decide them now,
+                # not at the next reading or full sweep (a late alert is the next worst thing to none).
+                for ev in events[n_events:]:
+                    ser = state.series.get(ev.key)
+                    if ser is not None:
+                        dirty.update(ser.deps)
         if now - state.last_sweep >= self.sweep_s:
             state.last_sweep = state.last_tick = now
             dirty = set(range(len(self.rules)))

@@ -96,3 +96,18 @@ def test_stale_gauge_leaves_the_group_and_holds_the_level(tmp_path: Path) -> Non
     assert not st.series[("rg1", "rain_mm")].ok
     st, out = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.0, t + 60, 99)], t + 60)
     assert [(x.rule, x.to_level) for x in out if x.rule == "heavy"] == [("heavy", Level.NONE)]
+
+
+def test_rain_from_a_gauge_that_was_stale_decides_its_rule_promptly(tmp_path: Path) -> None:
+    """A gauge that went stale reports again with heavy rain: its rule fires at that reading or, at the
+    latest, at the next health sweep (10 s here), never only at the next full sweep (1 h here)."""
+    eng = engine_for(tmp_path, HEALTH + RAIN, health_s=10, sweep_s=3600)
+    st, _ = eng.evaluate(eng.initial_state(), [Reading("rg1", "rain_mm", 0.0, T0, 1)], T0)
+    st, out = eng.evaluate(st, [], T0 + 190)
+    assert "stale.rg1" in {t.rule for t in out}
+    st, out = eng.evaluate(st, [Reading("rg1", "rain_mm", 40.0, T0 + 200, 2)], T0 + 200)
+    fired = [t for t in out if t.rule == "heavy"]
+    if not fired:  # the gauge was still flagged stale when its reading came in
+        st, out = eng.evaluate(st, [], T0 + 215)  # the next health sweep clears it
+        fired = [t for t in out if t.rule == "heavy"]
+    assert fired and fired[0].to_level == Level.BLUE
