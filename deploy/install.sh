@@ -114,7 +114,7 @@ sync_tree() {  # src dest: mirror the source tree (no VCS, caches or venvs), rem
   local src=$1 dest=$2 rel
   while IFS= read -r -d '' rel; do
     ensure_file "$src/$rel" "$dest/$rel" "$(stat -c %a "$src/$rel")"
-  done < <(cd "$src" && find . -type f ! -path './.git/*' ! -path './.venv/*' ! -path '*/__pycache__/*' \
+  done < <(cd "$src" && find . -type f ! -path './.git/*' ! -path './.venv/*' ! -path './.hypothesis/*' ! -path './var/*' ! -path '*/__pycache__/*' \
     ! -path './.*_cache/*' ! -path './*.egg-info/*' ! -path './build/*' ! -name '.git' -printf '%P\0' | sort -z)
   [ -d "$dest" ] || return 0
   while IFS= read -r -d '' rel; do
