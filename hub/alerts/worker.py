@@ -155,6 +155,18 @@ class ChannelWorker:
                 break
         return dids
 
+    def _fetch_or_forget(self, did: int) -> tuple[Notification, int] | None:
+        """The delivery's notification and attempts so far; None (and forgotten) if it is gone or unreadable."""
+        try:
+            got = self._fetch(did)
+        except Exception:
+            log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
+            got = None
+        if got is None:
+            with self._lock:
+                self._known.discard(did)
+        return got
+
     def _deliver_many(self, dids: list[int]) -> None:
         """Ordered burst: all sent together; from the first recoverable failure on, the rest is sent
         again in order after a backoff (a retained state must never be overtaken by an older one)."""
@@ -163,14 +175,8 @@ class ChannelWorker:
         while dids and not self._stop.is_set():
             todo: list[tuple[int, Notification, int]] = []
             for did in dids:
-                try:
-                    got = self._fetch(did)
-                except Exception:
-                    log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
-                    got = None
+                got = self._fetch_or_forget(did)
                 if got is None:
-                    with self._lock:
-                        self._known.discard(did)
                     continue
                 n, before = got
                 attempts[did] = max(attempts.get(did, 0), before) + 1
@@ -208,14 +214,8 @@ class ChannelWorker:
 
     def _deliver(self, prio: Priority, did: int) -> None:
         while True:
-            try:
-                got = self._fetch(did)
-            except Exception:
-                log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
-                got = None
+            got = self._fetch_or_forget(did)
             if got is None:
-                with self._lock:
-                    self._known.discard(did)
                 return
             n, attempts = got
             attempts += 1
