@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from hub.alerts.config import build_dispatcher, load
+from hub.alerts.dispatcher import Dispatcher
 from hub.rules.model import AlertState, Level, Transition
 
 
@@ -23,13 +24,9 @@ class DropRows:
         pass
 
 
-def main(path: str) -> int:
-    cfg = load(Path(path))
-    d = build_dispatcher(cfg, DropRows())
-    d.start()
-    d.submit([Transition("rain", "fs-hp01", 1_780_000_000.0, Level.NONE, Level.RED, AlertState.FIRING, 81.0)])
-    print("started", flush=True)
-    deadline = time.monotonic() + 60
+def run_until_idle(d: Dispatcher, timeout: float) -> int:
+    """Deliver until nothing is left (or `timeout`), print the stats as one JSON line, stop."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.05)
         if d.idle():
@@ -37,6 +34,15 @@ def main(path: str) -> int:
     print(json.dumps(d.stats(), ensure_ascii=False), flush=True)
     d.stop()
     return 0
+
+
+def main(path: str) -> int:
+    cfg = load(Path(path))
+    d = build_dispatcher(cfg, DropRows())
+    d.start()
+    d.submit([Transition("rain", "fs-hp01", 1_780_000_000.0, Level.NONE, Level.RED, AlertState.FIRING, 81.0)])
+    print("started", flush=True)
+    return run_until_idle(d, 60)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ stats as one JSON line.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from hub.alerts.config import build_dispatcher, load
 from hub.rules.model import AlertState, Level, Transition
+from tests.hub.alerts.restart_child import DropRows, run_until_idle
 
 SITES = ("fs-hp01", "fs-hp02", "fs-hp03")
 T0 = 1_780_000_000.0
@@ -27,13 +27,6 @@ def storm(n: int) -> list[Transition]:
     ]
 
 
-class DropRows:
-    """Rows are not under test here (see test_rows_influx.py)."""
-
-    def put(self, row: str) -> None:
-        pass
-
-
 def main(path: str, n: int) -> int:
     cfg = load(Path(path))
     d = build_dispatcher(cfg, DropRows())
@@ -43,14 +36,7 @@ def main(path: str, n: int) -> int:
     print("started", flush=True)
     time.sleep(0.01)
     d.submit(trs[n // 2 :])
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        if d.idle():
-            break
-    print(json.dumps(d.stats(), ensure_ascii=False), flush=True)
-    d.stop()
-    return 0
+    return run_until_idle(d, 90)
 
 
 if __name__ == "__main__":
