@@ -96,11 +96,13 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         raise RuleError(f"{where}: field levels: give either thresholds: (a table) or levels: (expressions)")
     extend = None
     if model.thresholds is not None:
-        levels, extend, headroom, guard_keys = levels_table(model, comp, where)
+        levels, extend, headroom, guard_keys, slope = levels_table(model, comp, where)
     else:
         if model.extend_ratio is not None:
             raise RuleError(f"{where}: field extend_ratio: only for thresholds:; use extend: with levels:")
-        levels, headroom, guard_keys = levels_expr(model, comp, where)
+        levels, headroom, guard_keys, slope = levels_expr(model, comp, where)
+    if slope is not None:  # a slope guard watches the one series under its window
+        guard_keys = (rs.plan.slots[slope[1]].key,)
     if model.extend is not None:
         f = cond(comp, model.extend, where, "extend")
         extend = lambda W, now, level: f(W, now)  # noqa: E731
@@ -155,6 +157,7 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         slots=tuple(sorted(rs.plan.used)),
         headroom=headroom,
         guard_keys=guard_keys,
+        slope=slope,
     )
 
 

@@ -96,6 +96,10 @@ def _window(comp: Compiler, call: Call) -> C:
         i = slots[0]
         if agg == "sum":
             return C("num", lambda W, now: W[i].sum(now), None, True, None, inp.keys)
+        if agg == "rate":  # rate and delta rise with one window: slope guards (hub/rules/slopes.py)
+            return C("num", lambda W, now: W[i].rate(now), slope=("rate", i, _same))
+        if agg == "delta":
+            return C("num", lambda W, now: W[i].delta(now), slope=("delta", i, _same))
         return C("num", lambda W, now: getattr(W[i], agg)(now))
     if agg == "sum":  # the hot case, spelled out so it costs one call per member
         return C(
@@ -107,6 +111,10 @@ def _window(comp: Compiler, call: Call) -> C:
             inp.keys,
         )
     return C("vnum", lambda W, now: [getattr(W[i], agg)(now) for i in slots if W[i].series.ok])
+
+
+def _same(x: float) -> float:
+    return x
 
 
 def _last(comp: Compiler, call: Call) -> C:

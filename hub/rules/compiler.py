@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.rules import calls, guards
+from hub.rules import calls, guards, slopes
 from hub.rules.expr import Arith, BoolOp, Call, Cmp, Const, Dur, Name, Neg, Node, Not, Num, Str
 
 Fn = Callable[[list[Any], float], Any]
@@ -97,6 +97,8 @@ class C:
     at most the positive increments of the series in `gkeys` (window sums and their max). `head` on a
     condition gives, while it is false, how much those increments must total before it can turn
     true (0.0 when true or unknown); on a vbool it gives (members true, least headroom of the rest).
+    `slope` (see hub/rules/slopes.py): on a number, (kind, window slot, inverse) when it rises with one
+    window's delta or rate; on a condition, (kind, slot, raw threshold) below which it stays false.
     """
 
     type: str
@@ -105,6 +107,7 @@ class C:
     mono: bool = False
     head: Fn | None = None
     gkeys: tuple[SeriesKey, ...] = ()
+    slope: Any = None
 
 
 def const(value: Any, typ: str = "num") -> C:
@@ -176,7 +179,7 @@ class Compiler:
         finally:
             self.stack.pop()
         if name in self.shared and out.const is None:
-            out = C(out.type, self.plan.memoize(out.fn), None, out.mono, out.head, out.gkeys)
+            out = C(out.type, self.plan.memoize(out.fn), None, out.mono, out.head, out.gkeys, out.slope)
         self.done[name] = out
         return out
 
@@ -204,7 +207,9 @@ class Compiler:
             return self.elementwise(x, const(-1.0), operator.mul)
         if isinstance(node, Arith):
             a, b = self.number(node.left, node.op), self.number(node.right, node.op)
-            return self.elementwise(a, b, _ARITH[node.op])
+            out = self.elementwise(a, b, _ARITH[node.op])
+            slope = slopes.arith(node.op, a, b) if out.type == "num" and out.const is None else None
+            return replace(out, slope=slope) if slope is not None else out
         if isinstance(node, Cmp):
             return self.comparison(node)
         if isinstance(node, Not):
@@ -214,15 +219,16 @@ class Compiler:
             cs = [self.condition(o) for o in node.operands]
             fs = tuple(c.fn for c in cs)
             head, gkeys = guards.boolop_head(node.op, cs)
+            sl = slopes.either(node.op, [c.slope for c in cs])
             if node.op == "and":
                 if len(fs) == 2:
                     f0, f1 = fs
-                    return C("bool", lambda W, now: f0(W, now) and f1(W, now), None, False, head, gkeys)
-                return C("bool", lambda W, now: all(f(W, now) for f in fs), None, False, head, gkeys)
+                    return C("bool", lambda W, now: f0(W, now) and f1(W, now), None, False, head, gkeys, sl)
+                return C("bool", lambda W, now: all(f(W, now) for f in fs), None, False, head, gkeys, sl)
             if len(fs) == 2:
                 f0, f1 = fs
-                return C("bool", lambda W, now: f0(W, now) or f1(W, now), None, False, head, gkeys)
-            return C("bool", lambda W, now: any(f(W, now) for f in fs), None, False, head, gkeys)
+                return C("bool", lambda W, now: f0(W, now) or f1(W, now), None, False, head, gkeys, sl)
+            return C("bool", lambda W, now: any(f(W, now) for f in fs), None, False, head, gkeys, sl)
         raise CompileError(f"cannot compile {node!r}")
 
     def number(self, node: Node, where: str) -> C:
@@ -270,10 +276,11 @@ class Compiler:
             gk = a.gkeys if head is not None else ()
             if a.type == "vnum":
                 return C("vbool", lambda W, now: [test(x) for x in fa(W, now)], None, False, head, gk)
+            sl = slopes.cmp(a, op, guards.limit(op, float(b.const))) if op in (">=", ">") else None
             if op == ">=":  # the common case, kept to one call
                 lo = float(b.const) - eps(float(b.const))
-                return C("bool", lambda W, now: fa(W, now) >= lo, None, False, head, gk)
-            return C("bool", lambda W, now: test(fa(W, now)), None, False, head, gk)
+                return C("bool", lambda W, now: fa(W, now) >= lo, None, False, head, gk, sl)
+            return C("bool", lambda W, now: test(fa(W, now)), None, False, head, gk, sl)
         pair = _cmp_pair(op)
         fb = b.fn
         if a.type == "vnum" or b.type == "vnum":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hub.rules import functions as fx
+from hub.rules import slopes
 from hub.rules.calls import MISSING, bind, per_member
 from hub.rules.expr import Call
 
@@ -25,7 +27,10 @@ def _tangent(comp: Compiler, call: Call) -> C:
         i = ix[0]
         return lambda W, now: fx.tangent_angle_deg(W[i].delta(now), length, v)
 
-    return per_member(comp, a["input"], make, slots)
+    c = per_member(comp, a["input"], make, slots)
+    if c.type == "num" and v > 0:  # the angle rises with the window's delta: a slope guard
+        return replace(c, slope=("delta", slots[0], slopes.tangent_inverse(length, v)))
+    return c
 
 
 def _ttf(comp: Compiler, call: Call) -> C:

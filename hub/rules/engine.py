@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.wire import Reading
+from hub.rules import slopes
 from hub.rules.fits import InverseVelocityWindow
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
 from hub.rules.lifecycle import Alert, step
@@ -39,9 +40,10 @@ class EngineState:
     counters: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
     )
-    # Headroom guards (hub/rules/guards.py), per rule: None or (health_epoch, increments then, budget).
+    # Headroom guards (hub/rules/guards.py), per rule: None or (health_epoch, increments then, budget);
+    # slope guards (slopes.py): (health_epoch, tv then, budget, expiry, ooo then).
     # guards=None switches them off (the brute-force baseline the tests compare against).
-    guards: list[tuple[int, float, float] | None] | None = None
+    guards: list[tuple[Any, ...] | None] | None = None
     guard_series: list[tuple[Series, ...]] = field(default_factory=list)
     health_epoch: int = 0  # bumped whenever a series' data health changes (group membership)
 
@@ -206,16 +208,21 @@ class Engine:
                 g = guards[i]
                 if g is not None:
                     if g[0] == epoch and a.level == 0 and i not in active:
-                        inc = 0.0
-                        for ser in gseries[i]:
-                            inc += ser.inc
-                        if inc - g[1] < g[2]:
-                            continue  # provably still quiet: not enough new data to reach a threshold
+                        if len(g) == 3:
+                            inc = 0.0
+                            for ser in gseries[i]:
+                                inc += ser.inc
+                            if inc - g[1] < g[2]:
+                                continue  # provably still quiet: not enough new data to reach a threshold
+                        else:
+                            ser = gseries[i][0]
+                            if ser.tv - g[1] < g[2] and now < g[3] and ser.ooo == g[4]:
+                                continue  # the delta or rate cannot have reached its threshold yet
                     guards[i] = None
             rule = rules[i]
             raw, held = rule.levels(W, now, a.level)
             if raw == 0 and a.level == 0 and i not in active:
-                if guards is not None and rule.headroom is not None:
+                if guards is not None and (rule.headroom is not None or rule.slope is not None):
                     self._guard(state, i, W, now)
                 continue  # the common case: quiet and nothing pending
             data_ok = held >= a.level or all(state.series[k].ok for k in rule.deps)
@@ -233,7 +240,17 @@ class Engine:
         return state, out
 
     def _guard(self, state: EngineState, i: int, W: list[Any], now: float) -> None:
-        head = self.rules[i].headroom(W, now)  # type: ignore[misc]
+        rule = self.rules[i]
+        if rule.slope is not None:
+            kind, slot, thr = rule.slope
+            got = slopes.budget(kind, W[slot], now, thr)
+            if got is not None and state.guards is not None:
+                ser = state.guard_series[i][0]
+                b = got[0] - 1e-12 * (abs(ser.tv) + abs(got[0]) + abs(ser.last()))
+                if b > 0.0:
+                    state.guards[i] = (state.health_epoch, ser.tv, b, got[1], ser.ooo)
+            return
+        head = rule.headroom(W, now)  # type: ignore[misc]
         if head > 0.0 and state.guards is not None:
             inc = 0.0
             for ser in state.guard_series[i]:  # same order as the check: the same rounding

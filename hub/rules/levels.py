@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hub.rules import guards
+from hub.rules import guards, slopes
 from hub.rules.compiler import C, CompileError, Compiler, eps
 from hub.rules.expr import ExprError, parse_expr
 from hub.rules.model import Level
@@ -31,10 +31,11 @@ def as_number(c: C) -> Callable[[list[Any], float], float]:
     raise CompileError("a number is needed here, got a condition")
 
 
-def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, Any, tuple[Any, ...]]:
-    """(levels, extend, headroom or None, the series the headroom watches)."""
+def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, Any, tuple[Any, ...], Any]:
+    """(levels, extend, headroom or None, the series the headroom watches, slope guard or None)."""
     rows: list[tuple[Any, list[float], list[int], list[float] | None, dict[int, float]]] = []
     mono: list[C] = []
+    slope_rows: list[slopes.SlopeCond | None] = []
     assert model.thresholds is not None
     for key, thresholds in model.thresholds.items():
         fld = f"thresholds.{key}"
@@ -52,6 +53,8 @@ def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any
         pairs = [(t, lv) for lv, t in enumerate(thresholds, start=1) if t is not None]
         if any(b[0] <= a[0] for a, b in zip(pairs, pairs[1:], strict=False)):
             raise RuleError(f"{where}: field {fld}: thresholds must rise from blue to red")
+        lowest = pairs[0][0] if pairs else None
+        slope_rows.append(slopes.cmp(c, ">=", guards.limit(">=", lowest)) if lowest is not None else None)
         up = [t - eps(t) for t, _ in pairs]
         down = [t * (1 - model.hysteresis) - eps(t) for t, _ in pairs] if model.hysteresis else None
         rows.append((fn, up, [lv for _, lv in pairs], down, {lv: t for t, lv in pairs}))
@@ -86,11 +89,12 @@ def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any
     if len(mono) == len(rows):  # raw is 0 while every row stays below its lowest threshold
         rows_up = [(fn, guards.limit(">=", by_level[lv[0]])) for fn, _, lv, _, by_level in rows if lv]
         head = guards.least([guards.below(f, m) for f, m in rows_up])
-    return levels, extend, head, guards.union(mono) if head else ()
+    slope = None if head else slopes.least(slope_rows)
+    return levels, extend, head, guards.union(mono) if head else (), slope
 
 
-def levels_expr(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, tuple[Any, ...]]:
-    """(levels, headroom or None, the series the headroom watches)."""
+def levels_expr(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, tuple[Any, ...], Any]:
+    """(levels, headroom or None, the series the headroom watches, slope guard or None)."""
     assert model.levels is not None
     trig: list[tuple[int, Any]] = []
     holds: list[tuple[int, Any]] = []
@@ -123,8 +127,8 @@ def levels_expr(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any,
         return raw, raw
 
     if all(c.head is not None for c in heads):  # raw is 0 while no trigger holds
-        return levels, guards.least([c.head for c in heads if c.head is not None]), guards.union(heads)
-    return levels, None, ()
+        return levels, guards.least([c.head for c in heads if c.head is not None]), guards.union(heads), None
+    return levels, None, (), slopes.least([c.slope for c in heads])
 
 
 def cond_c(comp: Compiler, text: str, where: str, fld: str) -> C:

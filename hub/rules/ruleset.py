@@ -77,6 +77,9 @@ class Rule:
     # headroom(W, now) (hub/rules/guards.py); None when the rule is not built from window sums.
     headroom: ValueFn | None = None
     guard_keys: tuple[tuple[str, str], ...] = ()
+    # Or, for rules on one window's delta or rate: (kind, window slot, raw threshold) (slopes.py);
+    # guard_keys is then that window's series.
+    slope: tuple[str, int, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ class Series:
         "inc",
         "deps",
         "checked",
+        "tv",
+        "ooo",
     )
 
     def __init__(self, key: tuple[str, str]) -> None:
@@ -51,6 +53,10 @@ class Series:
         self.inc = 0.0
         self.deps: tuple[int, ...] = ()  # rules that read this series (set by the engine)
         self.checked = False  # a stuck or range check looks at every reading
+        # Upward variation in arrival order (each rise of the newest value, summed) and a count of
+        # readings that landed before the newest or corrected a value: slope guards' budget (slopes.py).
+        self.tv = 0.0
+        self.ooo = 0
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
@@ -60,8 +66,13 @@ class Series:
         else:
             self.inc = math.inf
         if not times or t > times[-1]:
+            values = self.values
+            if values:
+                d = v - values[-1]
+                if not d <= 0.0:  # rises only (NaN included, which turns slope guards off for good)
+                    self.tv += d
             times.append(t)
-            self.values.append(v)
+            values.append(v)
             for w in self.windows:
                 if w.plain:
                     w.total += v  # Window.appended without the call: the hot path
@@ -76,9 +87,11 @@ class Series:
             if old == v:
                 return False
             self.values[i] = v
+            self.ooo += 1
             for w in self.windows:
                 w.changed(i, v - old)
             return True
+        self.ooo += 1
         times.insert(i, t)
         self.values.insert(i, v)
         for w in self.windows:
