@@ -110,10 +110,10 @@ def test_property_tests_pass_under_the_native_engine(native_tree: Path) -> None:
     batch fits) with compiled windows, guards and engine; bench's interpreted NaiveWindow subclasses
     the compiled Window."""
     assert result(py(native_tree, STATUS))["engine"] == "native"
-    files = ["test_rules_engine_props.py", "test_rules_guards.py", "test_rules_windows.py"]
+    files = [f"tests/hub/rules/test_rules_{n}.py" for n in ("engine_props", "guards", "windows")]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
-        cwd=native_tree / "tests" / "hub" / "rules",
+        cwd=native_tree,
         env={**{k: v for k, v in os.environ.items() if k != native.PURE_ENV}, "PYTHONPATH": str(native_tree)},
         capture_output=True,
         text=True,
