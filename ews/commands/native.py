@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def build(args: argparse.Namespace) -> int:
     from ews.nativebuild import build as run_build
 
-    print("ews native: checking; a build (mypyc + C compiler) takes about a minute ...", file=sys.stderr, flush=True)
+    print(
+        "ews native: checking; a build (mypyc + C compiler) takes about a minute ...",
+        file=sys.stderr,
+        flush=True,
+    )
     result = run_build(args.root, force=args.force)
     took = f" in {result.seconds:.0f} s" if result.seconds else ""
     print(f"ews native: {result.message}{took}", file=sys.stderr if not result.ok else sys.stdout)
