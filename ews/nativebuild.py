@@ -9,6 +9,7 @@ pure-Python engine, which gives the same alerts, only slower.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import logging
@@ -108,9 +109,12 @@ def _install(pkg: Path, lib_pkg: Path, manifest: dict[str, object]) -> None:
     (pkg / native.MANIFEST).unlink(missing_ok=True)  # from here until the end, new processes run pure
     for dest in native.extension_files(pkg):
         tmp = dest.with_name(dest.name + ".new")
-        shutil.copyfile(lib_pkg / dest.name, tmp)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, dest)
+        try:
+            shutil.copyfile(lib_pkg / dest.name, tmp)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
     manifest["outputs"] = native.stamps(native.extension_files(pkg), pkg.parent.parent)
     tmp = pkg / (native.MANIFEST + ".new")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -152,6 +156,16 @@ def build(root: Path | None = None, force: bool = False) -> BuildResult:
         return BuildResult(False, f"cannot build the native engine: {pkg} is not writable")
     work = root / "build" / "native"
     work.mkdir(parents=True, exist_ok=True)
+    with (work / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two makes at once: the second waits, then finds it up to date
+        if not force and native.decide(pkg, {}).native:
+            return BuildResult(True, "native engine up to date (built meanwhile)")
+        return _build_locked(pkg, root, work, current, started)
+
+
+def _build_locked(
+    pkg: Path, root: Path, work: Path, current: native.NativeStatus, started: float
+) -> BuildResult:
     sources = native.digests(native.source_files(pkg), root)
     ok, why = _compile(root, work)
     if ok and native.digests(native.source_files(pkg), root) != sources:
