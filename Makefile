@@ -47,3 +47,22 @@ bench-e2e: deps venv ## end to end through mosquitto, the hub and influxd, besid
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# Native (mypyc) rule engine, compiled in place when a hub/rules source changes; see docs/performance.md.
+# A failed build (no C compiler or headers: make deps installs them) only warns and leaves the pure-Python
+# engine, which gives the same alerts, slower, so `make test` and `make demo` still run. NATIVE=0 skips it.
+# The hub checks at import that the build matches the sources and otherwise runs the .py files.
+APT_PACKAGES += gcc python3-dev
+NATIVE ?= 1
+NATIVE_MANIFEST := hub/rules/_native_build.json
+.PHONY: native native-clean
+native: venv ## compile the rule engine with mypyc (about a minute; only when its sources changed)
+ifneq ($(NATIVE),0)
+native: $(NATIVE_MANIFEST)
+endif
+$(NATIVE_MANIFEST): $(wildcard hub/rules/*.py) edge/wire.py ews/nativebuild.py | venv
+	@$(PY) -m ews.cli native build || echo "make: native engine not built; the pure-Python engine runs (same alerts, slower)"
+test demo bench bench-e2e: native
+native-clean: ## remove the compiled engine; the pure-Python engine runs
+	rm -rf hub/rules/*.so hub/rules/$(notdir $(NATIVE_MANIFEST)) build/native
+clean: native-clean

@@ -25,6 +25,7 @@ from edge.wire import Reading
 from hub.rules.engine import Engine, EngineState
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Transition
+from hub.rules.native import status as engine_status
 from hub.rules.windows import Window
 
 T0 = 1_782_000_000.0
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "sensors": sites * SENSORS_PER_SITE,
         "rules": sites * RULES_PER_SITE,
         "batch": a.batch,
+        "engine": engine_status().mode,  # native (mypyc build, `make native`) or pure Python
     }
     t = time.perf_counter()
     eng = build(sites)

@@ -6,6 +6,7 @@
 #   sudo deploy/install.sh --role edge
 #   deploy/install.sh --role hub --root /tmp/img --skip-packages   # into a prefix (image build, tests)
 #   deploy/install.sh --role hub --dry-run                          # show what would change
+#   deploy/install.sh --role hub --no-native                        # skip the compiled rule engine
 set -euo pipefail
 umask 022
 shopt -u patsub_replacement 2>/dev/null || true  # bash 5.2: keep '&' literal in ${var//pat/repl}
@@ -14,6 +15,7 @@ ROLE=""
 ROOT=""
 DRY=0
 SKIP_PACKAGES=0
+NATIVE="${EWS_NATIVE:-1}"  # hub: compile the rule engine with mypyc after pip install (0: pure Python)
 COUNTY=""
 VILLAGE=""
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +23,7 @@ CHANGES=0
 
 usage() {
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-  echo "options: --role hub|edge  --root DIR  --dry-run  --skip-packages  --county HOST:PORT  --village NAME  --src DIR"
+  echo "options: --role hub|edge  --root DIR  --dry-run  --skip-packages  --no-native  --county HOST:PORT  --village NAME  --src DIR"
 }
 
 while [ $# -gt 0 ]; do
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --root) ROOT="$(realpath -m "${2:-}")"; shift 2 ;;
     --dry-run) DRY=1; shift ;;
     --skip-packages) SKIP_PACKAGES=1; shift ;;
+    --no-native) NATIVE=0; shift ;;
     --county) COUNTY="${2:-}"; shift 2 ;;
     --village) VILLAGE="${2:-}"; shift 2 ;;
     --src) SRC="$(realpath "${2:-}")"; shift 2 ;;
@@ -115,19 +118,22 @@ sync_tree() {  # src dest: mirror the source tree (no VCS, caches or venvs), rem
   while IFS= read -r -d '' rel; do
     ensure_file "$src/$rel" "$dest/$rel" "$(stat -c %a "$src/$rel")"
   done < <(cd "$src" && find . -type f ! -path './.git/*' ! -path './.venv/*' ! -path './.hypothesis/*' ! -path './var/*' ! -path '*/__pycache__/*' \
-    ! -path './.*_cache/*' ! -path './*.egg-info/*' ! -path './build/*' ! -name '.git' -printf '%P\0' | sort -z)
+    ! -path './.*_cache/*' ! -path './*.egg-info/*' ! -path './build/*' ! -name '.git' \
+    ! -name '*.so' ! -name '_native_build.json' -printf '%P\0' | sort -z)
   [ -d "$dest" ] || return 0
   while IFS= read -r -d '' rel; do
     if [ ! -e "$src/$rel" ]; then
       changed "remove stale $dest/$rel"
       run rm -f "$dest/$rel"
     fi
-  done < <(cd "$dest" && find . -type f ! -path '*/__pycache__/*' ! -path './*.egg-info/*' ! -path './build/*' -printf '%P\0' | sort -z)
+  done < <(cd "$dest" && find . -type f ! -path '*/__pycache__/*' ! -path './*.egg-info/*' ! -path './build/*' \
+    ! -name '*.so' ! -name '_native_build.json' -printf '%P\0' | sort -z)
 }
 
 # ---- 1. Debian packages, system user ------------------------------------------------------------
 if [ "$ROLE" = hub ]; then
   PACKAGES=(python3-venv openssl mosquitto mosquitto-clients influxdb fonts-noto-cjk espeak-ng sox)
+  [ "$NATIVE" = 0 ] || PACKAGES+=(gcc python3-dev)  # the native rule engine's compiler and headers
 else
   PACKAGES=(python3-venv openssl)
 fi
@@ -170,12 +176,26 @@ if [ "$SKIP_PACKAGES" = 0 ] && ! in_prefix; then
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     changed "pip install ews into $VENV"
     run "$VENV/bin/pip" install -q --upgrade pip
-    run "$VENV/bin/pip" install -q -e "$OPT/src"
+    extras=""; [ "$ROLE" = hub ] && [ "$NATIVE" != 0 ] && extras="[native]"  # mypyc
+    run "$VENV/bin/pip" install -q -e "$OPT/src$extras"
     [ "$DRY" = 1 ] || echo "$want" >"$stamp"
   fi
   if [ "$(readlink "$ROOT/usr/local/bin/ews" 2>/dev/null)" != "$VENV/bin/ews" ]; then
     changed "link /usr/local/bin/ews"
     run ln -sfn "$VENV/bin/ews" "$ROOT/usr/local/bin/ews"
+  fi
+fi
+# The hub's rule engine compiled with mypyc into $OPT/src (kept by sync_tree). It is built only when it
+# does not match the code (so a rerun changes nothing); on failure the hub runs the same engine in pure
+# Python, only slower. Without a venv (--skip-packages, --root) there is no mypyc: run `ews native build`.
+if [ "$ROLE" = hub ] && [ "$NATIVE" != 0 ] && [ "$SKIP_PACKAGES" = 0 ] && ! in_prefix; then
+  if [ "$DRY" = 1 ]; then
+    say "would run: ews native build (when the compiled rule engine does not match the code)"
+  elif ! "$VENV/bin/python" -m ews.cli native status --require-native >/dev/null 2>&1; then
+    changed "build the native rule engine (mypyc, about a minute)"
+    CODE_CHANGED=$((CODE_CHANGED + 1))  # restart the hub onto it
+    "$VENV/bin/python" -m ews.cli native build ||
+      say "native rule engine not built (see above); the hub runs the pure-Python engine"
   fi
 fi
 ensure_dir "$ETC" 0750 root:ews

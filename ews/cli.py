@@ -23,6 +23,7 @@ COMMANDS: list[str] = [
     "ews.commands.alerts",
     "ews.commands.rules",
     "ews.commands.replay",
+    "ews.commands.native",
 ]
 
 

@@ -25,6 +25,7 @@ from hub.pipeline import Pipeline
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
+from hub.rules.native import status as engine_status
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Hub:
         return "-".join(sorted(self.cfg.sites)) if self.cfg.sites else "all"
 
     def start(self) -> None:
+        log.info("rule engine %s", engine_status().line())  # native (mypyc) or pure Python, and why
         self.ruleset = load_ruleset(self.cfg.rules)
         engine = Engine(self.ruleset)
         self.dispatcher = build_dispatcher(self.cfg.alerts, _Rows(self.store))

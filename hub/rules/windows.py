@@ -6,6 +6,8 @@ import math
 from bisect import bisect_left
 from collections import deque
 
+from mypy_extensions import mypyc_attr
+
 NAN = math.nan
 
 
@@ -114,6 +116,8 @@ class Series:
         self.trim_at = max(256, 2 * len(self.times))
 
 
+# Compiled with mypyc (hub/rules/native.py), a class only interpreted code may subclass needs this.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Window:
     """Aggregates of one series over (now - length, now]; evicted lazily when read, O(1) amortized.
 
