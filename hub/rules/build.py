@@ -123,6 +123,16 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         model.message_clear or "{site_name}{hazard_zh}预警解除", fields, where, "message_clear"
     )
     deps = tuple(dict.fromkeys(k for i in inputs.values() for k in i.keys))
+    # The series the compiled expressions actually read: only their readings wake the rule (an input
+    # declared but unused, e.g. by a shared inputs: block, must not cost an evaluation per reading).
+    plan_slots = rs.plan.slots
+    reads = tuple(
+        dict.fromkeys(
+            plan_slots[j].key
+            for j in sorted(rs.plan.used)
+            if plan_slots[j].kind in ("window", "fit", "series")
+        )
+    )
     fdeps = tuple(dict.fromkeys(i.forecast for i in inputs.values() if i.forecast))
     hazard = model.hazard or site.hazard
     labels = {
@@ -141,6 +151,7 @@ def build_rule(model: RuleModel, site: Site, rs: RuleSet, where: str, file: str)
         file=file,
         levels=levels,
         deps=deps,
+        reads=reads,
         forecast_deps=fdeps,
         values=value_fns,
         value=value,

@@ -91,7 +91,9 @@ def _window(comp: Compiler, call: Call) -> C:
     a = bind(comp, call, [("input", "input", MISSING), ("window", "dur", MISSING)])
     inp: InputRef = a["input"]
     agg = call.func
-    slots = [comp.plan.window(k, a["window"], agg in ("min", "max")) for k in inp.keys]
+    # A scalar delta keeps its window's least value too: its slope guard reads it (slopes.py).
+    minmax = agg in ("min", "max") or (agg == "delta" and not inp.group)
+    slots = [comp.plan.window(k, a["window"], minmax) for k in inp.keys]
     if not inp.group:
         i = slots[0]
         if agg == "sum":

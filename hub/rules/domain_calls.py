@@ -21,7 +21,8 @@ def _tangent(comp: Compiler, call: Call) -> C:
         comp, call, [("input", "input", MISSING), ("window", "dur", MISSING), ("steady", "num", MISSING)]
     )
     length, v = a["window"], a["steady"]
-    slots = [comp.plan.window(k, length) for k in a["input"].keys]
+    scalar = not a["input"].group  # keeps the window's least value for its slope guard (slopes.py)
+    slots = [comp.plan.window(k, length, scalar) for k in a["input"].keys]
 
     def make(ix: list[int]) -> Callable[[list[Any], float], float]:
         i = ix[0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.wire import Reading
-from hub.rules import slopes
+from hub.rules import gates
 from hub.rules.fits import InverseVelocityWindow
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
 from hub.rules.lifecycle import Alert, step
@@ -40,12 +40,14 @@ class EngineState:
     counters: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
     )
-    # Headroom guards (hub/rules/guards.py), per rule: None or (health_epoch, increments then, budget);
-    # slope guards (slopes.py): (health_epoch, tv then, budget, expiry, ooo then).
+    # Per rule: None or why it may be skipped while quiet (gates.Guard: headroom guards.py, slopes.py).
     # guards=None switches them off (the brute-force baseline the tests compare against).
-    guards: list[tuple[Any, ...] | None] | None = None
+    guards: list[gates.Guard | None] | None = None
     guard_series: list[tuple[Series, ...]] = field(default_factory=list)
+    grants: list[tuple[float, ...]] = field(default_factory=list)  # per rule, per guard series (gates.py)
+    dep_series: list[tuple[Series, ...]] = field(default_factory=list)
     health_epoch: int = 0  # bumped whenever a series' data health changes (group membership)
+    gating: bool = True  # series gates (gates.py); off, every reading wakes its rules (for comparison)
 
 
 class Memo:
@@ -77,6 +79,8 @@ class Engine:
         fdeps: dict[SeriesKey, list[int]] = {}
         for i, rule in enumerate(self.rules):
             for k in rule.deps:
+                keys.setdefault(k, [])  # every input has a series (its data health counts)
+            for k in rule.reads:
                 keys.setdefault(k, []).append(i)
             for k in rule.forecast_deps:
                 fdeps.setdefault(k, []).append(i)
@@ -106,6 +110,9 @@ class Engine:
         st.alerts = [Alert() for _ in self.rules]
         st.guards = [None] * len(self.rules)
         st.guard_series = [tuple(st.series[k] for k in r.guard_keys) for r in self.rules]
+        st.grants = [()] * len(self.rules)
+        st.dep_series = [tuple(st.series[k] for k in r.reads) for r in self.rules]
+        gates.positions(self, st)
         return st
 
     def history_needed(self) -> dict[SeriesKey, float]:
@@ -122,14 +129,23 @@ class Engine:
         return need
 
     def feed(
-        self, state: EngineState, readings: Iterable[Reading], events: list[HealthEvent] | None = None
+        self,
+        state: EngineState,
+        readings: Iterable[Reading],
+        events: list[HealthEvent] | None = None,
+        now: float | None = None,
+        held: list[Series] | None = None,
     ) -> set[int]:
-        """Put readings into windows without evaluating rules; return the rules they touch."""
+        """Put readings into windows without evaluating rules; return the rules they touch. With `now`
+        (and guards on), a series whose gate holds wakes none of its rules; it is put in `held`."""
         series, health, counters = state.series, self.health, state.counters
         muted = state.muted_sensors
         events = [] if events is None else events
         n_events = len(events)
         dirty: set[int] = set()
+        gated = now is not None and held is not None and state.guards is not None and state.gating
+        at = now if now is not None else math.inf
+        epoch = state.health_epoch
         for r in readings:
             if r.quality == "bad":
                 counters["bad"] += 1
@@ -153,7 +169,17 @@ class Engine:
                 ser.seen = t
             if ser.store:
                 if ser.add(t, r.value):
-                    dirty.update(ser.deps)
+                    if (
+                        gated
+                        and ser.gate_epoch == epoch
+                        and ser.inc <= ser.gate_inc
+                        and ser.tv <= ser.gate_tv
+                        and at < ser.gate_until
+                        and ser.ooo == ser.gate_ooo
+                    ):
+                        held.append(ser)  # type: ignore[union-attr]
+                    else:
+                        dirty.update(ser.deps)
                 else:
                     counters["duplicate"] += 1
         if len(events) > n_events:
@@ -173,8 +199,10 @@ class Engine:
     ) -> tuple[EngineState, list[Transition]]:
         """Feed readings and evaluate every rule they touch at event time `now` (never goes backwards)."""
         events: list[HealthEvent] = []
-        dirty = self.feed(state, readings, events)
+        quiet: list[Series] = []
+        epoch0 = state.health_epoch
         now = state.now = max(now, state.now)
+        dirty = self.feed(state, readings, events, now, quiet)
         state.slots[0].epoch += 1  # new data or a new `now`: named values are computed afresh
         out: list[Transition] = []
         if now >= state.next_silence_edge:
@@ -191,6 +219,9 @@ class Engine:
                     ser = state.series.get(ev.key)
                     if ser is not None:
                         dirty.update(ser.deps)
+        if state.health_epoch != epoch0:
+            for ser in quiet:  # their gates were built for the old group membership
+                dirty.update(ser.deps)
         if now - state.last_sweep >= self.sweep_s:
             state.last_sweep = state.last_tick = now
             dirty = set(range(len(self.rules)))
@@ -202,28 +233,35 @@ class Engine:
                 out.append(health_transition(ev, self.ruleset))
         W, alerts, rules, active = state.slots, state.alerts, self.rules, state.active
         guards, gseries, epoch = state.guards, state.guard_series, state.health_epoch
+        changed: list[int] = []  # rules whose guard was set, dropped or re-granted: their gates follow
         for i in dirty:
             a = alerts[i]
             if guards is not None:
                 g = guards[i]
                 if g is not None:
-                    if g[0] == epoch and a.level == 0 and i not in active:
-                        if len(g) == 3:
+                    if g.epoch == epoch and a.level == 0 and i not in active:
+                        if not g.slope:
                             inc = 0.0
                             for ser in gseries[i]:
                                 inc += ser.inc
-                            if inc - g[1] < g[2]:
+                            if inc - g.base < g.budget:
+                                if gates.overdrawn(state, i):
+                                    gates.grant(state, i, g.budget - (inc - g.base))
+                                    changed.append(i)
                                 continue  # provably still quiet: not enough new data to reach a threshold
                         else:
                             ser = gseries[i][0]
-                            if ser.tv - g[1] < g[2] and now < g[3] and ser.ooo == g[4]:
+                            if ser.tv - g.base < g.budget and now < g.until and ser.ooo == g.ooo:
                                 continue  # the delta or rate cannot have reached its threshold yet
                     guards[i] = None
+                    changed.append(i)
             rule = rules[i]
             raw, held = rule.levels(W, now, a.level)
             if raw == 0 and a.level == 0 and i not in active:
                 if guards is not None and (rule.headroom is not None or rule.slope is not None):
-                    self._guard(state, i, W, now)
+                    gates.set_guard(self, state, i, W, now)
+                    if guards[i] is not None:
+                        changed.append(i)
                 continue  # the common case: quiet and nothing pending
             data_ok = held >= a.level or all(state.series[k].ok for k in rule.deps)
             ext = rule.extend
@@ -236,27 +274,11 @@ class Engine:
                 active.discard(i)
             if new is not None:
                 self._emit(state, i, now, out)
+        if changed:
+            deps = state.dep_series
+            gates.regate(state, {ser for i in changed for ser in deps[i]})
         out.sort(key=lambda t: (t.at, t.site, t.rule))
         return state, out
-
-    def _guard(self, state: EngineState, i: int, W: list[Any], now: float) -> None:
-        rule = self.rules[i]
-        if rule.slope is not None:
-            kind, slot, thr = rule.slope
-            got = slopes.budget(kind, W[slot], now, thr)
-            if got is not None and state.guards is not None:
-                ser = state.guard_series[i][0]
-                b = got[0] - 1e-12 * (abs(ser.tv) + abs(got[0]) + abs(ser.last()))
-                if b > 0.0:
-                    state.guards[i] = (state.health_epoch, ser.tv, b, got[1], ser.ooo)
-            return
-        head = rule.headroom(W, now)  # type: ignore[misc]
-        if head > 0.0 and state.guards is not None:
-            inc = 0.0
-            for ser in state.guard_series[i]:  # same order as the check: the same rounding
-                inc += ser.inc
-            if inc < math.inf:
-                state.guards[i] = (state.health_epoch, inc, head - 1e-12 * (inc + head))
 
     def _emit(self, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
         a, rule = state.alerts[i], self.rules[i]

@@ -36,6 +36,8 @@ NATIVE_MODULES: tuple[str, ...] = (
     "fits",
     "engine",
     "guards",
+    "slopes",
+    "gates",
     "lifecycle",
     "levels",
     "compiler",

@@ -58,7 +58,8 @@ class Rule:
     hazard: str
     file: str
     levels: LevelsFn
-    deps: tuple[tuple[str, str], ...]  # (sensor, quantity) series feeding it
+    deps: tuple[tuple[str, str], ...]  # (sensor, quantity) series of its inputs (data health)
+    reads: tuple[tuple[str, str], ...] = ()  # the series its expressions read: their readings wake it
     forecast_deps: tuple[tuple[str, str], ...] = ()  # (site, quantity)
     values: Mapping[str, ValueFn] = field(default_factory=dict)
     value: ValueFn | None = None

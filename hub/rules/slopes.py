@@ -99,13 +99,26 @@ def budget(kind: str, w: Any, now: float, thr: float) -> tuple[float, float] | N
     if not thr > 0.0:
         return None
     w.evict(now)
-    times, values = w.times, w.values
-    s, n = w.start, len(times)
+    times: list[float] = w.times
+    values: list[float] = w.values
+    s: int = w.start
+    n = len(times)
     if s >= n:
         return (thr, math.inf) if kind == "delta" else None
-    last_t, last_v = times[-1], values[-1]
+    last_t: float = times[n - 1]
+    last_v: float = values[n - 1]
     if kind == "delta":
-        return thr - (last_v - min(values[s:])), math.inf
+        lo = last_v
+        minq = w.minq
+        if minq is not None and not w.series.nan:
+            if minq[0][1] < lo:  # the window's least value, kept as readings arrive
+                lo = minq[0][1]
+        else:  # a NaN reading as the first one makes the delta NaN (no alert), so NaN is skipped here
+            for j in range(s, n - 1):
+                x: float = values[j]
+                if x < lo:
+                    lo = x
+        return thr - (last_v - lo), math.inf
     if n - s < 2:
         return None
     mid = (times[s] + last_t) / 2.0
@@ -116,11 +129,10 @@ def budget(kind: str, w: Any, now: float, thr: float) -> tuple[float, float] | N
     best = math.inf
     for j in range(s, k + 1):
         b = a * (last_t - times[j]) - (last_v - values[j])
-        if not b < best:  # NaN included: it poisons the budget
-            if b != b:
-                return None
-            continue
-        best = b
+        if b < best:
+            best = b
+        elif b != b:
+            return None  # NaN poisons the budget
     return best, times[k] + w.length
 
 

@@ -36,6 +36,14 @@ class Series:
         "checked",
         "tv",
         "ooo",
+        "nan",
+        "gpos",
+        "gate_never",
+        "gate_inc",
+        "gate_tv",
+        "gate_until",
+        "gate_ooo",
+        "gate_epoch",
     )
 
     def __init__(self, key: tuple[str, str]) -> None:
@@ -59,6 +67,16 @@ class Series:
         # readings that landed before the newest or corrected a value: slope guards' budget (slopes.py).
         self.tv = 0.0
         self.ooo = 0
+        self.nan = False  # a NaN value arrived (min/max deques are then not trusted by slopes.py)
+        # The gate (gates.py): while inc, tv, event time and late readings stay within these, in this
+        # health epoch, no rule on this series can fire, and a reading wakes none of them.
+        self.gpos: tuple[tuple[int, int], ...] = ()
+        self.gate_never = False
+        self.gate_inc = -math.inf
+        self.gate_tv = -math.inf
+        self.gate_until = -math.inf
+        self.gate_ooo = -1
+        self.gate_epoch = -1
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
@@ -67,6 +85,8 @@ class Series:
             self.inc += v
         else:
             self.inc = math.inf
+            if v != v:
+                self.nan = True
         if not times or t > times[-1]:
             values = self.values
             if values:

@@ -104,7 +104,7 @@ def test_guards_engage_only_on_window_sum_rules(tmp_path: Path) -> None:
     # The table's guard was set at the first reading (0.1 mm in, 5 mm to the lowest threshold) and
     # still stands: the 1.8 mm received since is below its budget, so the rule was skipped since.
     g = st_.guards[[r.id for r in eng.rules].index("table")]  # type: ignore[index]
-    assert g is not None and g[1] == 0.1 and 4.89 < g[2] < 4.9
+    assert g is not None and g.base == 0.1 and 4.89 < g.budget < 4.9
 
 
 def test_negative_value_switches_guards_off_for_that_series(tmp_path: Path) -> None:

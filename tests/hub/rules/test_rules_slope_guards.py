@@ -225,3 +225,20 @@ def test_a_nan_reading_turns_the_guard_off(tmp_path: Path) -> None:
     _, slow_out = play(eng, readings, naive_state(eng))
     assert "blue" in [t.to_level.label for t in slow_out if t.rule == "slow"]
     assert key(out) == key(slow_out)
+
+
+def test_a_late_nan_does_not_hide_the_windows_least_value(tmp_path: Path) -> None:
+    """A NaN inserted late sits in the middle of the window's min deque and would hide the 0.5 mm
+    reading after it; the budget must then come from the readings themselves. When the readings
+    before the dip leave the 2 h window, 1.55 - 0.5 mm reaches the 1 mm blue threshold."""
+    eng = engine_for(tmp_path, RULES)
+
+    def gn(minute: float, v: float, seq: int) -> Reading:
+        return Reading("gn1", "disp_mm", v, T0 + minute * 60, seq)
+
+    readings = [gn(0, 1.0, 0), gn(20, 0.5, 1), gn(30, 1.4, 2), gn(10, float("nan"), 3)]
+    readings += [gn(m, 1.4, 4 + m) for m in range(40, 131, 10)] + [gn(131, 1.55, 200)]
+    _, out = play(eng, readings)
+    _, slow_out = play(eng, readings, naive_state(eng))
+    assert "blue" in [t.to_level.label for t in slow_out if t.rule == "table"]
+    assert key(out) == key(slow_out)
