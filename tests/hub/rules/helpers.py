@@ -47,3 +47,8 @@ def play(
 
 def rain(sensor: str, mm_per_step: list[float], step_s: float = 300.0, t0: float = T0) -> list[Reading]:
     return [Reading(sensor, "rain_mm", v, t0 + (i + 1) * step_s, i) for i, v in enumerate(mm_per_step)]
+
+
+def key(ts: list[Transition]) -> list[tuple]:
+    """What two engines must agree on: which rule moved when, from which level to which."""
+    return [(t.rule, t.at, t.from_level, t.to_level) for t in ts]

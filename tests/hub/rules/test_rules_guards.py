@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bench.engine import naive_state
 from edge.wire import Reading
 
-from .helpers import T0, engine_for, play, rain
+from .helpers import T0, engine_for, key, play, rain
 
 RULES = """  - id: table
     sites: [s1]
@@ -51,10 +51,6 @@ step = st.one_of(
     ),
     st.tuples(st.just("gap"), st.integers(1, 15), st.just(0.0)),  # time passes with no data
 )
-
-
-def key(ts: list) -> list[tuple]:
-    return [(t.rule, t.at, t.from_level, t.to_level) for t in ts]
 
 
 @settings(max_examples=400, deadline=None)

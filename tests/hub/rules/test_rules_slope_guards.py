@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bench.engine import naive_state
 from edge.wire import Reading
 
-from .helpers import T0, engine_for, play
+from .helpers import T0, engine_for, key, play
 
 RULES = """  - id: rates
     sites: [s1]
@@ -65,10 +65,6 @@ step = st.one_of(
     ),
     st.tuples(st.just("gap"), st.integers(1, 40), st.just(0.0)),  # time passes with no data
 )
-
-
-def key(ts: list) -> list[tuple]:
-    return [(t.rule, t.at, t.from_level, t.to_level) for t in ts]
 
 
 def run_both(tmp: Path, stream: list) -> tuple[list, list, int]:
