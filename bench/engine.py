@@ -17,10 +17,10 @@ import random
 import sys
 import tempfile
 import time
-from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
+from bench.naive import NaiveWindow, naive_state
 from edge.wire import Reading
 from hub.rules.engine import Engine, EngineState
 from hub.rules.loader import load_ruleset
@@ -150,45 +150,6 @@ def run(
     elapsed = time.process_time() - start
     gc.enable()
     return elapsed, n, trs
-
-
-class NaiveWindow(Window):
-    """Baseline: keeps no running aggregate; every read bisects and rescans the window's readings."""
-
-    def appended(self, t: float, v: float) -> None:
-        pass
-
-    def inserted(self, i: int, v: float) -> None:
-        pass
-
-    def changed(self, i: int, dv: float) -> None:
-        pass
-
-    def _scan(self, now: float) -> tuple[list[float], list[float]]:
-        s = bisect_right(self.times, now - self.length)
-        self.start = s  # lets the series trim what no window needs any more
-        return self.times[s:], self.values[s:]
-
-    def sum(self, now: float) -> float:
-        return sum(self._scan(now)[1])
-
-    def evict(self, now: float) -> None:
-        self.total = sum(self._scan(now)[1])
-
-    def min(self, now: float) -> float:
-        return min(self._scan(now)[1], default=float("nan"))
-
-    def max(self, now: float) -> float:
-        return max(self._scan(now)[1], default=float("nan"))
-
-
-def naive_state(engine: Engine) -> EngineState:
-    st = engine.initial_state()
-    st.guards = None  # brute force evaluates every touched rule: no headroom guards
-    for s in st.series.values():
-        s.windows.clear()
-    st.slots = [NaiveWindow(x.series, x.length) if type(x) is Window else x for x in st.slots]
-    return st
 
 
 def per_reading_us(

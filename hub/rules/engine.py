@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.wire import Reading
-from hub.rules import gates
+from hub.rules import emit, gates, restart, silences
 from hub.rules.fits import InverseVelocityWindow
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
 from hub.rules.lifecycle import Alert, step
-from hub.rules.model import AlertState, Level, Transition
+from hub.rules.model import Level, Transition
 from hub.rules.ruleset import RuleSet
-from hub.rules.silences import Silence, silenced
-from hub.rules.text import render
+from hub.rules.silences import Silence
 from hub.rules.windows import Forecast, Series, Window
 
 SeriesKey = tuple[str, str]
@@ -117,16 +116,7 @@ class Engine:
 
     def history_needed(self) -> dict[SeriesKey, float]:
         """(sensor, quantity) -> seconds of history the windows need, for rebuilding them at start-up."""
-        need: dict[SeriesKey, float] = {}
-        for spec in self.ruleset.plan.slots:
-            if spec.kind in ("window", "fit"):
-                need[spec.key] = max(need.get(spec.key, 0.0), spec.length)
-            elif spec.kind == "series":  # last(): the newest value, at most a few periods old
-                sensor = self.ruleset.sensors.get(spec.key[0])
-                need[spec.key] = max(need.get(spec.key, 0.0), 3 * (sensor.period_s if sensor else 3600.0))
-        for key, (_, limit) in self.health.stuck.items():
-            need[key] = max(need.get(key, 0.0), limit)
-        return need
+        return restart.history_needed(self.ruleset, self.health)
 
     def feed(
         self,
@@ -206,7 +196,7 @@ class Engine:
         state.slots[0].epoch += 1  # new data or a new `now`: named values are computed afresh
         out: list[Transition] = []
         if now >= state.next_silence_edge:
-            self._silence_edge(state, now, out)
+            emit.silence_edge(self.ruleset, state, now, out)
         if now - state.last_health >= self.health_s:
             state.last_health = now
             n_events = len(events)
@@ -273,49 +263,12 @@ class Engine:
             else:
                 active.discard(i)
             if new is not None:
-                self._emit(state, i, now, out)
+                emit.emit(self.ruleset, state, i, now, out)
         if changed:
             deps = state.dep_series
             gates.regate(state, {ser for i in changed for ser in deps[i]})
         out.sort(key=lambda t: (t.at, t.site, t.rule))
         return state, out
-
-    def _emit(self, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
-        a, rule = state.alerts[i], self.rules[i]
-        if a.level == a.emitted:
-            return
-        if silenced(state, rule, now) and not (a.level == Level.RED and a.level > a.emitted):
-            return  # held back; _silence_edge emits the catch-up when the silence ends
-        out.append(self.transition(state, i, now, Level(a.emitted)))
-        a.emitted = a.level
-
-    def transition(self, state: EngineState, i: int, now: float, from_level: Level) -> Transition:
-        a, rule = state.alerts[i], self.rules[i]
-        W = state.slots
-        lv = Level(a.level)
-        values = {name: f(W, now) for name, f in rule.values.items()}
-        value = rule.value(W, now) if rule.value is not None else None
-        if value is not None and not math.isfinite(value):
-            value = None
-        key = int(lv) if lv else int(from_level)
-        labels = {
-            **rule.labels,
-            "rule": rule.id,
-            "level": lv.label,
-            "audience": rule.audience.get(key, "officers"),
-            "actions": rule.actions.get(key, ""),
-        }
-        state_ = AlertState.FIRING if lv else AlertState.RESOLVED
-        msg = render(rule, self.ruleset, lv, values, value, now)
-        return Transition(rule.id, rule.site, now, from_level, lv, state_, value, labels, msg)
-
-    def _silence_edge(self, state: EngineState, now: float, out: list[Transition]) -> None:
-        from hub.rules.silences import refresh
-
-        refresh(state, now)
-        for i, a in enumerate(state.alerts):
-            if a.level != a.emitted:
-                self._emit(state, i, now, out)
 
     # ---- operator actions and restart, as pure functions of the state ----------------------------
 
@@ -329,30 +282,15 @@ class Engine:
         return state, True
 
     def silence(self, state: EngineState, silence: Silence, now: float) -> EngineState:
-        from hub.rules.silences import add_silence
-
-        return add_silence(state, silence, now)
+        return silences.add_silence(state, silence, now)
 
     def unsilence(self, state: EngineState, silence_id: str, now: float) -> EngineState:
-        from hub.rules.silences import remove_silence
-
-        return remove_silence(state, silence_id, now)
+        return silences.remove_silence(state, silence_id, now)
 
     def restore(self, state: EngineState, levels: dict[tuple[str, str], tuple[Level, float]]) -> EngineState:
         """Put back alert levels the dispatcher persisted ((site, rule) -> (level, since)) before a rebuild,
         so the first evaluation after a restart emits only real changes, never a repeat."""
-        for (site, rule), (level, since) in levels.items():
-            i = self.index.get((site, rule))
-            if i is None:
-                continue
-            a = state.alerts[i]
-            a.level = a.emitted = int(level)
-            a.entered = since
-            a.valid_until = since + self.rules[i].validity_s
-            a.state = AlertState.FIRING if level else AlertState.INACTIVE
-            if level:
-                state.active.add(i)
-        return state
+        return restart.restore(self.index, self.rules, state, levels)
 
     def rebuild(
         self, state: EngineState, history: Iterable[Reading], now: float

@@ -38,6 +38,8 @@ NATIVE_MODULES: tuple[str, ...] = (
     "guards",
     "slopes",
     "gates",
+    "emit",
+    "restart",
     "lifecycle",
     "levels",
     "compiler",

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bench.engine import naive_state
+from bench.naive import naive_state
 from edge.wire import Reading
 
 from .helpers import T0, engine_for, key, play, rain
@@ -152,4 +152,25 @@ def test_sensor_back_from_stale_voids_guards(tmp_path: Path) -> None:
     fast, out_fast = play(eng, stream)
     slow, out_slow = play(eng, stream, naive_state(eng))
     assert [t.rule for t in out_slow if t.rule == "two"] == ["two"]
+    assert key(out_fast) == key(out_slow)
+
+
+def test_levels_restored_on_a_running_state_void_guards_and_gates(tmp_path: Path) -> None:
+    """restore() changes levels outside evaluate(): a rule restored to yellow must step down (or stay)
+    exactly as the brute force decides, not be skipped by a guard or gate built while it was quiet.
+    Ticks are an hour apart here, so only the readings can wake it in time."""
+    from hub.rules.model import Level
+
+    eng = engine_for(tmp_path, RULES, tick_s=3600, sweep_s=7200, health_s=60)
+    light = sorted(rain("rg1", [0.1] * 6, 60) + rain("rg2", [0.1] * 6, 60), key=lambda r: r.time)
+    fast, _ = play(eng, light)
+    slow, _ = play(eng, light, naive_state(eng))
+    assert any(g is not None for g in fast.guards or [])
+    restored = {("s1", "table"): (Level.YELLOW, T0)}
+    fast = eng.restore(fast, restored)
+    slow = eng.restore(slow, restored)
+    more = rain("rg1", [0.1] * 20, 60, t0=T0 + 400)
+    fast, out_fast = play(eng, more, fast)
+    slow, out_slow = play(eng, more, slow)
+    assert [t.to_level.label for t in out_slow if t.rule == "table"] == ["none"]
     assert key(out_fast) == key(out_slow)

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bench.engine import naive_state
+from bench.naive import naive_state
 from edge.wire import Reading
 
 from .helpers import T0, engine_for, key, play

@@ -1,0 +1,54 @@
+"""Turn an alert's level change into a Transition (labels, Chinese message), holding it back while silenced."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from hub.rules.model import AlertState, Level, Transition
+from hub.rules.ruleset import RuleSet
+from hub.rules.silences import refresh, silenced
+from hub.rules.text import render
+
+if TYPE_CHECKING:
+    from hub.rules.engine import EngineState
+
+
+def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
+    """Append rule i's transition if its level differs from the last one emitted (and no silence holds)."""
+    a, rule = state.alerts[i], ruleset.rules[i]
+    if a.level == a.emitted:
+        return
+    if silenced(state, rule, now) and not (a.level == Level.RED and a.level > a.emitted):
+        return  # held back; silence_edge emits the catch-up when the silence ends
+    out.append(transition(ruleset, state, i, now, Level(a.emitted)))
+    a.emitted = a.level
+
+
+def transition(ruleset: RuleSet, state: EngineState, i: int, now: float, from_level: Level) -> Transition:
+    a, rule = state.alerts[i], ruleset.rules[i]
+    W = state.slots
+    lv = Level(a.level)
+    values = {name: f(W, now) for name, f in rule.values.items()}
+    value = rule.value(W, now) if rule.value is not None else None
+    if value is not None and not math.isfinite(value):
+        value = None
+    key = int(lv) if lv else int(from_level)
+    labels = {
+        **rule.labels,
+        "rule": rule.id,
+        "level": lv.label,
+        "audience": rule.audience.get(key, "officers"),
+        "actions": rule.actions.get(key, ""),
+    }
+    state_ = AlertState.FIRING if lv else AlertState.RESOLVED
+    msg = render(rule, ruleset, lv, values, value, now)
+    return Transition(rule.id, rule.site, now, from_level, lv, state_, value, labels, msg)
+
+
+def silence_edge(ruleset: RuleSet, state: EngineState, now: float, out: list[Transition]) -> None:
+    """A silence started or ended: refresh what is muted and emit what was held back."""
+    refresh(state, now)
+    for i, a in enumerate(state.alerts):
+        if a.level != a.emitted:
+            emit(ruleset, state, i, now, out)
