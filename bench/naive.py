@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from librt.vecs import vec
 
 from hub.rules.engine import Engine, EngineState
+from hub.rules.vecs import first_after
 from hub.rules.windows import Window
 
 
@@ -14,28 +15,23 @@ class NaiveWindow(Window):
     def appended(self, t: float, v: float) -> None:
         pass
 
-    def inserted(self, i: int, v: float) -> None:
-        pass
-
-    def changed(self, i: int, dv: float) -> None:
-        pass
-
-    def _scan(self, now: float) -> tuple[list[float], list[float]]:
-        s = bisect_right(self.times, now - self.length)
+    def _scan(self, now: float) -> vec[float]:
+        times = self.series.times
+        s = first_after(times, now - self.length, 0, len(times))
         self.start = s  # lets the series trim what no window needs any more
-        return self.times[s:], self.values[s:]
-
-    def sum(self, now: float) -> float:
-        return sum(self._scan(now)[1])
+        return self.series.values[s:]
 
     def evict(self, now: float) -> None:
-        self.total = sum(self._scan(now)[1])
+        self._scan(now)
+
+    def sum(self, now: float) -> float:
+        return sum(self._scan(now))
 
     def min(self, now: float) -> float:
-        return min(self._scan(now)[1], default=float("nan"))
+        return min(self._scan(now), default=float("nan"))
 
     def max(self, now: float) -> float:
-        return max(self._scan(now)[1], default=float("nan"))
+        return max(self._scan(now), default=float("nan"))
 
 
 def naive_state(engine: Engine) -> EngineState:
@@ -43,5 +39,6 @@ def naive_state(engine: Engine) -> EngineState:
     st.guards = None  # brute force evaluates every touched rule: no headroom guards
     for s in st.series.values():
         s.windows.clear()
+        s.eager.clear()
     st.slots = [NaiveWindow(x.series, x.length) if type(x) is Window else x for x in st.slots]
     return st

@@ -11,7 +11,7 @@ from hub.rules.silences import refresh, silenced
 from hub.rules.text import render
 
 if TYPE_CHECKING:
-    from hub.rules.engine import EngineState
+    from hub.rules.state import EngineState
 
 
 def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Transition]) -> None:

@@ -4,59 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from edge.wire import Reading
 from hub.rules import emit, gates, restart, silences
 from hub.rules.fits import InverseVelocityWindow
+from hub.rules.forecast import Forecast
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
 from hub.rules.lifecycle import Alert, step
 from hub.rules.model import Level, Transition
 from hub.rules.ruleset import RuleSet
 from hub.rules.silences import Silence
-from hub.rules.windows import Forecast, Series, Window
-
-SeriesKey = tuple[str, str]
-
-
-@dataclass
-class EngineState:
-    """Everything the engine remembers. evaluate() updates it in place and returns it; deep-copy to fork."""
-
-    now: float = -math.inf
-    series: dict[SeriesKey, Series] = field(default_factory=dict)
-    forecasts: dict[SeriesKey, Forecast] = field(default_factory=dict)
-    slots: list[Any] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    active: set[int] = field(default_factory=set)
-    silences: list[Silence] = field(default_factory=list)
-    muted_sensors: frozenset[str] = frozenset()
-    next_silence_edge: float = math.inf
-    last_tick: float = -math.inf
-    last_sweep: float = -math.inf
-    last_health: float = -math.inf
-    counters: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("bad", "unknown", "duplicate", "unhealthy", "muted"), 0)
-    )
-    # Per rule: None or why it may be skipped while quiet (gates.Guard: headroom guards.py, slopes.py).
-    # guards=None switches them off (the brute-force baseline the tests compare against).
-    guards: list[gates.Guard | None] | None = None
-    guard_series: list[tuple[Series, ...]] = field(default_factory=list)
-    grants: list[tuple[float, ...]] = field(default_factory=list)  # per rule, per guard series (gates.py)
-    dep_series: list[tuple[Series, ...]] = field(default_factory=list)
-    health_epoch: int = 0  # bumped whenever a series' data health changes (group membership)
-    gating: bool = True  # series gates (gates.py); off, every reading wakes its rules (for comparison)
-
-
-class Memo:
-    """Per-evaluation cache of named values read by several conditions (slot 0 of every state)."""
-
-    __slots__ = ("epoch", "vals")
-
-    def __init__(self) -> None:
-        self.epoch = 0
-        self.vals: dict[int, tuple[int, Any]] = {}
+from hub.rules.state import EngineState, Memo, SeriesKey
+from hub.rules.wake import Wake
+from hub.rules.windows import Series, Window
 
 
 class Engine:
@@ -95,6 +55,11 @@ class Engine:
             ser.store = key in self.stored
             ser.deps = rules
             ser.checked = key in self.health.checked
+        n_keys: dict[str, int] = {}
+        for sensor, _ in st.series:
+            n_keys[sensor] = n_keys.get(sensor, 0) + 1
+        st.by_sensor = {k[0]: ser for k, ser in st.series.items() if n_keys[k[0]] == 1}
+        st.wake = Wake(len(self.rules))
         for spec in self.ruleset.plan.slots:
             if spec.kind == "memo":
                 st.slots.append(Memo())
@@ -125,15 +90,16 @@ class Engine:
         events: list[HealthEvent] | None = None,
         now: float | None = None,
         held: list[Series] | None = None,
-    ) -> set[int]:
-        """Put readings into windows without evaluating rules; return the rules they touch. With `now`
-        (and guards on), a series whose gate holds wakes none of its rules; it is put in `held`."""
-        series, health, counters = state.series, self.health, state.counters
+    ) -> None:
+        """Put readings into windows and add the rules they touch to state.wake. With `now` (and guards
+        on), a series whose gate holds wakes none of its rules; it is put in `held`."""
+        series, by_sensor, health, counters = state.series, state.by_sensor, self.health, state.counters
+        wake = state.wake
         muted = state.muted_sensors
         events = [] if events is None else events
         n_events = len(events)
-        dirty: set[int] = set()
         gated = now is not None and held is not None and state.guards is not None and state.gating
+        quiet: list[Series] = held if held is not None else []
         at = now if now is not None else math.inf
         epoch = state.health_epoch
         for r in readings:
@@ -141,14 +107,16 @@ class Engine:
                 counters["bad"] += 1
                 continue
             if r.source == "forecast":
-                self._forecast(state, r, dirty)
+                self._forecast(state, r)
                 continue
-            key = (r.sensor, r.quantity)
-            ser = series.get(key)
-            if ser is None:
-                counters["unknown"] += 1
-                continue
-            if muted and r.sensor in muted:
+            sensor, quantity = r.sensor, r.quantity
+            ser = by_sensor.get(sensor)
+            if ser is None or ser.key[1] != quantity:
+                ser = series.get((sensor, quantity))
+                if ser is None:
+                    counters["unknown"] += 1
+                    continue
+            if muted and sensor in muted:
                 counters["muted"] += 1  # maintenance window: the technician may be testing it
                 continue
             t = r.time
@@ -167,22 +135,21 @@ class Engine:
                         and at < ser.gate_until
                         and ser.ooo == ser.gate_ooo
                     ):
-                        held.append(ser)  # type: ignore[union-attr]
+                        quiet.append(ser)
                     else:
-                        dirty.update(ser.deps)
+                        wake.add_all(ser.deps)
                 else:
                     counters["duplicate"] += 1
         if len(events) > n_events:
             state.health_epoch += 1  # group membership may have changed: every guard is void
-        return dirty
 
-    def _forecast(self, state: EngineState, r: Reading, dirty: set[int]) -> None:
+    def _forecast(self, state: EngineState, r: Reading) -> None:
         site = r.sensor.rpartition("@")[2]
         fc = state.forecasts.get((site, r.quantity))
         if fc is None:
             state.counters["unknown"] += 1
         elif fc.add(r.time, r.issued if r.issued is not None else r.time, r.value):
-            dirty.update(self.forecast_deps.get((site, r.quantity), ()))
+            state.wake.add_all(self.forecast_deps.get((site, r.quantity), ()))
 
     def evaluate(
         self, state: EngineState, readings: Sequence[Reading], now: float
@@ -192,7 +159,9 @@ class Engine:
         quiet: list[Series] = []
         epoch0 = state.health_epoch
         now = state.now = max(now, state.now)
-        dirty = self.feed(state, readings, events, now, quiet)
+        wake = state.wake
+        wake.begin()
+        self.feed(state, readings, events, now, quiet)
         state.slots[0].epoch += 1  # new data or a new `now`: named values are computed afresh
         out: list[Transition] = []
         if now >= state.next_silence_edge:
@@ -208,23 +177,27 @@ class Engine:
                 for ev in events[n_events:]:
                     ser = state.series.get(ev.key)
                     if ser is not None:
-                        dirty.update(ser.deps)
+                        wake.add_all(ser.deps)
         if state.health_epoch != epoch0:
             for ser in quiet:  # their gates were built for the old group membership
-                dirty.update(ser.deps)
+                wake.add_all(ser.deps)
         if now - state.last_sweep >= self.sweep_s:
             state.last_sweep = state.last_tick = now
-            dirty = set(range(len(self.rules)))
+            wake.everything = True
+            for ser in state.series.values():
+                ser.compact(now)  # windows that gates keep unread would otherwise never let go
         elif now - state.last_tick >= self.tick_s:
             state.last_tick = now
-            dirty |= state.active
+            for i in state.active:
+                wake.add(i)
         for ev in events:
             if ev.key[0] not in state.muted_sensors:
                 out.append(health_transition(ev, self.ruleset))
         W, alerts, rules, active = state.slots, state.alerts, self.rules, state.active
         guards, gseries, epoch = state.guards, state.guard_series, state.health_epoch
         changed: list[int] = []  # rules whose guard was set, dropped or re-granted: their gates follow
-        for i in dirty:
+        for k in range(wake.count()):
+            i = wake.at(k)
             a = alerts[i]
             if guards is not None:
                 g = guards[i]

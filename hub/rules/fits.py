@@ -22,7 +22,7 @@ class InverseVelocityWindow(Window):
     def __init__(self, series: Series, length: float) -> None:
         self.pts: deque[tuple[float, float, float]] = deque()  # (earlier reading time, x, y)
         self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
-        self.origin = series.times[0] if series.times else 0.0
+        self.origin = series.times[0] if len(series.times) else 0.0
         self.turnover = 0
         super().__init__(series, length)
         self._refit()  # the base class replayed existing readings one by one; pair them properly
@@ -42,23 +42,23 @@ class InverseVelocityWindow(Window):
         self.syy += y * y
 
     def appended(self, t: float, v: float) -> None:
-        super().appended(t, v)
-        if len(self.times) >= 2:
-            self._add_pair(self.times[-2], self.values[-2], t, v)
+        times = self.series.times
+        n = len(times)
+        if n >= 2:
+            self._add_pair(times[n - 2], self.series.values[n - 2], t, v)
 
-    def inserted(self, i: int, v: float) -> None:
-        super().inserted(i, v)
+    def inserted(self, i: int) -> None:
+        super().inserted(i)
         self._refit()
 
-    def changed(self, i: int, dv: float) -> None:
-        super().changed(i, dv)
+    def changed(self, i: int) -> None:
         self._refit()
 
     def _refit(self) -> None:
         self.pts.clear()
         self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
         self.turnover = 0
-        times, values, s = self.times, self.values, self.start
+        times, values, s = self.series.times, self.series.values, self.start
         if s < len(times):
             self.origin = times[s]
         for k in range(s + 1, len(times)):

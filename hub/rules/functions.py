@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Final
 
-INCH_MM = 25.4
-DAY_S = 86400.0
+INCH_MM: Final = 25.4
+DAY_S: Final = 86400.0
 
 
 def id_ratio(sums_mm: Sequence[float], durations_s: Sequence[float], a: float, b: float) -> float:
@@ -101,7 +102,7 @@ def inverse_velocity_fit(times: Sequence[float], values: Sequence[float]) -> tup
     return fit_result(n, mx, my, sxx, sxy, syy, times[0])
 
 
-HORIZON_S = 1e9  # a failure predicted more than ~30 years out is no prediction
+HORIZON_S: Final = 1e9  # a failure predicted more than ~30 years out is no prediction
 
 
 def fit_result(

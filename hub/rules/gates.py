@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from hub.rules import slopes
 
 if TYPE_CHECKING:
-    from hub.rules.engine import Engine, EngineState
+    from hub.rules.engine import Engine
+    from hub.rules.state import EngineState
     from hub.rules.windows import Series
 
-INF = math.inf
+INF: Final = math.inf
 # Grants are cut by this fraction so that rounding in the n subtractions never adds up to the budget.
-GRANT_MARGIN = 1e-9
+GRANT_MARGIN: Final = 1e-9
 
 
 class Guard:

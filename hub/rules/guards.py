@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from hub.rules.compiler import C, SeriesKey
 
 Head = Callable[[list[Any], float], Any]
-INF = math.inf
+INF: Final = math.inf
 
 
 def limit(op: str, c: float) -> float:

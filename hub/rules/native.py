@@ -32,7 +32,11 @@ PACKAGE = "hub.rules"
 # The hot path, compiled together into one shared library (calls between them stay native). Fits
 # subclasses Window, so it is compiled with it; the loader, parser and text stay interpreted.
 NATIVE_MODULES: tuple[str, ...] = (
+    "vecs",
+    "wake",
     "windows",
+    "forecast",
+    "state",
     "fits",
     "engine",
     "guards",

@@ -9,7 +9,7 @@ from hub.rules.model import AlertState, Level
 from hub.rules.ruleset import Rule, RuleSet
 
 if TYPE_CHECKING:
-    from hub.rules.engine import EngineState
+    from hub.rules.state import EngineState
 
 SeriesKey = tuple[str, str]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from hub.rules.ruleset import Rule
 
 if TYPE_CHECKING:
-    from hub.rules.engine import EngineState
+    from hub.rules.state import EngineState
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from librt.vecs import vec
+
 if TYPE_CHECKING:
     from hub.rules.compiler import C
 
@@ -99,8 +101,8 @@ def budget(kind: str, w: Any, now: float, thr: float) -> tuple[float, float] | N
     if not thr > 0.0:
         return None
     w.evict(now)
-    times: list[float] = w.times
-    values: list[float] = w.values
+    times: vec[float] = w.series.times
+    values: vec[float] = w.series.values
     s: int = w.start
     n = len(times)
     if s >= n:
@@ -111,8 +113,9 @@ def budget(kind: str, w: Any, now: float, thr: float) -> tuple[float, float] | N
         lo = last_v
         minq = w.minq
         if minq is not None and not w.series.nan:
-            if minq[0][1] < lo:  # the window's least value, kept as readings arrive
-                lo = minq[0][1]
+            least = minq.front()  # the window's least value, kept as readings arrive
+            if least < lo:
+                lo = least
         else:  # a NaN reading as the first one makes the delta NaN (no alert), so NaN is skipped here
             for j in range(s, n - 1):
                 x: float = values[j]

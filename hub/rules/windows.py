@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from collections import deque
+from typing import Final
 
+from librt.vecs import append, vec
 from mypy_extensions import mypyc_attr
 
-NAN = math.nan
+from hub.rules.vecs import MonoQueue, first_after, first_at_or_after, inserted
+
+NAN: Final = math.nan
+INF: Final = math.inf
 
 
 class Series:
     """The readings of one (sensor, quantity) sorted by event time; one value per time (last write wins).
 
     Last write wins matches InfluxDB, which keeps one point per series and timestamp, so windows rebuilt
-    from the store at start-up equal the windows the live engine had. Every window over this series
-    shares the two lists; readings older than the longest window are trimmed in amortized O(1).
+    from the store at start-up equal the windows the live engine had. Times, values and prefix sums are
+    unboxed float vectors shared by every window over this series. A window's sum is `total - cum[start]`,
+    so a new reading updates no sum window at all: windows are only touched when a rule reads them.
+    Readings older than every window are trimmed in amortized O(1).
     """
 
     __slots__ = (
         "times",
         "values",
+        "cum",
+        "total",
         "windows",
+        "eager",
         "ok",
         "trim_at",
         "key",
@@ -48,9 +56,14 @@ class Series:
 
     def __init__(self, key: tuple[str, str]) -> None:
         self.key = key
-        self.times: list[float] = []
-        self.values: list[float] = []
+        self.times = vec[float]()
+        self.values = vec[float]()
+        # cum[i] is the sum of values[:i] and total the sum of all of them, both since the last trim
+        # (which rebases them, so their magnitude stays that of the readings kept).
+        self.cum = vec[float]()
+        self.total = 0.0
         self.windows: list[Window] = []
+        self.eager: list[Window] = []  # windows that keep per-reading state: min/max deques, fits
         self.ok = True  # False while data health excludes this sensor from rules
         self.trim_at = 256
         self.store = False  # keep readings only when some rule reads this series
@@ -67,7 +80,9 @@ class Series:
         # readings that landed before the newest or corrected a value: slope guards' budget (slopes.py).
         self.tv = 0.0
         self.ooo = 0
-        self.nan = False  # a NaN value arrived (min/max deques are then not trusted by slopes.py)
+        # A NaN or infinite value arrived: prefix sums cannot subtract it out again, so sums rescan
+        # the window from then on, and min/max deques are not trusted by slopes.py.
+        self.nan = False
         # The gate (gates.py): while inc, tv, event time and late readings stay within these, in this
         # health epoch, no rule on this series can fire, and a reading wakes none of them.
         self.gpos: tuple[tuple[int, int], ...] = ()
@@ -80,217 +95,217 @@ class Series:
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
-        times = self.times
         if v >= 0.0:
             self.inc += v
-        else:
-            self.inc = math.inf
-            if v != v:
+            if v == INF:
                 self.nan = True
-        if not times or t > times[-1]:
-            values = self.values
-            if values:
-                d = v - values[-1]
+        else:
+            self.inc = INF
+            if not v > -INF:  # NaN or -inf
+                self.nan = True
+        times = self.times
+        n = len(times)
+        if n == 0 or t > times[n - 1]:
+            if n:
+                d = v - self.values[n - 1]
                 if not d <= 0.0:  # rises only (NaN included, which turns slope guards off for good)
                     self.tv += d
-            times.append(t)
-            values.append(v)
-            for w in self.windows:
-                if w.plain:
-                    w.total += v  # Window.appended without the call: the hot path
-                else:
-                    w.appended(t, v)
-            if len(times) > self.trim_at:
+            self.times = append(times, t)
+            self.values = append(self.values, v)
+            self.cum = append(self.cum, self.total)
+            self.total += v
+            for w in self.eager:
+                w.appended(t, v)
+            if n >= self.trim_at:
                 self.trim()
             return True
-        i = bisect_left(times, t)
+        i = first_at_or_after(times, t, 0, n)
+        values, cum = self.values, self.cum
         if times[i] == t:
-            old = self.values[i]
+            old = values[i]
             if old == v:
                 return False
-            self.values[i] = v
+            values[i] = v
+            dv = v - old
+            for k in range(i + 1, n):
+                cum[k] += dv
+            self.total += dv
             self.ooo += 1
             for w in self.windows:
-                w.changed(i, v - old)
+                w.changed(i)
             return True
         self.ooo += 1
-        times.insert(i, t)
-        self.values.insert(i, v)
+        self.times = inserted(times, i, t)
+        self.values = inserted(values, i, v)
+        cum = self.cum = inserted(cum, i, cum[i])
+        for k in range(i + 1, n + 1):
+            cum[k] += v
+        self.total += v
         for w in self.windows:
-            w.inserted(i, v)
+            w.inserted(i)
         return True
 
     def last(self) -> float:
-        return self.values[-1] if self.values else NAN
+        n = len(self.values)
+        return self.values[n - 1] if n else NAN
 
     def trim(self) -> None:
-        """Drop readings every window has evicted (keep the newest, for last())."""
+        """Drop readings every window has evicted (keep the newest, for last()) and rebase the sums."""
         n = len(self.times)
-        cut = min((w.start for w in self.windows), default=n - 1)
-        cut = min(cut, n - 1)
+        cut = n - 1
+        for w in self.windows:
+            if w.start < cut:
+                cut = w.start
         if cut > n // 2:
-            del self.times[:cut]
-            del self.values[:cut]
+            base = self.cum[cut]
+            self.times = self.times[cut:]
+            self.values = self.values[cut:]
+            cum = self.cum = self.cum[cut:]
+            for k in range(len(cum)):
+                cum[k] -= base
+            self.total -= base
             for w in self.windows:
                 w.start -= cut
         self.trim_at = max(256, 2 * len(self.times))
+
+    def compact(self, now: float) -> None:
+        """Evict every window at `now`, then trim: windows no rule has read for a long time (a quiet,
+        gated series in the dry season) would otherwise keep every reading ever received."""
+        for w in self.windows:
+            w.evict(now)
+        self.trim()
 
 
 # Compiled with mypyc (hub/rules/native.py), a class only interpreted code may subclass needs this.
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Window:
-    """Aggregates of one series over (now - length, now]; evicted lazily when read, O(1) amortized.
+    """Aggregates of one series over (now - length, now], evicted lazily when read, O(1) amortized.
 
-    sum/count/mean/delta/rate come from a running total and the window's first index; min and max
-    (only when a rule asks for them) from monotonic deques of (time, value). A late reading inside the
-    window adds to the total; one before the window's start only shifts the index. Min/max deques are
-    rebuilt after a late reading or a corrected value, which is rare (an outbox backlog) and bounded.
+    sum/count/mean/delta/rate come from the series' prefix sums and the window's first index, which
+    moves forward only when the window is read; min and max (only when a rule asks for them) from
+    monotonic deques of (time, value), the one kind of window a new reading updates. A late reading
+    before the window's start only shifts the index. The deques are rebuilt after a late reading or a
+    corrected value, which is rare (an outbox backlog) and bounded.
     """
 
-    __slots__ = ("series", "times", "values", "length", "start", "total", "minq", "maxq", "plain")
+    __slots__ = ("series", "length", "start", "minq", "maxq")
 
     def __init__(self, series: Series, length: float, minmax: bool = False) -> None:
         self.series = series
-        self.times = series.times
-        self.values = series.values
         self.length = length
         self.start = 0
-        self.total = 0.0
-        self.minq: deque[tuple[float, float]] | None = deque() if minmax else None
-        self.maxq: deque[tuple[float, float]] | None = deque() if minmax else None
-        self.plain = not minmax and type(self).appended is Window.appended  # only a running total
+        self.minq: MonoQueue | None = MonoQueue(True) if minmax else None
+        self.maxq: MonoQueue | None = MonoQueue(False) if minmax else None
         series.windows.append(self)
-        for t, v in zip(series.times, series.values, strict=True):
-            self.appended(t, v)
-
-    # -- updates from the series --
-    def appended(self, t: float, v: float) -> None:
-        self.total += v
-        minq = self.minq
-        if minq is not None:
-            maxq = self.maxq
-            assert maxq is not None
-            while minq and minq[-1][1] >= v:
-                minq.pop()
-            minq.append((t, v))
-            while maxq and maxq[-1][1] <= v:
-                maxq.pop()
-            maxq.append((t, v))
-
-    def inserted(self, i: int, v: float) -> None:
-        if i < self.start:
-            self.start += 1  # older than anything in the window: it was already evicted
-            return
-        self.total += v
-        if self.minq is not None:
+        if minmax or type(self).appended is not Window.appended:
+            series.eager.append(self)
             self._rebuild()
 
-    def changed(self, i: int, dv: float) -> None:
-        if i >= self.start:
-            self.total += dv
-            if self.minq is not None:
-                self._rebuild()
+    # -- updates from the series (only windows in series.eager get appended) --
+    def appended(self, t: float, v: float) -> None:
+        minq = self.minq
+        if minq is not None:
+            minq.push(t, v)
+            maxq = self.maxq
+            assert maxq is not None
+            maxq.push(t, v)
+
+    def inserted(self, i: int) -> None:
+        if i < self.start:
+            self.start += 1  # older than anything in the window: it was already evicted
+        elif self.minq is not None:
+            self._rebuild()
+
+    def changed(self, i: int) -> None:
+        if i >= self.start and self.minq is not None:
+            self._rebuild()
 
     def _rebuild(self) -> None:
-        assert self.minq is not None and self.maxq is not None
-        self.minq.clear()
-        self.maxq.clear()
-        total = self.total
-        for t, v in zip(self.times[self.start :], self.values[self.start :], strict=True):
-            self.appended(t, v)
-        self.total = total
+        if self.minq is not None:
+            assert self.maxq is not None
+            self.minq.clear()
+            self.maxq.clear()
+        times, values = self.series.times, self.series.values
+        for k in range(self.start, len(times)):
+            self.appended(times[k], values[k])
 
     def evict(self, now: float) -> None:
         cut = now - self.length
-        times = self.times
+        times = self.series.times
         s = self.start
         n = len(times)
         if s < n and times[s] <= cut:
-            values = self.values
-            total = self.total
-            while s < n and times[s] <= cut:
-                total -= values[s]
-                s += 1
+            s += 1
+            if s < n and times[s] <= cut:
+                # Past the one reading that left since the last read: a window unread for a while.
+                s = first_after(times, cut, s, n)
             self.start = s
-            # An empty window restarts at exactly zero, so float rounding never accumulates.
-            self.total = total if s < n else 0.0
-            if self.minq is not None:
-                assert self.maxq is not None
-                while self.minq and self.minq[0][0] <= cut:
-                    self.minq.popleft()
-                while self.maxq and self.maxq[0][0] <= cut:
-                    self.maxq.popleft()
+            minq = self.minq
+            if minq is not None:
+                minq.expire(cut)
+                maxq = self.maxq
+                assert maxq is not None
+                maxq.expire(cut)
 
     # -- aggregates at event time `now` --
     def sum(self, now: float) -> float:
+        ser = self.series
+        times = ser.times
         s = self.start
-        if s < len(self.times) and self.times[s] <= now - self.length:
+        n = len(times)
+        if s < n and times[s] <= now - self.length:
             self.evict(now)
-        return self.total
+            s = self.start
+        if s >= n:
+            return 0.0  # an empty window is exactly zero, so float rounding never accumulates
+        if ser.nan:
+            values = ser.values
+            total = 0.0
+            for k in range(s, n):
+                total += values[k]
+            return total
+        return ser.total - ser.cum[s]
 
     def count(self, now: float) -> float:
         self.evict(now)
-        return float(len(self.times) - self.start)
+        return float(len(self.series.times) - self.start)
 
     def mean(self, now: float) -> float:
-        self.evict(now)
-        n = len(self.times) - self.start
-        return self.total / n if n else NAN
+        total = self.sum(now)
+        n = float(len(self.series.times) - self.start)
+        return total / n if n else NAN
 
     def min(self, now: float) -> float:
         self.evict(now)
-        return self.minq[0][1] if self.minq else NAN
+        return self.minq.front() if self.minq is not None else NAN
 
     def max(self, now: float) -> float:
         self.evict(now)
-        return self.maxq[0][1] if self.maxq else NAN
+        return self.maxq.front() if self.maxq is not None else NAN
 
     def delta(self, now: float) -> float:
         """Newest minus oldest value in the window (e.g. displacement gained)."""
         self.evict(now)
         s = self.start
-        return self.values[-1] - self.values[s] if s < len(self.values) else NAN
+        values = self.series.values
+        n = len(values)
+        return values[n - 1] - values[s] if s < n else NAN
 
     def rate(self, now: float) -> float:
         """delta per hour between the window's oldest and newest readings."""
         self.evict(now)
         s = self.start
-        if s >= len(self.values):
+        ser = self.series
+        times, values = ser.times, ser.values
+        n = len(values)
+        if s >= n:
             return NAN
-        span = self.times[-1] - self.times[s]
-        return (self.values[-1] - self.values[s]) * 3600.0 / span if span > 0 else NAN
+        span = times[n - 1] - times[s]
+        return (values[n - 1] - values[s]) * 3600.0 / span if span > 0 else NAN
 
     def points(self, now: float) -> tuple[list[float], list[float]]:
         """The window's readings (for the few functions that need a fit, e.g. inverse velocity)."""
         self.evict(now)
-        return self.times[self.start :], self.values[self.start :]
-
-
-class Forecast:
-    """Forecast values by valid time for one (site, quantity); the newest issue wins per valid time."""
-
-    __slots__ = ("by_valid",)
-
-    def __init__(self) -> None:
-        self.by_valid: dict[float, tuple[float, float]] = {}
-
-    def add(self, valid: float, issued: float, value: float) -> bool:
-        old = self.by_valid.get(valid)
-        if old is not None and (old[0] > issued or old == (issued, value)):
-            return False
-        self.by_valid[valid] = (issued, value)
-        return True
-
-    def ahead(self, now: float, horizon: float) -> float:
-        """Sum of forecast values with valid time in (now, now + horizon]; prunes the past."""
-        end = now + horizon
-        total = 0.0
-        stale: list[float] = []
-        for t, (_, v) in self.by_valid.items():
-            if now < t <= end:
-                total += v
-            elif t <= now - 86400.0:
-                stale.append(t)
-        for t in stale:
-            del self.by_valid[t]
-        return total
+        ser = self.series
+        s, n = self.start, len(ser.times)
+        return [ser.times[k] for k in range(s, n)], [ser.values[k] for k in range(s, n)]

@@ -7,7 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.rules.windows import Forecast, Series, Window
+from hub.rules.forecast import Forecast
+from hub.rules.windows import Series, Window
 
 LENGTHS = (60.0, 300.0, 3600.0)
 
