@@ -82,7 +82,9 @@ def test_a_gated_series_in_the_dry_season_does_not_keep_every_reading(tmp_path: 
     """A month of zero rain: the rule holds its guard, the series' gate holds, and no rule reads the
     window for weeks. The hourly sweep compacts the series, so memory stays bounded."""
     eng = engine_for(
-        tmp_path, "  - {id: r, inputs: {g: {sensor: rg1}}, levels: {blue: 'sum(g, 1h) >= 30'}}\n", sweep_s=3600.0
+        tmp_path,
+        "  - {id: r, inputs: {g: {sensor: rg1}}, levels: {blue: 'sum(g, 1h) >= 30'}}\n",
+        sweep_s=3600.0,
     )
     st_ = eng.initial_state()
     ser = st_.series[("rg1", "rain_mm")]
