@@ -124,6 +124,10 @@ _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": lambda a, b: a / b if b else math.nan}
 
 
+def at_or_above(xs: list[float], lo: float) -> list[bool]:
+    return [x >= lo for x in xs]
+
+
 def _cmp_const(op: str, c: float) -> Callable[[float], bool]:
     e = eps(c)
     if op == ">=":
@@ -275,11 +279,19 @@ class Compiler:
             head = guards.cmp_head(a, op, float(b.const))
             gk = a.gkeys if head is not None else ()
             if a.type == "vnum":
+                if op == ">=":  # k-of-n over a group: the common case, a native loop
+                    lo_ = float(b.const) - eps(float(b.const))
+                    return C("vbool", lambda W, now: at_or_above(fa(W, now), lo_), None, False, head, gk)
                 return C("vbool", lambda W, now: [test(x) for x in fa(W, now)], None, False, head, gk)
             sl = slopes.cmp(a, op, guards.limit(op, float(b.const))) if op in (">=", ">") else None
             if op == ">=":  # the common case, kept to one call
                 lo = float(b.const) - eps(float(b.const))
-                return C("bool", lambda W, now: fa(W, now) >= lo, None, False, head, gk, sl)
+
+                def ge(W: list[Any], now: float) -> bool:
+                    x: float = fa(W, now)  # typed: a native comparison when compiled
+                    return x >= lo
+
+                return C("bool", ge, None, False, head, gk, sl)
             return C("bool", lambda W, now: test(fa(W, now)), None, False, head, gk, sl)
         pair = _cmp_pair(op)
         fb = b.fn

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.rules import functions as fx
 from hub.rules import slopes
-from hub.rules.calls import MISSING, bind, per_member
+from hub.rules.calls import MISSING, bind, per_member, win_delta
 from hub.rules.expr import Call
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def _tangent(comp: Compiler, call: Call) -> C:
 
     def make(ix: list[int]) -> Callable[[list[Any], float], float]:
         i = ix[0]
-        return lambda W, now: fx.tangent_angle_deg(W[i].delta(now), length, v)
+        return lambda W, now: fx.tangent_angle_deg(win_delta(W, i, now), length, v)
 
     c = per_member(comp, a["input"], make, slots)
     if c.type == "num" and v > 0:  # the angle rises with the window's delta: a slope guard

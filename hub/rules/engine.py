@@ -202,7 +202,7 @@ class Engine:
             if guards is not None:
                 g = guards[i]
                 if g is not None:
-                    if g.epoch == epoch and a.level == 0 and i not in active:
+                    if g.epoch == epoch and a.level == 0 and not a.live:
                         if not g.slope:
                             inc = 0.0
                             for ser in gseries[i]:
@@ -220,7 +220,7 @@ class Engine:
                     changed.append(i)
             rule = rules[i]
             raw, held = rule.levels(W, now, a.level)
-            if raw == 0 and a.level == 0 and i not in active:
+            if raw == 0 and a.level == 0 and not a.live:
                 if guards is not None and (rule.headroom is not None or rule.slope is not None):
                     gates.set_guard(self, state, i, W, now)
                     if guards[i] is not None:
@@ -233,8 +233,10 @@ class Engine:
             a.last_eval = now
             if a.active:
                 active.add(i)
+                a.live = True
             else:
                 active.discard(i)
+                a.live = False
             if new is not None:
                 emit.emit(self.ruleset, state, i, now, out)
         if changed:

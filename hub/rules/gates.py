@@ -102,7 +102,7 @@ def overdrawn(state: EngineState, i: int) -> bool:
 
 def regate(state: EngineState, series: Iterable[Series]) -> None:
     """Rebuild the gates of these series from their rules' current guards and grants."""
-    guards, grants, alerts, active = state.guards, state.grants, state.alerts, state.active
+    guards, grants, alerts = state.guards, state.grants, state.alerts
     if guards is None:
         return
     epoch = state.health_epoch
@@ -113,7 +113,7 @@ def regate(state: EngineState, series: Iterable[Series]) -> None:
         shut = False
         for i, pos in ser.gpos:
             g = guards[i]
-            if g is None or g.epoch != epoch or alerts[i].level or i in active:
+            if g is None or g.epoch != epoch or alerts[i].level or alerts[i].live:
                 shut = True
                 break
             if pos < 0:

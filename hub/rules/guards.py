@@ -41,14 +41,16 @@ def cmp_head(a: C, op: str, c: float) -> Head | None:
     if a.type == "num":
 
         def head(W: list[Any], now: float) -> float:
-            h = lim - f(W, now)
+            x: float = f(W, now)  # typed, so the arithmetic is native when compiled
+            h = lim - x
             return h if h > 0 else 0.0  # true, or NaN: no guard
 
         return head
 
     def vhead(W: list[Any], now: float) -> tuple[int, float]:
         n, least = 0, INF
-        for x in f(W, now):
+        xs: list[float] = f(W, now)
+        for x in xs:
             h = lim - x
             if h > 0:
                 if h < least:
@@ -94,7 +96,12 @@ def boolop_head(op: str, cs: Sequence[C]) -> tuple[Head | None, tuple[SeriesKey,
 
 def below(f: Head, lim: float) -> Head:
     """Headroom of a table row: how far its number is below its lowest threshold's limit."""
-    return lambda W, now: lim - f(W, now)
+
+    def head(W: list[Any], now: float) -> float:
+        x: float = f(W, now)
+        return lim - x
+
+    return head
 
 
 def least(heads: Sequence[Head]) -> Head:
@@ -104,7 +111,7 @@ def least(heads: Sequence[Head]) -> Head:
     def head(W: list[Any], now: float) -> float:
         out = INF
         for h in hs:
-            v = h(W, now)
+            v: float = h(W, now)
             if not v > 0:
                 return 0.0
             if v < out:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hub.rules import guards, slopes
+from hub.rules.calls import largest
 from hub.rules.compiler import C, CompileError, Compiler, eps
 from hub.rules.expr import ExprError, parse_expr
 from hub.rules.model import Level
@@ -27,7 +27,7 @@ def as_number(c: C) -> Callable[[list[Any], float], float]:
     if c.type == "num":
         return f
     if c.type == "vnum":
-        return lambda W, now: max((x for x in f(W, now) if x == x), default=math.nan)
+        return lambda W, now: largest(f(W, now))
     raise CompileError("a number is needed here, got a condition")
 
 
@@ -62,7 +62,7 @@ def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any
     def levels(W: list[Any], now: float, current: int) -> tuple[int, int]:
         raw = held = 0
         for fn, up, lv, down, _ in rows:
-            v = fn(W, now)
+            v: float = fn(W, now)
             if v != v:  # NaN (no data) never raises a level
                 continue
             k = bisect_right(up, v)

@@ -24,6 +24,9 @@ class Alert:
     emitted: int = 0  # last level actually emitted (differs while a silence holds transitions back)
     last_eval: float = -1e18
     value: float | None = None
+    # In EngineState.active (a level or a pending escalation), mirrored here so the hot loops test a
+    # field of the alert they already hold instead of boxing the rule index for a set lookup.
+    live: bool = False
 
     @property
     def active(self) -> bool:

@@ -46,5 +46,6 @@ def restore(
         a.state = AlertState.FIRING if level else AlertState.INACTIVE
         if level:
             state.active.add(i)
+            a.live = True
     state.health_epoch += 1  # levels changed outside evaluate(): no guard or gate built before stands
     return state

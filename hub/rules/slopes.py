@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from librt.vecs import vec
 
+from hub.rules.windows import Window
+
 if TYPE_CHECKING:
     from hub.rules.compiler import C
 
@@ -96,7 +98,7 @@ def least(conds: list[SlopeCond | None]) -> SlopeCond | None:
     return real[0][0], real[0][1], min(c[2] for c in real)
 
 
-def budget(kind: str, w: Any, now: float, thr: float) -> tuple[float, float] | None:
+def budget(kind: str, w: Window, now: float, thr: float) -> tuple[float, float] | None:
     """(how much `tv` may grow, event time the guard expires) or None when no guard can be given."""
     if not thr > 0.0:
         return None

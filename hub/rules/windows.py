@@ -171,9 +171,10 @@ class Series:
     def compact(self, now: float) -> None:
         """Evict every window at `now`, then trim: windows no rule has read for a long time (a quiet,
         gated series in the dry season) would otherwise keep every reading ever received."""
-        for w in self.windows:
-            w.evict(now)
-        self.trim()
+        if len(self.times) >= 256:  # below that, add() trims as it goes
+            for w in self.windows:
+                w.evict(now)
+            self.trim()
 
 
 # Compiled with mypyc (hub/rules/native.py), a class only interpreted code may subclass needs this.
