@@ -220,7 +220,9 @@ def _reducer(comp: Compiler, call: Call) -> C:
     vhead = c.head if c.type == "vbool" else None
     if name == "at_least":
         head = guards.at_least_head(k, vhead)
-        return C("bool", lambda W, now: count_true(f(W, now)) >= k, None, False, head, c.gkeys if head else ())
+        return C(
+            "bool", lambda W, now: count_true(f(W, now)) >= k, None, False, head, c.gkeys if head else ()
+        )
     if name == "count_of":
         return C("num", lambda W, now: float(sum(f(W, now))))
     if name == "any_of":
