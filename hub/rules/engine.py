@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from librt.vecs import vec
+from mypy_extensions import i64
+
 from edge.wire import Reading
 from hub.rules import emit, gates, restart, silences
 from hub.rules.fits import InverseVelocityWindow
@@ -24,7 +27,8 @@ class Engine:
 
     tick_s: how often (event time) firing or pending rules are re-evaluated without new readings, so
     windows that empty out, hold times and step-down timers advance. sweep_s: how often every rule is
-    re-evaluated (catches conditions that become true as data leaves a window). health_s: staleness check.
+    re-evaluated (catches conditions that become true as data leaves a window), except rules a standing
+    guard proves quiet (data leaving a window cannot raise them). health_s: staleness check.
     """
 
     def __init__(
@@ -73,6 +77,8 @@ class Engine:
                 st.slots.append(st.forecasts.setdefault(spec.key, Forecast()))
         st.alerts = [Alert() for _ in self.rules]
         st.guards = [None] * len(self.rules)
+        st.hold_epoch = vec[i64]([-1] * len(self.rules))
+        st.hold_until = vec[float]([-math.inf] * len(self.rules))
         st.guard_series = [tuple(st.series[k] for k in r.guard_keys) for r in self.rules]
         st.grants = [()] * len(self.rules)
         st.dep_series = [tuple(st.series[k] for k in r.reads) for r in self.rules]
@@ -183,7 +189,13 @@ class Engine:
                 wake.add_all(ser.deps)
         if now - state.last_sweep >= self.sweep_s:
             state.last_sweep = state.last_tick = now
-            wake.everything = True
+            if state.guards is None:
+                wake.everything = True
+            else:  # a standing guard already proves its rule quiet whatever left the windows
+                held_e, held_u, epoch = state.hold_epoch, state.hold_until, state.health_epoch
+                for i in range(len(self.rules)):
+                    if held_e[i] != epoch or not now < held_u[i]:
+                        wake.add(i)
             for ser in state.series.values():
                 ser.compact(now)  # windows that gates keep unread would otherwise never let go
         elif now - state.last_tick >= self.tick_s:
@@ -217,6 +229,7 @@ class Engine:
                             if ser.tv - g.base < g.budget and now < g.until and ser.ooo == g.ooo:
                                 continue  # the delta or rate cannot have reached its threshold yet
                     guards[i] = None
+                    state.hold_epoch[i] = -1
                     changed.append(i)
             rule = rules[i]
             raw, held = rule.levels(W, now, a.level)

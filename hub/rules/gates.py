@@ -69,6 +69,7 @@ def set_guard(engine: Engine, state: EngineState, i: int, W: list[Any], now: flo
             b = got[0] - 1e-12 * (abs(ser.tv) + abs(got[0]) + abs(ser.last()))
             if b > 0.0:
                 guards[i] = Guard(state.health_epoch, ser.tv, b, got[1], ser.ooo, True)
+                state.hold_epoch[i], state.hold_until[i] = state.health_epoch, got[1]
         return
     if rule.headroom is None:
         return
@@ -80,6 +81,7 @@ def set_guard(engine: Engine, state: EngineState, i: int, W: list[Any], now: flo
         if inc < INF:
             b = head - 1e-12 * (inc + head)
             guards[i] = Guard(state.health_epoch, inc, b)
+            state.hold_epoch[i], state.hold_until[i] = state.health_epoch, INF
             grant(state, i, b)
 
 

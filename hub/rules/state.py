@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from librt.vecs import vec
+from mypy_extensions import i64
+
 from hub.rules import gates
 from hub.rules.forecast import Forecast
 from hub.rules.lifecycle import Alert
@@ -42,6 +45,10 @@ class EngineState:
     # guards=None switches them off (the brute-force baseline the tests compare against).
     guards: list[gates.Guard | None] | None = None
     guard_series: list[tuple[Series, ...]] = field(default_factory=list)
+    # Per rule, the epoch and expiry of its guard (-1 when it has none), in flat vectors: the hourly
+    # sweep skips a rule whose guard stands without touching the rule's objects (gates.set_guard).
+    hold_epoch: vec[i64] = field(default_factory=lambda: vec[i64]())
+    hold_until: vec[float] = field(default_factory=lambda: vec[float]())
     grants: list[tuple[float, ...]] = field(default_factory=list)  # per rule, per guard series (gates.py)
     dep_series: list[tuple[Series, ...]] = field(default_factory=list)
     health_epoch: int = 0  # bumped whenever a series' data health changes (group membership)
