@@ -31,7 +31,7 @@ WARNING = "native engine not used"
 WORKLOAD = """
 import json, sys
 import hub.rules.engine
-from bench.engine import build, workload
+from bench.workload import build, workload
 from hub.rules import native
 eng = build(50)
 st = eng.initial_state()
