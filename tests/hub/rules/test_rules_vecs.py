@@ -93,3 +93,28 @@ def test_a_gated_series_in_the_dry_season_does_not_keep_every_reading(tmp_path: 
         st_, _ = eng.evaluate(st_, [Reading("rg1", "rain_mm", 0.0, t, k)], t)
     assert st_.guards is not None and st_.guards[0] is not None  # it really was skipped
     assert len(ser.times) <= 2 * 256 + 60  # not 43,200
+
+
+def test_a_sensor_with_two_quantities_finds_each_series(tmp_path: Path) -> None:
+    """Most sensors have one series and are found by name alone; a sensor read as two quantities, and
+    a quantity nobody reads, still go where (sensor, quantity) says."""
+    eng = engine_for(
+        tmp_path,
+        "  - {id: r, inputs: {d: {sensor: gn1}, t: {sensor: gn1, quantity: tilt_deg}},\n"
+        "     levels: {blue: 'delta(d, 1h) >= 50 or delta(t, 1h) >= 5'}}\n",
+    )
+    st_ = eng.initial_state()
+    assert "gn1" not in st_.by_sensor and "rg1" in st_.by_sensor
+    st_, _ = eng.evaluate(
+        st_,
+        [
+            Reading("gn1", "disp_mm", 1.5, T0, 1),
+            Reading("gn1", "tilt_deg", 0.25, T0, 2),
+            Reading("gn1", "temp_c", 20.0, T0, 3),
+            Reading("rg1", "temp_c", 20.0, T0, 4),
+        ],
+        T0,
+    )
+    assert list(st_.series[("gn1", "disp_mm")].values) == [1.5]
+    assert list(st_.series[("gn1", "tilt_deg")].values) == [0.25]
+    assert st_.counters["unknown"] == 2
