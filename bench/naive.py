@@ -12,9 +12,6 @@ from hub.rules.windows import Window
 class NaiveWindow(Window):
     """Baseline: keeps no running aggregate; every read bisects and rescans the window's readings."""
 
-    def appended(self, t: float, v: float) -> None:
-        pass
-
     def _scan(self, now: float) -> vec[float]:
         times = self.series.times
         s = first_after(times, now - self.length, 0, len(times))

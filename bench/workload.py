@@ -85,6 +85,7 @@ def build(n_sites: int, window: str | None = None) -> Engine:
 def workload(
     n_sites: int, rounds: int, seed: int = 1, start_round: int = 0, storm_share: float = 0.02
 ) -> list[list[Reading]]:
+    """`rounds` rounds of readings, built at once (for feeding the same stretch to two engines)."""
     return list(stream(n_sites, rounds, seed, start_round, storm_share))
 
 

@@ -8,9 +8,8 @@ from typing import Final
 from librt.vecs import append, vec
 from mypy_extensions import mypyc_attr
 
-from hub.rules.vecs import MonoQueue, first_after, first_at_or_after, inserted
+from hub.rules.vecs import NAN, MonoQueue, first_after, first_at_or_after, inserted
 
-NAN: Final = math.nan
 INF: Final = math.inf
 
 
@@ -63,7 +62,7 @@ class Series:
         self.cum = vec[float]()
         self.total = 0.0
         self.windows: list[Window] = []
-        self.eager: list[Window] = []  # windows that keep per-reading state: min/max deques, fits
+        self.eager: list[Window] = []  # windows that keep per-reading state: min/max queues, fits
         self.ok = True  # False while data health excludes this sensor from rules
         self.trim_at = 256
         self.store = False  # keep readings only when some rule reads this series
@@ -81,7 +80,7 @@ class Series:
         self.tv = 0.0
         self.ooo = 0
         # A NaN or infinite value arrived: prefix sums cannot subtract it out again, so sums rescan
-        # the window from then on, and min/max deques are not trusted by slopes.py.
+        # the window from then on, and min/max queues are not trusted by slopes.py.
         self.nan = False
         # The gate (gates.py): while inc, tv, event time and late readings stay within these, in this
         # health epoch, no rule on this series can fire, and a reading wakes none of them.
@@ -171,7 +170,7 @@ class Series:
     def compact(self, now: float) -> None:
         """Evict every window at `now`, then trim: windows no rule has read for a long time (a quiet,
         gated series in the dry season) would otherwise keep every reading ever received."""
-        if len(self.times) >= 256:  # below that, add() trims as it goes
+        if len(self.times) >= 256:  # a shorter series is small however stale its windows
             for w in self.windows:
                 w.evict(now)
             self.trim()
@@ -184,8 +183,8 @@ class Window:
 
     sum/count/mean/delta/rate come from the series' prefix sums and the window's first index, which
     moves forward only when the window is read; min and max (only when a rule asks for them) from
-    monotonic deques of (time, value), the one kind of window a new reading updates. A late reading
-    before the window's start only shifts the index. The deques are rebuilt after a late reading or a
+    monotonic queues (vecs.MonoQueue), the one kind of window a new reading updates. A late reading
+    before the window's start only shifts the index. The queues are rebuilt after a late reading or a
     corrected value, which is rare (an outbox backlog) and bounded.
     """
 
