@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hub.rules.model import AlertState, Level, Transition
 from hub.rules.ruleset import RuleSet
@@ -13,6 +13,8 @@ from hub.rules.text import render
 if TYPE_CHECKING:
     from hub.rules.state import EngineState
 
+LEVELS: Final = tuple(Level)  # by value; Level(n) runs Enum's Python-level lookup on every transition
+
 
 def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
     """Append rule i's transition if its level differs from the last one emitted (and no silence holds)."""
@@ -21,14 +23,14 @@ def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Tra
         return
     if silenced(state, rule, now) and not (a.level == Level.RED and a.level > a.emitted):
         return  # held back; silence_edge emits the catch-up when the silence ends
-    out.append(transition(ruleset, state, i, now, Level(a.emitted)))
+    out.append(transition(ruleset, state, i, now, LEVELS[a.emitted]))
     a.emitted = a.level
 
 
 def transition(ruleset: RuleSet, state: EngineState, i: int, now: float, from_level: Level) -> Transition:
     a, rule = state.alerts[i], ruleset.rules[i]
     W = state.slots
-    lv = Level(a.level)
+    lv = LEVELS[a.level]
     values = {name: f(W, now) for name, f in rule.values.items()}
     value = rule.value(W, now) if rule.value is not None else None
     if value is not None and not math.isfinite(value):

@@ -6,6 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+# Per-level words, indexed by the level: Enum's `name` is a descriptor lookup, and every transition
+# renders a message with three of these.
+_LABELS = ("none", "blue", "yellow", "orange", "red")
+_ZH = ("无", "蓝色", "黄色", "橙色", "红色")
+_ROMAN = ("", "IV", "III", "II", "I")
+
 
 class Level(IntEnum):
     """China's four warning colours; higher is more severe. NONE means no warning."""
@@ -18,15 +24,15 @@ class Level(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]
 
     @property
     def zh(self) -> str:
-        return ("无", "蓝色", "黄色", "橙色", "红色")[self]
+        return _ZH[self]
 
     @property
     def roman(self) -> str:
-        return ("", "IV", "III", "II", "I")[self]
+        return _ROMAN[self]
 
     @classmethod
     def parse(cls, text: str) -> Level:

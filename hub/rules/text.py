@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import string
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hub.rules.model import Level
@@ -26,15 +26,17 @@ TEMPLATE_FIELDS = {
     "sensor",
 }
 
-BEIJING = timezone(timedelta(hours=8), "CST")
+BEIJING_OFFSET_S = 8 * 3600  # China has one time zone, UTC+8, and no daylight saving
 
 
 def local_time(epoch: float) -> str:
     """Event time as villagers read it: Beijing time, e.g. '11月29日 19:30'."""
     if not math.isfinite(epoch):
         return "-"
-    t = datetime.fromtimestamp(epoch, UTC).astimezone(BEIJING)
-    return f"{t.month}月{t.day}日 {t:%H:%M}"
+    # gmtime of the shifted second: a tenth of the cost of datetime + astimezone + strftime, and every
+    # transition renders one (storm mode emits thousands a second).
+    t = time.gmtime(math.floor(epoch) + BEIJING_OFFSET_S)
+    return f"{t.tm_mon}月{t.tm_mday}日 {t.tm_hour:02d}:{t.tm_min:02d}"
 
 
 class _Safe(dict[str, Any]):
