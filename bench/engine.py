@@ -13,77 +13,17 @@ query-based alerting works); before timing, both engines must produce identical 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import time
-from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
-from bench.naive import NaiveWindow, naive_state
-from bench.workload import RULES_PER_SITE, SENSORS_PER_SITE, build, stream, workload
-from edge.wire import Reading
-from hub.rules.engine import Engine, EngineState
+from bench.flatness import by_rule_count, by_window_length
+from bench.naive import naive_state
+from bench.workload import RULES_PER_SITE, SENSORS_PER_SITE, build, run, stream, workload
 from hub.rules.model import Transition
 from hub.rules.native import status as engine_status
-from hub.rules.windows import Window
-
-
-def run(
-    engine: Engine, state: EngineState, rounds: Iterable[list[Reading]], batch: int, collect: bool = True
-) -> tuple[float, int, list[Transition]]:
-    """Feed the rounds in batches; return (seconds, readings, transitions). Only the evaluate() calls
-    are timed, not building a round (`rounds` may be a stream)."""
-    trs: list[Transition] = []
-    n = 0
-    elapsed = 0.0
-    if collect:
-        gc.collect()
-    gc.disable()
-    try:
-        for rnd in rounds:
-            now = rnd[0].time
-            start = time.process_time()  # CPU time of this process: the machine is shared
-            for i in range(0, len(rnd), batch):
-                state, out = engine.evaluate(state, rnd[i : i + batch], now)
-                trs += out
-            elapsed += time.process_time() - start
-            n += len(rnd)
-    finally:
-        gc.enable()
-    return elapsed, n, trs
-
-
-def per_reading_us(
-    engine: Engine,
-    n_sites: int,
-    warm: int,
-    measure: int,
-    batch: int,
-    reps: int = 3,
-    naive: bool = False,
-    guards: bool = True,
-) -> tuple[float, float]:
-    """Best of `reps` consecutive measurements (µs per reading) after `warm` rounds; with `naive`, also
-    the naive baseline measured on the same warmed series (its windows rescan what the series hold).
-    guards=False evaluates every touched rule (the cost of the windows and rules themselves)."""
-    st = engine.initial_state()
-    if not guards:
-        st.guards = None
-    rounds = stream(n_sites, warm + measure * (reps + 1))
-    run(engine, st, islice(rounds, warm), batch)
-    costs = []
-    for _ in range(reps):
-        secs, n, _ = run(engine, st, islice(rounds, measure), batch)
-        costs.append(secs / n * 1e6)
-    best = min(costs)  # the least disturbed by other work on the machine
-    naive_us = float("nan")
-    if naive:
-        st.slots = [NaiveWindow(x.series, x.length) if type(x) is Window else x for x in st.slots]
-        secs, n, _ = run(engine, st, islice(rounds, max(1, measure // 4)), batch)
-        naive_us = secs / n * 1e6
-    return best, naive_us
 
 
 def progress(msg: str) -> None:
@@ -175,35 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     secs, n, trs = run(eng, st, rounds, a.batch)
     res["storm_readings_per_s"] = round(n / secs)
     res["storm_transitions"] = len(trs)
-    # Flatness over rule counts: the same per-site mix with every window 1 h, so each configuration is
-    # measured with full windows after the same 8 rounds; enough rounds for >= 40,000 readings.
-    counts = (100, 1000, 10000) if q else (100, 1000, 10000, 100000)
-    by_rules = {}
-    for rules in counts:
-        n_sites = rules // RULES_PER_SITE
-        progress(f"flatness: {rules} rules")
-        per_round = n_sites * SENSORS_PER_SITE
-        us, _ = per_reading_us(build(n_sites, "1h"), n_sites, 8, max(4, 40000 // per_round), a.batch)
-        by_rules[rules] = round(us, 3)
-    res["us_per_reading_by_rules"] = by_rules
-    res["flatness_rules"] = round(max(by_rules.values()) / min(by_rules.values()), 3)
-    # Flatness over window length: every window 1 h, then every window 72 h, each measured full.
-    # With every window 72 h long, 72 h of drizzle reaches the lower rows of tables written for 1-24 h,
-    # so many more rules are active or close to a threshold and guards skip far fewer of them. The
-    # unguarded figure isolates what window length itself costs.
-    by_window, unguarded = {}, {}
-    w_sites = 100 if q else 200
-    for window, warm_rounds in (("1h", 8), ("72h", 72 * 6 + 2)):
-        progress(f"flatness: {window} windows")
-        weng = build(w_sites, window)
-        us, naive_us = per_reading_us(weng, w_sites, warm_rounds, 40, a.batch, naive=True)
-        by_window[window] = round(us, 3)
-        res[f"naive_us_per_reading_{window}"] = round(naive_us, 3)
-        unguarded[window] = round(per_reading_us(weng, w_sites, warm_rounds, 40, a.batch, guards=False)[0], 3)
-    res["us_per_reading_by_window"] = by_window
-    res["flatness_windows"] = round(max(by_window.values()) / min(by_window.values()), 3)
-    res["us_per_reading_by_window_unguarded"] = unguarded
-    res["flatness_windows_unguarded"] = round(max(unguarded.values()) / min(unguarded.values()), 3)
+    res.update(by_rule_count(q, a.batch, progress))
+    res.update(by_window_length(q, a.batch, progress))
     if a.json:
         print(json.dumps(res))
     else:

@@ -1,0 +1,111 @@
+"""Instructions per reading at each rule count, counted by callgrind: the work behind flatness_rules, without the machine's noise.
+
+    python -m bench.instructions [--json] [--quick] [--rounds N]
+
+CPU time per reading mixes the work done with where its data sits: at 100 rules the engine's state
+fits in the core's L2 cache, at 100,000 it does not, and on a shared machine the time also drifts
+with the neighbours' load. Callgrind (valgrind's instruction counter, `apt install valgrind`) counts
+the instructions executed instead: the same on every run, and blind to the memory hierarchy. Each
+size runs in its own child process under callgrind, with counting switched on (`callgrind_control`)
+only around the measured evaluate() calls. The workload is bench.flatness's: the same per-site mix at
+every size (TILE), every window 1 h, whole hours (>= 40,000 readings) measured after 8 rounds of
+warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.flatness import ROUNDS_PER_HOUR, TILE, hours_for
+from bench.workload import RULES_PER_SITE, build, run, stream
+
+WARM = 8
+
+
+def child(rules: int, batch: int) -> None:
+    """Runs under callgrind: warm up uncounted, then count the measured rounds' evaluate() calls."""
+    n_sites = rules // RULES_PER_SITE
+    engine = build(n_sites, "1h")
+    state = engine.initial_state()
+    rounds = list(stream(n_sites, WARM + hours_for(n_sites) * ROUNDS_PER_HOUR, tile=TILE))
+    run(engine, state, rounds[:WARM], batch)
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+    # collect=False: no gc.collect() inside the counted span; run() keeps the collector off while feeding.
+    run(engine, state, rounds[WARM:], batch, collect=False)
+    subprocess.run(
+        ["callgrind_control", "-i", "off", str(os.getpid())], check=True, stdout=subprocess.DEVNULL
+    )
+    print(json.dumps({"readings": sum(len(r) for r in rounds[WARM:])}))
+
+
+def count(rules: int, batch: int) -> float:
+    """Instructions per measured reading at `rules` rules, from a child process under callgrind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "bench.instructions",
+            "--child",
+            str(rules),
+            "--batch",
+            str(batch),
+        ]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(
+                f"bench.instructions: callgrind run at {rules} rules failed:\n{p.stderr[-2000:]}"
+            )
+        readings = json.loads(p.stdout.strip().splitlines()[-1])["readings"]
+        m = re.search(r"Collected : (\d+)", p.stderr)
+        if m is None:
+            raise SystemExit(
+                f"bench.instructions: no instruction count in callgrind's output at {rules} rules"
+            )
+        return int(m.group(1)) / readings
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="100 to 10,000 rules only (100,000 takes ~10 min)")
+    p.add_argument("--batch", type=int, default=500, help="readings per evaluate() call")
+    p.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child is not None:
+        child(a.child, a.batch)
+        return 0
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("bench.instructions needs valgrind (apt install valgrind)", file=sys.stderr)
+        return 2
+    counts = (100, 1000, 10000) if a.quick else (100, 1000, 10000, 100000)
+    per = {}
+    for rules in counts:
+        print(f"bench: counting instructions at {rules} rules", file=sys.stderr, flush=True)
+        per[str(rules)] = round(count(rules, a.batch))
+    res = {
+        "instructions_per_reading_by_rules": per,
+        "flatness_rules_instructions": round(max(per.values()) / min(per.values()), 3),
+    }
+    if a.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:<36}{json.dumps(v)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
