@@ -6,10 +6,11 @@ CPU time per reading mixes the work done with where its data sits: at 100 rules 
 fits in the core's L2 cache, at 100,000 it does not, and on a shared machine the time also drifts
 with the neighbours' load. Callgrind (valgrind's instruction counter, `apt install valgrind`) counts
 the instructions executed instead: the same on every run, and blind to the memory hierarchy. Each
-size runs in its own child process under callgrind, with counting switched on (`callgrind_control`)
-only around the measured evaluate() calls. The workload is bench.flatness's: the same per-site mix at
-every size (TILE), every window 1 h, whole hours (>= 40,000 readings) measured after 8 rounds of
-warm-up.
+size runs in its own child process under callgrind, instrumented (`callgrind_control`) only for the
+measured rounds and counting only inside Engine.evaluate of the native build. The workload is
+bench.flatness's: the same per-site mix at every size (TILE), every window 1 h. Every size measures
+the same stretch of event time (`--hours`, after 8 rounds of warm-up), so each does the same work per
+site by construction: any difference per reading comes from the rule count.
 """
 
 from __future__ import annotations
@@ -24,18 +25,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.flatness import ROUNDS_PER_HOUR, TILE, hours_for
+from bench.flatness import ROUNDS_PER_HOUR, TILE
 from bench.workload import RULES_PER_SITE, build, run, stream
+from hub.rules.native import status as engine_status
 
 WARM = 8
+EVALUATE = "CPyPy_engine___Engine___evaluate"  # mypyc's entry point for Engine.evaluate
 
 
-def child(rules: int, batch: int) -> None:
-    """Runs under callgrind: warm up uncounted, then count the measured rounds' evaluate() calls."""
+def child(rules: int, hours: int, batch: int) -> None:
+    """Runs under callgrind: warm up uninstrumented, then count the measured rounds' evaluate() calls."""
+    if engine_status().mode != "native":
+        raise SystemExit("bench.instructions counts the native engine: run `make native` first")
     n_sites = rules // RULES_PER_SITE
     engine = build(n_sites, "1h")
     state = engine.initial_state()
-    rounds = list(stream(n_sites, WARM + hours_for(n_sites) * ROUNDS_PER_HOUR, tile=TILE))
+    rounds = list(stream(n_sites, WARM + hours * ROUNDS_PER_HOUR, tile=TILE))
     run(engine, state, rounds[:WARM], batch)
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
     # collect=False: no gc.collect() inside the counted span; run() keeps the collector off while feeding.
@@ -46,7 +51,7 @@ def child(rules: int, batch: int) -> None:
     print(json.dumps({"readings": sum(len(r) for r in rounds[WARM:])}))
 
 
-def count(rules: int, batch: int) -> float:
+def count(rules: int, hours: int, batch: int) -> float:
     """Instructions per measured reading at `rules` rules, from a child process under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -54,12 +59,18 @@ def count(rules: int, batch: int) -> float:
             "valgrind",
             "--tool=callgrind",
             "--instr-atstart=no",
+            # Only inside evaluate(): not the warm-up, nor the timer calls and the spawning of
+            # callgrind_control around the measured rounds.
+            "--collect-atstart=no",
+            f"--toggle-collect={EVALUATE}",
             f"--callgrind-out-file={out}",
             sys.executable,
             "-m",
             "bench.instructions",
             "--child",
             str(rules),
+            "--hours",
+            str(hours),
             "--batch",
             str(batch),
         ]
@@ -80,12 +91,13 @@ def count(rules: int, batch: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--quick", action="store_true", help="100 to 10,000 rules only (100,000 takes ~10 min)")
+    p.add_argument("--quick", action="store_true", help="100 to 10,000 rules only (100,000 takes ~15 min)")
+    p.add_argument("--hours", type=int, default=2, help="hours of event time measured at every size")
     p.add_argument("--batch", type=int, default=500, help="readings per evaluate() call")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child is not None:
-        child(a.child, a.batch)
+        child(a.child, a.hours, a.batch)
         return 0
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("bench.instructions needs valgrind (apt install valgrind)", file=sys.stderr)
@@ -94,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     per = {}
     for rules in counts:
         print(f"bench: counting instructions at {rules} rules", file=sys.stderr, flush=True)
-        per[str(rules)] = round(count(rules, a.batch))
+        per[str(rules)] = round(count(rules, a.hours, a.batch))
     res = {
         "instructions_per_reading_by_rules": per,
         "flatness_rules_instructions": round(max(per.values()) / min(per.values()), 3),
