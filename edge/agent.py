@@ -171,9 +171,10 @@ class Agent:
         if not slot.up:
             slot.up = True
             log.info("sensor back sensor=%s errors=%d", slot.id, slot.errors)
-        if not isinstance(readings, list | tuple):
-            readings = [readings]
-        self._accept(slot, list(readings), now)
+        # A list of readings, or anything else (one Reading, garbage) as a batch of one for _accept to
+        # judge. A Reading is itself a tuple, so it must not be taken for a sequence of readings.
+        seq = isinstance(readings, list | tuple) and not isinstance(readings, Reading)
+        self._accept(slot, list(readings) if seq else [readings], now)
 
     def _failed(self, slot: SensorSlot, exc: Exception) -> None:
         with self._lock:

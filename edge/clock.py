@@ -6,7 +6,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,7 +47,7 @@ def time_doubt(t: float, now: float, cfg: ClockConfig) -> str | None:
 def flag_time(reading: Reading, now: float, cfg: ClockConfig) -> Reading:
     """The reading, marked suspect (not dropped: it is kept for the record) if its time is doubtful."""
     if reading.quality == "good" and time_doubt(reading.time, now, cfg) is not None:
-        return replace(reading, quality="suspect")
+        return reading._replace(quality="suspect")
     return reading
 
 

@@ -7,7 +7,6 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from edge.wire import Reading
@@ -129,7 +128,7 @@ class Outbox:
                     self.max_readings,
                 )
             self._ready.notify_all()
-        return [replace(r, seq=s) for r, s in zip(readings, seqs, strict=True)]
+        return [r._replace(seq=s) for r, s in zip(readings, seqs, strict=True)]
 
     def _drop_oldest(self, n: int) -> list[str]:
         """Delete up to n oldest routine rows that are not the newest of their series (in a transaction)."""

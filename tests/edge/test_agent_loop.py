@@ -141,6 +141,18 @@ def test_bad_drivers_never_stop_the_loop(
     assert "Modbus timeout" in text
 
 
+def test_a_single_reading_is_a_batch_of_one(tmp_path: Path, running: list[Agent]) -> None:
+    """A driver may return one Reading instead of a list. A Reading is a tuple (a NamedTuple), so the
+    agent must not take its eight fields for eight readings."""
+    script: list[Any] = [lambda now: Reading("fs-hp01-rg1", "rain_mm", 1.0, now), []]
+    agent = Agent(gw_config(tmp_path, free_port()), sensors=[ScriptedSensor("fs-hp01-rg1", script)])
+    running.append(agent)
+    agent.start()
+    assert wait_until(lambda: agent.stats()["sensors"].get("fs-hp01-rg1", {}).get("accepted", 0) == 1)
+    s = agent.stats()["sensors"]["fs-hp01-rg1"]
+    assert (s["accepted"], s["rejected"]) == (1, 0)
+
+
 def test_doubtful_event_times_are_flagged_suspect(tmp_path: Path, running: list[Agent]) -> None:
     script: list[Any] = [
         lambda now: [
