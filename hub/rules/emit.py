@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Final
 
-from hub.rules.model import AlertState, Level, Transition
+from hub.rules.lifecycle import FIRING, RESOLVED
+from hub.rules.model import Level, Transition
 from hub.rules.ruleset import RuleSet
 from hub.rules.silences import refresh, silenced
 from hub.rules.text import render
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from hub.rules.state import EngineState
 
 LEVELS: Final = tuple(Level)  # by value; Level(n) runs Enum's Python-level lookup on every transition
+RED: Final = int(Level.RED)  # compiled code reads enum members through the class's attribute hook
 
 
 def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Transition]) -> None:
@@ -21,7 +23,7 @@ def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Tra
     a, rule = state.alerts[i], ruleset.rules[i]
     if a.level == a.emitted:
         return
-    if silenced(state, rule, now) and not (a.level == Level.RED and a.level > a.emitted):
+    if silenced(state, rule, now) and not (a.level == RED and a.level > a.emitted):
         return  # held back; silence_edge emits the catch-up when the silence ends
     out.append(transition(ruleset, state, i, now, LEVELS[a.emitted]))
     a.emitted = a.level
@@ -43,7 +45,7 @@ def transition(ruleset: RuleSet, state: EngineState, i: int, now: float, from_le
         "audience": rule.audience.get(key, "officers"),
         "actions": rule.actions.get(key, ""),
     }
-    state_ = AlertState.FIRING if lv else AlertState.RESOLVED
+    state_ = FIRING if lv else RESOLVED
     msg = render(rule, ruleset, lv, values, value, now)
     return Transition(rule.id, rule.site, now, from_level, lv, state_, value, labels, msg)
 

@@ -8,6 +8,7 @@ from typing import Final
 
 INCH_MM: Final = 25.4
 DAY_S: Final = 86400.0
+RAD_TO_DEG: Final = 180.0 / math.pi  # math.degrees' own factor, without a module attribute lookup per call
 
 
 def id_ratio(sums_mm: Sequence[float], durations_s: Sequence[float], a: float, b: float) -> float:
@@ -68,7 +69,7 @@ def tangent_angle_deg(delta_mm: float, window_s: float, steady_mm_per_day: float
     if steady_mm_per_day <= 0 or window_s <= 0 or math.isnan(delta_mm):
         return math.nan
     t_ratio = (delta_mm / steady_mm_per_day) / (window_s / DAY_S)
-    return math.degrees(math.atan(t_ratio))
+    return math.atan(t_ratio) * RAD_TO_DEG
 
 
 def inverse_velocity_fit(times: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
