@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.flatness import by_rule_count, by_window_length
 from bench.naive import naive_state
+from bench.report import show
 from bench.workload import RULES_PER_SITE, SENSORS_PER_SITE, build, run, stream, workload
 from hub.rules.model import Transition
 from hub.rules.native import status as engine_status
@@ -117,12 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     res["storm_transitions"] = len(trs)
     res.update(by_rule_count(q, a.batch, progress))
     res.update(by_window_length(q, a.batch, progress))
-    if a.json:
-        print(json.dumps(res))
-    else:
-        print(f"{'measure':<34}{'value':>14}")
-        for k, v in res.items():
-            print(f"{k:<34}{json.dumps(v):>14}" if not isinstance(v, dict) else f"{k:<34}{json.dumps(v)}")
+    show(res, a.json)
     return 0
 
 

@@ -9,7 +9,7 @@ spells, and each one's best block is the least disturbed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import islice
 
 from bench.naive import NaiveWindow
@@ -72,7 +72,7 @@ def take_turns(probes: list[Probe]) -> None:
             p.block()
 
 
-def ratio(costs: dict[str, float]) -> float:
+def ratio(costs: Mapping[str, float]) -> float:
     return round(max(costs.values()) / min(costs.values()), 3)
 
 

@@ -1,6 +1,6 @@
 """Instructions per reading at each rule count, counted by callgrind: the work behind flatness_rules, without the machine's noise.
 
-    python -m bench.instructions [--json] [--quick] [--rounds N]
+    python -m bench.instructions [--json] [--quick] [--hours N]
 
 CPU time per reading mixes the work done with where its data sits: at 100 rules the engine's state
 fits in the core's L2 cache, at 100,000 it does not, and on a shared machine the time also drifts
@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.flatness import ROUNDS_PER_HOUR, TILE
+from bench.flatness import ROUNDS_PER_HOUR, TILE, ratio
+from bench.report import show
 from bench.workload import RULES_PER_SITE, build, run, stream
 from hub.rules.native import status as engine_status
 
@@ -107,15 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     for rules in counts:
         print(f"bench: counting instructions at {rules} rules", file=sys.stderr, flush=True)
         per[str(rules)] = round(count(rules, a.hours, a.batch))
-    res = {
-        "instructions_per_reading_by_rules": per,
-        "flatness_rules_instructions": round(max(per.values()) / min(per.values()), 3),
-    }
-    if a.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:<36}{json.dumps(v)}")
+    show({"instructions_per_reading_by_rules": per, "flatness_rules_instructions": ratio(per)}, a.json)
     return 0
 
 

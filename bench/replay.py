@@ -11,7 +11,6 @@ wall and CPU time, rows/s, the transitions written and which engine ran (native 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import resource
@@ -21,6 +20,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.report import show
 
 RULES = Path(__file__).resolve().parents[1] / "deploy" / "fengshan" / "rules"
 SENSORS = (("fs-hp01-rg1", "rain_mm"), ("fs-hp01-rg2", "rain_mm"), ("fs-hp01-rg3", "rain_mm"))
@@ -85,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "transitions": len(proc.stdout.splitlines()),
         "peak_rss_mb": round(after.ru_maxrss / 1024),
     }
-    if a.json:
-        print(json.dumps(out))
-    else:
-        for k, v in out.items():
-            print(f"{k:<14}{v}")
+    show(out, a.json)
     return 0
 
 
