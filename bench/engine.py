@@ -4,8 +4,9 @@
 
 One core, no I/O, CPU time (time.process_time, so other load on the machine does not count). Each
 round's readings (10 minutes of event time, one per sensor) are built just before the clock starts for
-that round, as the hub decodes a batch from MQTT just before it evaluates it, and fed to
-Engine.evaluate in batches of `--batch` readings. The naive baseline runs
+that round, as the hub decodes a batch from MQTT just before it evaluates it. Each round starts with
+the hub's timer tick (evaluate with no readings), then its readings go to Engine.evaluate in batches
+of `--batch` readings. The flatness figures come from bench/flatness.py. The naive baseline runs
 the same compiled rules with windows that rescan their readings on every read (the way periodic
 query-based alerting works); before timing, both engines must produce identical transitions.
 """

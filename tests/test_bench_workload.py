@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.workload import SENSORS_PER_SITE, build, run, stream, workload
+from bench.workload import SENSORS_PER_SITE, build, run, stream
 from hub.rules.model import Transition
 
 
@@ -16,11 +16,16 @@ def test_tiled_sites_repeat_the_drawn_ones() -> None:
 
 
 def test_without_tile_every_site_draws_its_own() -> None:
-    """Without `tile` every site draws its own values, in the order the seeds always gave."""
-    rounds = workload(12, 3)
-    assert rounds == list(stream(12, 3)) == list(stream(12, 3, tile=12))
-    site_values = [tuple(r.value for r in rounds[0][i : i + SENSORS_PER_SITE]) for i in range(0, 60, 5)]
-    assert len(set(site_values)) > 1
+    """A tile as large as the province draws every site, so it equals no tile at all; and without a
+    tile no two sites share their values."""
+    rounds = list(stream(12, 3))
+    assert rounds == list(stream(12, 3, tile=12))
+    assert rounds != list(stream(12, 3, tile=6))
+    for rnd in rounds:
+        per_site = [
+            tuple(r.value for r in rnd[i : i + SENSORS_PER_SITE]) for i in range(0, 60, SENSORS_PER_SITE)
+        ]
+        assert len(set(per_site)) == 12
 
 
 def test_batch_size_does_not_change_the_transitions() -> None:

@@ -61,6 +61,10 @@ def smallest(xs: list[float]) -> float:
     return out
 
 
+def at_or_above(xs: list[float], lo: float) -> list[bool]:
+    return [x >= lo for x in xs]
+
+
 def count_true(xs: list[bool]) -> int:
     n = 0
     for x in xs:

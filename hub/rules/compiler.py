@@ -124,10 +124,6 @@ _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": lambda a, b: a / b if b else math.nan}
 
 
-def at_or_above(xs: list[float], lo: float) -> list[bool]:
-    return [x >= lo for x in xs]
-
-
 def _cmp_const(op: str, c: float) -> Callable[[float], bool]:
     e = eps(c)
     if op == ">=":
@@ -281,7 +277,9 @@ class Compiler:
             if a.type == "vnum":
                 if op == ">=":  # k-of-n over a group: the common case, a native loop
                     lo_ = float(b.const) - eps(float(b.const))
-                    return C("vbool", lambda W, now: at_or_above(fa(W, now), lo_), None, False, head, gk)
+                    return C(
+                        "vbool", lambda W, now: calls.at_or_above(fa(W, now), lo_), None, False, head, gk
+                    )
                 return C("vbool", lambda W, now: [test(x) for x in fa(W, now)], None, False, head, gk)
             sl = slopes.cmp(a, op, guards.limit(op, float(b.const))) if op in (">=", ">") else None
             if op == ">=":  # the common case, kept to one call

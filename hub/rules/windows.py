@@ -23,35 +23,13 @@ class Series:
     Readings older than every window are trimmed in amortized O(1).
     """
 
+    # fmt: off
     __slots__ = (
-        "times",
-        "values",
-        "cum",
-        "total",
-        "windows",
-        "eager",
-        "ok",
-        "trim_at",
-        "key",
-        "store",
-        "seen",
-        "changed_at",
-        "last_v",
-        "flags",
-        "inc",
-        "deps",
-        "checked",
-        "tv",
-        "ooo",
-        "nan",
-        "gpos",
-        "gate_never",
-        "gate_inc",
-        "gate_tv",
-        "gate_until",
-        "gate_ooo",
-        "gate_epoch",
+        "times", "values", "cum", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
+        "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan",
+        "gpos", "gate_never", "gate_inc", "gate_tv", "gate_until", "gate_ooo", "gate_epoch",
     )
+    # fmt: on
 
     def __init__(self, key: tuple[str, str]) -> None:
         self.key = key
