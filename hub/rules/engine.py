@@ -13,7 +13,7 @@ from hub.rules import emit, gates, restart, silences
 from hub.rules.fits import InverseVelocityWindow
 from hub.rules.forecast import Forecast
 from hub.rules.health import HealthEvent, HealthPlan, health_transition
-from hub.rules.lifecycle import Alert, step
+from hub.rules.lifecycle import Alert, inputs_news, step
 from hub.rules.model import Level, Transition
 from hub.rules.ruleset import RuleSet
 from hub.rules.silences import Silence
@@ -59,6 +59,9 @@ class Engine:
             ser.store = key in self.stored
             ser.deps = rules
             ser.checked = key in self.health.checked
+            declared = self.ruleset.sensors.get(key[0])
+            if declared is not None:
+                ser.period = declared.period_s
         n_keys: dict[str, int] = {}
         for sensor, _ in st.series:
             n_keys[sensor] = n_keys.get(sensor, 0) + 1
@@ -239,10 +242,12 @@ class Engine:
                     if guards[i] is not None:
                         changed.append(i)
                 continue  # the common case: quiet and nothing pending
-            data_ok = held >= a.level or all(state.series[k].ok for k in rule.deps)
+            data_ok, vouched = True, math.inf
+            if held < a.level:  # the evidence allows a lower level: may the inputs lower it?
+                data_ok, vouched = inputs_news(state.series, rule, state.muted_sensors)
             ext = rule.extend
             extend = (lambda r=rule, e=ext, lv=a.level: e(W, now, lv)) if ext is not None else None  # type: ignore[misc]
-            new = step(a, rule, raw, held, now, data_ok, extend)
+            new = step(a, rule, raw, held, now, data_ok, extend, vouched)
             a.last_eval = now
             if a.active:
                 active.add(i)

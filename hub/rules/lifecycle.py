@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from hub.rules.model import AlertState
 from hub.rules.ruleset import Rule
+from hub.rules.windows import Series
 
 # The states as module constants: compiled code reads `AlertState.FIRING` through the enum class's
 # attribute hook (~900 instructions on CPython 3.11), a Final constant as one load.
@@ -41,6 +43,29 @@ class Alert:
         return self.level > 0 or any(p is not None for p in self.pending[1:])
 
 
+def inputs_news(
+    series: Mapping[tuple[str, str], Series], rule: Rule, muted: Collection[str]
+) -> tuple[bool, float]:
+    """What a rule's inputs allow a step-down: (every input healthy, the time until which the newest
+    readings of the series its expressions read all vouch for them). A reading vouches for its sensor
+    for one reporting period.
+
+    Left out of the second: a muted sensor (a maintenance window drops its readings on purpose, and
+    waiting for them would hold the level for the whole window) and a sensor that never reported
+    (it added nothing to the evidence; data health flags it stale where a stale check is set)."""
+    ok = True
+    for k in rule.deps:
+        if not series[k].ok:
+            ok = False
+    vouched = math.inf
+    for k in rule.reads:
+        ser = series[k]
+        until = ser.seen + ser.period
+        if until < vouched and ser.seen > -math.inf and k[0] not in muted:
+            vouched = until
+    return ok, vouched
+
+
 def step(
     a: Alert,
     rule: Rule,
@@ -49,6 +74,7 @@ def step(
     now: float,
     data_ok: bool,
     extend: Callable[[], bool] | None = None,
+    vouched: float = math.inf,
 ) -> int | None:
     """Advance the alert by one evaluation; return the new level if it changed, else None.
 
@@ -59,6 +85,13 @@ def step(
     the lower level to have held for `clear_for`. At validity expiry `extend()` (Dynaslope-style: the
     evidence is still near the threshold) renews the validity instead. While any input's data is unhealthy the level is
     never lowered: a gauge that died in a storm must not clear the warning.
+
+    vouched: until when the newest reading of every input vouches for it (inputs_news). A level is
+    lowered only while every input has reported within its period: no news is not good news. Windows
+    also fall when readings stop coming (a link down mid-storm), while an outbox backlog is still
+    arriving oldest first, or when a timer tick lands between the reading that leaves a window and
+    the one that replaces it, and none of these may clear a warning. The next current reading of
+    every input decides.
     """
     pend = a.pending
     for lv in range(1, 5):
@@ -84,7 +117,7 @@ def step(
         return None
     if a.down_since is None:
         a.down_since = now
-    if not data_ok:
+    if not data_ok or not now < vouched:
         return None
     if now - a.entered < rule.min_time_s or now - a.down_since < rule.clear_for_s:
         return None

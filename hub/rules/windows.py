@@ -26,7 +26,7 @@ class Series:
     # fmt: off
     __slots__ = (
         "times", "values", "cum", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
-        "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan",
+        "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan", "period",
         "gpos", "gate_never", "gate_inc", "gate_tv", "gate_until", "gate_ooo", "gate_epoch",
     )
     # fmt: on
@@ -45,6 +45,9 @@ class Series:
         self.trim_at = 256
         self.store = False  # keep readings only when some rule reads this series
         self.seen = -math.inf  # newest event time received (staleness)
+        # The sensor's nominal reporting period: its newest reading vouches for it until seen + period
+        # (lifecycle.inputs_news). Infinite when not declared.
+        self.period = math.inf
         self.changed_at = -math.inf  # event time the value last changed (stuck detection)
         self.last_v = math.nan
         self.flags: set[str] = set()  # active data-health problems: stale, stuck, range

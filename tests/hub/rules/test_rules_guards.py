@@ -169,7 +169,11 @@ def test_levels_restored_on_a_running_state_void_guards_and_gates(tmp_path: Path
     restored = {("s1", "table"): (Level.YELLOW, T0)}
     fast = eng.restore(fast, restored)
     slow = eng.restore(slow, restored)
-    more = rain("rg1", [0.1] * 20, 60, t0=T0 + 400)
+    # Both gauges keep reporting: a level is lowered only once every input has news (lifecycle.py).
+    more = sorted(
+        rain("rg1", [0.1] * 20, 60, t0=T0 + 400) + rain("rg2", [0.0] * 20, 60, t0=T0 + 400),
+        key=lambda r: r.time,
+    )
     fast, out_fast = play(eng, more, fast)
     slow, out_slow = play(eng, more, slow)
     assert [t.to_level.label for t in out_slow if t.rule == "table"] == ["none"]

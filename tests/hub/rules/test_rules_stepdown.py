@@ -1,0 +1,100 @@
+"""Stepping down needs news: a level is lowered only while every input has reported within its period
+(hub/rules/lifecycle.py), so a link that drops mid-storm, a backlog arriving oldest first or a timer
+tick between two readings never clears a warning. The gauges here report every 60 s, as declared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.wire import Reading
+from hub.rules.model import Level
+from hub.rules.silences import Silence
+
+from .helpers import T0, engine_for
+
+BLUE_1H = """  - id: heavy
+    sites: [s1]
+    inputs: {rain: {sensor: rg1}}
+    levels: {blue: "sum(rain, 1h) >= 35"}
+"""
+GROUP_1H = """  - id: heavy
+    sites: [s1]
+    inputs: {rain: {quantity: rain_mm}}
+    values: {r1h: "sum(rain, 1h)"}
+    thresholds: {r1h: [35, 45, 60, 80]}
+"""
+
+
+def heavy(out: list) -> list[tuple[float, Level]]:
+    return [(t.at, t.to_level) for t in out if t.rule == "heavy"]
+
+
+def test_a_link_that_drops_mid_storm_does_not_clear_the_warning(tmp_path: Path) -> None:
+    """No stale check is configured, so before this rule the decaying 1 h sum cleared the warning a
+    minute after the gauge's link dropped, while it may still have been raining."""
+    eng = engine_for(tmp_path, BLUE_1H, tick_s=10)
+    st = eng.initial_state()
+    out: list = []
+    t = T0
+    for i in range(60):  # 1 h of 1 mm a minute
+        t += 60
+        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 1.0, t, i)], t)
+        out += o
+    assert heavy(out) == [(T0 + 35 * 60, Level.BLUE)]
+    last = t
+    for k in range(1, 2 * 360):  # two hours of silence, a tick every 10 s
+        st, o = eng.evaluate(st, (), last + 10 * k)
+        assert not heavy(o), f"cleared {10 * k} s after the gauge fell silent"
+    assert st.alerts[0].level == Level.BLUE
+    # The link comes back. The outbox sends its backlog oldest first: old news holds the level, and
+    # only the current readings decide (the last hour was dry).
+    back = last + 7200
+    for i in range(1, 120):
+        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.0, last + 60 * i, 100 + i)], back)
+        assert not heavy(o), f"cleared by a backlog reading {120 - i} min old"
+    st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.0, back, 300)], back + 1)
+    assert heavy(o) == [(back + 1, Level.NONE)]
+
+
+def test_a_tick_between_two_readings_does_not_flap_the_level(tmp_path: Path) -> None:
+    """Steady rain holds the 1 h sum at 36 mm, just over 35.5. Each minute the oldest reading leaves
+    the window before the new one arrives, so a tick in between sees 35.4 mm. Before this rule that
+    was a clear and a new warning every minute: two SMS to every villager for nothing."""
+    rule = BLUE_1H.replace(">= 35", ">= 35.5")
+    eng = engine_for(tmp_path, rule, tick_s=10)
+    st = eng.initial_state()
+    out: list = []
+    t = T0
+    for i in range(180):  # 3 h of 0.6 mm a minute
+        t += 60
+        st, o = eng.evaluate(st, (), t)  # the hub's tick comes first
+        out += o
+        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.6, t, i)], t + 2)  # 2 s on the wire
+        out += o
+    assert heavy(out) == [(T0 + 60 * 60 + 2, Level.BLUE)]
+
+
+def test_every_gauge_of_a_group_must_report_before_the_level_falls(tmp_path: Path) -> None:
+    eng = engine_for(tmp_path, GROUP_1H, tick_s=10)
+    burst = [Reading(g, "rain_mm", 40.0, T0 + 60, 1) for g in ("rg1", "rg2", "rg3")]
+    st, out = eng.evaluate(eng.initial_state(), burst, T0 + 60)
+    assert heavy(out) == [(T0 + 60, Level.BLUE)]
+    t = T0 + 3700  # the burst has left the window
+    st, out = eng.evaluate(st, [Reading(g, "rain_mm", 0.0, t, 2) for g in ("rg1", "rg2")], t)
+    assert heavy(out) == []  # rg3 has said nothing since the sum fell
+    st, out = eng.evaluate(st, [Reading("rg3", "rain_mm", 0.0, t + 30, 2)], t + 30)
+    assert heavy(out) == [(t + 30, Level.NONE)]
+
+
+def test_a_muted_gauge_does_not_hold_the_level(tmp_path: Path) -> None:
+    """A gauge under maintenance is muted on purpose: its readings are dropped, so waiting for its
+    news would keep the warning for the whole maintenance window."""
+    eng = engine_for(tmp_path, GROUP_1H, tick_s=10)
+    burst = [Reading(g, "rain_mm", 40.0, T0 + 60, 1) for g in ("rg1", "rg2", "rg3")]
+    st, out = eng.evaluate(eng.initial_state(), burst, T0 + 60)
+    st = eng.silence(
+        st, Silence("m1", T0 + 100, T0 + 86400, sensor="rg3", comment="rg3 maintenance"), T0 + 100
+    )
+    t = T0 + 3700
+    st, out = eng.evaluate(st, [Reading(g, "rain_mm", 0.0, t, 2) for g in ("rg1", "rg2")], t)
+    assert heavy(out) == [(t, Level.NONE)]
