@@ -59,3 +59,26 @@ def test_rebuild_after_the_storm_has_passed_replays_nothing() -> None:
     fresh = engine()
     st, out = fresh.rebuild(fresh.initial_state(), readings, readings[-1].time + 30 * 3600)
     assert out == []  # the storm's blue..red steps are history, not alerts
+
+
+def test_a_restart_after_a_long_outage_lowers_nothing_until_the_gauges_report() -> None:
+    """An hour of 6 mm per 5 min (orange), then the hub is down for 3 h. Its windows, rebuilt from the
+    store, say blue (the 6 h sum), but the store holds nothing newer than the storm either: ticks
+    alone must not step the warning down; the first current readings decide (lifecycle.inputs_news)."""
+    readings = rain("fs-hp02-rg1", [6.0] * 12)
+    st, out = play(engine(), readings)
+    assert out[-1].to_level == Level.ORANGE
+    last = readings[-1].time
+    now = last + 3 * 3600
+    fresh = engine()
+    persisted = {(t.site, t.rule): (t.to_level, t.at) for t in out}
+    st2 = fresh.restore(fresh.initial_state(), persisted)
+    st2, out2 = fresh.rebuild(st2, readings, now)
+    assert out2 == []
+    for k in range(1, 361):  # an hour of ticks, no readings
+        st2, ticked = fresh.evaluate(st2, (), now + 10 * k)
+        assert ticked == [], f"stepped down {10 * k} s after the restart, with no news"
+    st2, after = play(fresh, rain("fs-hp02-rg1", [0.0] * 12, t0=now + 3600), st2)
+    steps = [(t.at, t.from_level, t.to_level) for t in after if t.site == "fs-hp02"]
+    # clear_for (30 min) ran from the rebuild, when the evidence first fell: the first reading decides.
+    assert steps == [(now + 3600 + 300, Level.ORANGE, Level.BLUE)]
