@@ -1,4 +1,4 @@
-"""Pure SMS PDU codec (3GPP TS 23.040/23.038): SMS-SUBMIT and SMS-DELIVER, GSM 7-bit and UCS-2, concatenation."""
+"""Pure SMS PDU codec (3GPP TS 23.040): SMS-SUBMIT, SMS-DELIVER and status reports, with concatenation; the text alphabets are in sms_text.py."""
 
 from __future__ import annotations
 
@@ -7,31 +7,10 @@ import re
 import time
 from dataclasses import dataclass
 
-# GSM 03.38 default alphabet; index = septet value. ESC (0x1B) is a placeholder here.
-_GSM7 = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXT = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D, "]": 0x3E}
-_GSM7_EXT.update({"|": 0x40, "€": 0x65})
-_GSM7_INDEX = {ch: i for i, ch in enumerate(_GSM7) if ch != "\x1b"}
-_GSM7_EXT_REV = {v: k for k, v in _GSM7_EXT.items()}
-_ESC = 0x1B
-
-DCS_GSM7 = 0x00
-DCS_8BIT = 0x04
-DCS_UCS2 = 0x08
-
-# Payload limits: single message, and per part when a 6-octet concatenation header takes room.
-GSM7_SINGLE, GSM7_PART = 160, 153
-UCS2_SINGLE, UCS2_PART = 70, 67
-MAX_PARTS = 255
+from hub.channels.sms_text import DCS_GSM7, DCS_UCS2, gsm7_text, pack_septets, split_text, unpack_septets
+from hub.channels.sms_text import PduError as PduError  # the codec's error, raised by both modules
 
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
-
-
-class PduError(ValueError):
-    """A PDU could not be decoded, or a message cannot be encoded; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,76 +54,6 @@ def normalize_number(raw: str) -> str:
     return number
 
 
-def gsm7_encodable(text: str) -> bool:
-    return all(ch in _GSM7_INDEX or ch in _GSM7_EXT for ch in text)
-
-
-def _gsm7_septets(text: str) -> list[list[int]]:
-    """Septets per character (extension characters take two and must not be split)."""
-    return [[_GSM7_INDEX[ch]] if ch in _GSM7_INDEX else [_ESC, _GSM7_EXT[ch]] for ch in text]
-
-
-def _chunk(units: list[list[int]], limit: int) -> list[list[int]]:
-    parts: list[list[int]] = [[]]
-    for unit in units:
-        if len(parts[-1]) + len(unit) > limit:
-            parts.append([])
-        parts[-1].extend(unit)
-    return parts
-
-
-def _ucs2_units(text: str) -> list[list[int]]:
-    """UTF-16 code units per character: a surrogate pair stays together in one part."""
-    out = []
-    for ch in text:
-        data = ch.encode("utf-16-be")
-        out.append([int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)])
-    return out
-
-
-def split_text(text: str) -> tuple[int, list[list[int]]]:
-    """Choose the alphabet and split into parts: (dcs, septets or UTF-16 units per part)."""
-    if not text:
-        raise PduError("empty message text")
-    if gsm7_encodable(text):
-        dcs, units, single, part = DCS_GSM7, _gsm7_septets(text), GSM7_SINGLE, GSM7_PART
-    else:
-        dcs, units, single, part = DCS_UCS2, _ucs2_units(text), UCS2_SINGLE, UCS2_PART
-    total = sum(len(u) for u in units)
-    parts = [[x for u in units for x in u]] if total <= single else _chunk(units, part)
-    if len(parts) > MAX_PARTS:
-        raise PduError(f"message too long: {len(parts)} parts (max {MAX_PARTS})")
-    return dcs, parts
-
-
-def _pack_septets(septets: list[int], udh: bytes) -> bytes:
-    """Pack septets LSB-first after the header, padded with fill bits to a septet boundary."""
-    start = -(-len(udh) * 8 // 7) * 7
-    acc = int.from_bytes(udh, "little")
-    for k, s in enumerate(septets):
-        acc |= s << (start + 7 * k)
-    return acc.to_bytes(-(-(start + 7 * len(septets)) // 8), "little")
-
-
-def _unpack_septets(data: bytes, udh_len: int, count: int) -> list[int]:
-    start = -(-udh_len * 8 // 7) * 7
-    acc = int.from_bytes(data, "little")
-    return [(acc >> (start + 7 * k)) & 0x7F for k in range(count)]
-
-
-def _gsm7_text(septets: list[int]) -> str:
-    out, escaped = [], False
-    for s in septets:
-        if escaped:
-            out.append(_GSM7_EXT_REV.get(s, " "))
-            escaped = False
-        elif s == _ESC:
-            escaped = True
-        else:
-            out.append(_GSM7[s])
-    return "".join(out)
-
-
 def _encode_address(number: str) -> bytes:
     """Address field: digit count, type (0x91 international, 0x81 unknown/national), swapped BCD."""
     digits = number.lstrip("+")
@@ -165,7 +74,7 @@ def _decode_address(buf: bytes, pos: int) -> tuple[str, int]:
     if len(raw) != nbytes:
         raise PduError("truncated address")
     if toa & 0x70 == 0x50:  # alphanumeric sender (e.g. a carrier name), GSM 7-bit packed
-        address = _gsm7_text(_unpack_septets(raw, 0, ndigits * 4 // 7))
+        address = gsm7_text(unpack_septets(raw, 0, ndigits * 4 // 7))
     else:
         address = ("+" if toa & 0x70 == 0x10 else "") + _swapped_digits(raw)
     return address, pos + 2 + nbytes
@@ -182,7 +91,7 @@ def _user_data(dcs: int, units: list[int], concat: Concat | None) -> tuple[int, 
     """(TP-UDL, TP-UD) for one part; UDL counts septets for GSM 7-bit, octets otherwise."""
     udh = b"" if concat is None else bytes([5, 0x00, 3, concat.ref & 0xFF, concat.total, concat.seq])
     if dcs == DCS_GSM7:
-        return -(-len(udh) * 8 // 7) + len(units), _pack_septets(units, udh)
+        return -(-len(udh) * 8 // 7) + len(units), pack_septets(units, udh)
     body = b"".join(u.to_bytes(2, "big") for u in units)
     return len(udh) + len(body), udh + body
 
@@ -287,7 +196,7 @@ def _decode_user_data(first: int, dcs: int, udl: int, ud: bytes) -> tuple[str, C
         count = udl - -(-udh_len * 8 // 7)
         if len(ud) * 8 < -(-udh_len * 8 // 7) * 7 + count * 7:
             raise PduError("user data shorter than TP-UDL")
-        return _gsm7_text(_unpack_septets(ud, udh_len, count)), concat
+        return gsm7_text(unpack_septets(ud, udh_len, count)), concat
     body = ud[udh_len:udl]
     if len(body) != udl - udh_len:
         raise PduError("user data shorter than TP-UDL")

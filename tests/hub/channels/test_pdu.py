@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.channels import pdu
+from hub.channels import pdu, sms_text
 
 # Published SMS-SUBMIT example (dreamfabric.com "SMS and the PDU format", also in GSM 03.40 tutorials):
 # to +46708251358, "hellohello", GSM 7-bit, relative validity 0xAA (4 days).
@@ -38,7 +38,7 @@ def test_published_deliver_decodes_with_time_zone():
 def test_chinese_single_part_is_ucs2_up_to_70_chars():
     (p,) = pdu.encode_submit("13800138000", "汛" * 70)
     d = pdu.decode(p.hex)
-    assert d.dcs == pdu.DCS_UCS2 and d.concat is None and d.text == "汛" * 70
+    assert d.dcs == sms_text.DCS_UCS2 and d.concat is None and d.text == "汛" * 70
     assert d.address == "13800138000"
 
 
@@ -142,7 +142,7 @@ def test_status_report_decodes_reference_recipient_and_status():
     assert d.timestamp == calendar.timegm((2026, 11, 27, 10, 30, 40)) - 8 * 3600
 
 
-GSM7_CHARS = pdu._GSM7.replace("\x1b", "") + "".join(pdu._GSM7_EXT)
+GSM7_CHARS = sms_text.GSM7.replace("\x1b", "") + "".join(sms_text.GSM7_EXT)
 
 
 @settings(max_examples=200, deadline=None)
@@ -150,7 +150,7 @@ GSM7_CHARS = pdu._GSM7.replace("\x1b", "") + "".join(pdu._GSM7_EXT)
 def test_gsm7_text_round_trips_with_septet_packing_after_the_header(text, ref):
     parts = pdu.encode_submit("10086", text, ref=ref)
     decoded = [pdu.decode(p.hex) for p in parts]
-    assert all(d.dcs == pdu.DCS_GSM7 for d in decoded)
+    assert all(d.dcs == sms_text.DCS_GSM7 for d in decoded)
     assert "".join(d.text for d in decoded) == text
-    septets = [sum(2 if ch in pdu._GSM7_EXT else 1 for ch in d.text) for d in decoded]
-    assert all(n <= (pdu.GSM7_PART if len(parts) > 1 else pdu.GSM7_SINGLE) for n in septets)
+    septets = [sum(2 if ch in sms_text.GSM7_EXT else 1 for ch in d.text) for d in decoded]
+    assert all(n <= (sms_text.GSM7_PART if len(parts) > 1 else sms_text.GSM7_SINGLE) for n in septets)

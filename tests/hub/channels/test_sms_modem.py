@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ews.devices.modem_sim import ModemSimulator, read_log
-from hub.channels import pdu
+from hub.channels import pdu, sms_text
 from hub.channels.base import ChannelError, Notification
 from hub.channels.registry import CHANNEL_KINDS
 from hub.channels.sms_modem import SmsModemChannel, SmsModemConfig
@@ -57,7 +57,7 @@ def test_long_chinese_alert_is_sent_as_concatenated_ucs2_parts(channel, sim, tmp
     assert len(sent) == 2
     decoded = [pdu.decode(s.pdu) for s in sent]
     assert all(d.kind == "submit" and d.address == "+8613800138001" for d in decoded)
-    assert all(d.dcs == pdu.DCS_UCS2 for d in decoded)
+    assert all(d.dcs == sms_text.DCS_UCS2 for d in decoded)
     assert [len(d.text) for d in decoded] == [67, len(RED) - 67]
     refs = {d.concat.ref for d in decoded if d.concat}
     assert len(refs) == 1
@@ -80,7 +80,7 @@ def test_two_messages_get_different_concatenation_references(channel, sim):
 def test_short_ascii_message_uses_gsm7_single_part(channel, sim):
     channel.send(note(text="TEST fs-hp01 ok", to="10086"))
     (d,) = [pdu.decode(s.pdu) for s in sim.delivered()]
-    assert d.dcs == pdu.DCS_GSM7 and d.concat is None and d.text == "TEST fs-hp01 ok"
+    assert d.dcs == sms_text.DCS_GSM7 and d.concat is None and d.text == "TEST fs-hp01 ok"
 
 
 def test_cms_500_is_recoverable_and_retry_resumes_without_resending_part_one(channel, sim):
