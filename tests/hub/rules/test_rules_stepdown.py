@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from edge.wire import Reading
 from hub.rules.model import Level
 from hub.rules.silences import Silence
@@ -98,3 +101,34 @@ def test_a_muted_gauge_does_not_hold_the_level(tmp_path: Path) -> None:
     t = T0 + 3700
     st, out = eng.evaluate(st, [Reading(g, "rain_mm", 0.0, t, 2) for g in ("rg1", "rg2")], t)
     assert heavy(out) == [(t, Level.NONE)]
+
+
+# A reading from one of the three gauges, or a tick: (gauge or None, seconds since the last step, mm).
+event = st.tuples(
+    st.sampled_from(["rg1", "rg2", "rg3", None]),
+    st.sampled_from([0, 5, 30, 59, 60, 61, 120, 600]),
+    st.sampled_from([0.0, 0.0, 1.0, 5.0, 20.0, 40.0]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(event, max_size=80))
+def test_no_level_falls_while_an_input_is_overdue(tmp_path_factory, events: list) -> None:
+    """Whatever the order of readings, ticks and gaps: every step down happens at a moment when each
+    gauge that has reported did so within its 60 s period."""
+    eng = engine_for(tmp_path_factory.mktemp("p"), GROUP_1H, tick_s=10)
+    st_ = eng.initial_state()
+    now = T0
+    last: dict[str, float] = {}
+    for i, (gauge, gap, mm) in enumerate(events):
+        now += gap
+        readings = [] if gauge is None else [Reading(gauge, "rain_mm", mm, now, i)]
+        if gauge is not None:
+            last[gauge] = now
+        st_, out = eng.evaluate(st_, readings, now)
+        for t in out:
+            if t.rule == "heavy" and t.to_level < t.from_level:
+                overdue = {g: now - seen for g, seen in last.items() if now - seen >= 60}
+                assert not overdue, (
+                    f"{t.from_level.label}->{t.to_level.label} at +{now - T0:.0f} s: {overdue}"
+                )
