@@ -60,21 +60,43 @@ def read_csv(path: Path, errors: list[str]) -> Iterator[Reading]:
                 errors.append(f"{path}:{n}: {exc}")
 
 
-def infer_sensors(rs: RuleSet, readings: list[Reading]) -> list[Sensor]:
-    """Undeclared sensors: site = the longest site id the sensor id starts with; period = median gap."""
+def median_gaps(readings: list[Reading]) -> dict[tuple[str, str], float | None]:
+    """(sensor, quantity) -> the median gap between its readings in the record (None: one reading)."""
     times: dict[tuple[str, str], list[float]] = {}
     for r in readings:
-        if r.sensor not in rs.sensors:
-            times.setdefault((r.sensor, r.quantity), []).append(r.time)
+        times.setdefault((r.sensor, r.quantity), []).append(r.time)
+    out: dict[tuple[str, str], float | None] = {}
+    for key, ts in times.items():
+        ts.sort()
+        gaps = [b - a for a, b in zip(ts, ts[1:], strict=False) if b > a]
+        out[key] = statistics.median(gaps) if gaps else None
+    return out
+
+
+def infer_sensors(rs: RuleSet, gaps: dict[tuple[str, str], float | None]) -> list[Sensor]:
+    """Undeclared sensors: site = the longest site id the sensor id starts with; period = median gap."""
     out = []
-    for (sid, q), ts in times.items():
+    for (sid, q), gap in gaps.items():
+        if sid in rs.sensors:
+            continue
         site = max((s for s in rs.sites if sid.startswith(s)), key=len, default=None)
         if site is None:
             log.warning("replay sensor skipped sensor=%s reason=no site id is a prefix of it", sid)
             continue
-        ts.sort()
-        gaps = [b - a for a, b in zip(ts, ts[1:], strict=False) if b > a]
-        out.append(Sensor(sid, site, q, statistics.median(gaps) if gaps else 3600.0, declared=False))
+        out.append(Sensor(sid, site, q, gap if gap is not None else 3600.0, declared=False))
+    return out
+
+
+def slow_sensors(rs: RuleSet, gaps: dict[tuple[str, str], float | None]) -> list[tuple[str, float, float]]:
+    """Declared sensors whose record reports far less often than their period_s says: (sensor, period,
+    median gap). A level falls only while every input has reported within its period, and staleness
+    counts in periods, so with such a period the replay (and the hub) holds levels longer than meant
+    and calls the sensor stale."""
+    out = []
+    for (sid, _q), gap in gaps.items():
+        sensor = rs.sensors.get(sid)
+        if sensor is not None and sensor.declared and gap is not None and gap > 1.5 * sensor.period_s:
+            out.append((sid, sensor.period_s, gap))
     return out
 
 
@@ -99,9 +121,18 @@ def run(rules: list[Path], csv_path: Path, out: TextIO) -> tuple[int, int, list[
     errors: list[str] = []
     readings = list(read_csv(csv_path, errors))
     rs = load_ruleset(rules)
-    extra = infer_sensors(rs, readings)
+    gaps = median_gaps(readings)
+    extra = infer_sensors(rs, gaps)
     if extra:
         rs = load_ruleset(rules, extra_sensors=extra)
+    for sid, period, gap in slow_sensors(rs, gaps):
+        log.warning(
+            "replay sensor period too short sensor=%s period_s=%g median_gap_s=%g: levels are held "
+            "longer than meant and staleness fires; declare the real period",
+            sid,
+            period,
+            gap,
+        )
     engine = Engine(rs)
     state = engine.initial_state()
     count = 0

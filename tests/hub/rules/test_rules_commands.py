@@ -52,7 +52,7 @@ def write_storm_csv(path: Path) -> None:
 
 
 def test_replay_writes_one_json_line_per_transition(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     csv_path = tmp_path / "storm.csv"
     write_storm_csv(csv_path)
@@ -68,3 +68,22 @@ def test_replay_writes_one_json_line_per_transition(
     # 12 × 8 mm = 96 mm in the wettest hour: red on the 1 h column (≥ 80) at the declared gauge.
     assert ff[3]["value"] >= 80
     assert "storm.csv:" in captured.err and "skipped row" in captured.err  # the bad row, with its line
+    assert "period too short" not in caplog.text  # both gauges report at the declared 5 min
+
+
+def test_replay_warns_of_a_sensor_reporting_far_slower_than_its_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """fs-hp02-rg1 is declared at 300 s; this record has it every 30 min (an hourly-reporting station
+    declared at the flood-season cadence). Its levels would be held, so the replay says so."""
+    t0 = datetime(2026, 6, 21, 0, 0, tzinfo=UTC)
+    rows = ["time,sensor,quantity,value"]
+    for i in range(12):
+        t = (t0 + timedelta(minutes=30 * (i + 1))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"{t},fs-hp02-rg1,rain_mm,1.0")
+        rows.append(f"{t},fs-hp02-rg2,rain_mm,1.0")  # undeclared: its period is inferred, no warning
+    path = tmp_path / "slow.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["replay", "--rules", str(DEPLOY / "flash_flood.yaml"), "--input", str(path)]) == 0
+    warned = [r.getMessage() for r in caplog.records if "period too short" in r.getMessage()]
+    assert len(warned) == 1 and "sensor=fs-hp02-rg1 period_s=300 median_gap_s=1800" in warned[0]
