@@ -1,6 +1,6 @@
 """Instructions per reading at each rule count, counted by callgrind: the work behind flatness_rules, without the machine's noise.
 
-    python -m bench.instructions [--json] [--quick] [--hours N]
+    python -m bench.instructions [--json] [--quick] [--hours N] [--cache]
 
 CPU time per reading mixes the work done with where its data sits: at 100 rules the engine's state
 fits in the core's L2 cache, at 100,000 it does not, and on a shared machine the time also drifts
@@ -11,6 +11,11 @@ measured rounds and counting only inside Engine.evaluate of the native build. Th
 bench.flatness's: the same per-site mix at every size (TILE), every window 1 h. Every size measures
 the same stretch of event time (`--hours`, after 8 rounds of warm-up), so each does the same work per
 site by construction: any difference per reading comes from the rule count.
+
+With `--cache`, callgrind also simulates this machine's data caches (48 KiB L1d, 12-way; 2 MiB L2
+per core, 16-way, as its last level) and the figures include misses per reading: where the time per
+reading grows with the rule count while the instructions do not, this shows the memory behind it.
+Simulation makes each run about 3x slower.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from hub.rules.native import status as engine_status
 
 WARM = 8
 EVALUATE = "CPyPy_engine___Engine___evaluate"  # mypyc's entry point for Engine.evaluate
+CACHES = ("--cache-sim=yes", "--D1=49152,12,64", "--LL=2097152,16,64")  # lscpu on this machine
 
 
 def child(rules: int, hours: int, batch: int) -> None:
@@ -52,8 +58,9 @@ def child(rules: int, hours: int, batch: int) -> None:
     print(json.dumps({"readings": sum(len(r) for r in rounds[WARM:])}))
 
 
-def count(rules: int, hours: int, batch: int) -> float:
-    """Instructions per measured reading at `rules` rules, from a child process under callgrind."""
+def count(rules: int, hours: int, batch: int, cache: bool = False) -> tuple[float, float | None]:
+    """(instructions, simulated L2 misses or None) per measured reading at `rules` rules, from a child
+    process under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         cmd = [
@@ -65,6 +72,7 @@ def count(rules: int, hours: int, batch: int) -> float:
             "--collect-atstart=no",
             f"--toggle-collect={EVALUATE}",
             f"--callgrind-out-file={out}",
+            *(CACHES if cache else ()),
             sys.executable,
             "-m",
             "bench.instructions",
@@ -86,7 +94,15 @@ def count(rules: int, hours: int, batch: int) -> float:
             raise SystemExit(
                 f"bench.instructions: no instruction count in callgrind's output at {rules} rules"
             )
-        return int(m.group(1)) / readings
+        misses = None
+        if cache:
+            mm = re.search(r"LL misses:\s*([\d,]+)", p.stderr)
+            if mm is None:
+                raise SystemExit(
+                    f"bench.instructions: no cache figures in callgrind's output at {rules} rules"
+                )
+            misses = int(mm.group(1).replace(",", "")) / readings
+        return int(m.group(1)) / readings, misses
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="100 to 10,000 rules only (100,000 takes ~15 min)")
     p.add_argument("--hours", type=int, default=2, help="hours of event time measured at every size")
     p.add_argument("--batch", type=int, default=500, help="readings per evaluate() call")
+    p.add_argument("--cache", action="store_true", help="also simulate the caches: L2 misses per reading")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child is not None:
@@ -104,11 +121,20 @@ def main(argv: list[str] | None = None) -> int:
         print("bench.instructions needs valgrind (apt install valgrind)", file=sys.stderr)
         return 2
     counts = (100, 1000, 10000) if a.quick else (100, 1000, 10000, 100000)
-    per = {}
+    per, misses = {}, {}
     for rules in counts:
         print(f"bench: counting instructions at {rules} rules", file=sys.stderr, flush=True)
-        per[str(rules)] = round(count(rules, a.hours, a.batch))
-    show({"instructions_per_reading_by_rules": per, "flatness_rules_instructions": ratio(per)}, a.json)
+        ins, miss = count(rules, a.hours, a.batch, a.cache)
+        per[str(rules)] = round(ins)
+        if miss is not None:
+            misses[str(rules)] = round(miss, 1)
+    res: dict[str, object] = {
+        "instructions_per_reading_by_rules": per,
+        "flatness_rules_instructions": ratio(per),
+    }
+    if a.cache:
+        res["l2_misses_per_reading_by_rules"] = misses
+    show(res, a.json)
     return 0
 
 
