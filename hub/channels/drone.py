@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.channels import mission
+from hub.channels import mission, wpml
 from hub.channels.base import ChannelError, Notification
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class DroneChannel:
         try:
             spec = self.spec(n, now)
             plan_json = json.dumps(mission.plan(spec), ensure_ascii=False, indent=2, allow_nan=False)
-            kmz = mission.kmz(spec)
+            kmz = wpml.kmz(spec)
         except mission.MissionError as exc:
             raise ChannelError(f"drone: unsafe mission for {n.alert_id}: {exc}", recoverable=False) from exc
         plan_path, kmz_path, card_path = self.paths(n.alert_id)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from defusedxml import ElementTree
 
-from hub.channels import mission
+from hub.channels import mission, wpml
 from hub.channels.mission import MissionError, MissionSpec
 
-K = f"{{{mission.KML_NS}}}"
-W = f"{{{mission.WPML_NS}}}"
+K = f"{{{wpml.KML_NS}}}"
+W = f"{{{wpml.WPML_NS}}}"
 
 # fs-hp01 凤山村后山滑坡隐患点; the drone team launches from Libu town (approximate).
 SPEC = MissionSpec(
@@ -97,7 +97,7 @@ def test_unsafe_missions_are_refused(field, value, match):
     with pytest.raises(MissionError, match=match):
         mission.plan(spec)
     with pytest.raises(MissionError):
-        mission.kmz(spec)
+        wpml.kmz(spec)
 
 
 def _kmz_docs(data: bytes) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def _kmz_docs(data: bytes) -> dict[str, Any]:
 
 
 def test_kmz_parses_as_wpml():
-    docs = _kmz_docs(mission.kmz(SPEC))
+    docs = _kmz_docs(wpml.kmz(SPEC))
     for name, root in docs.items():
         assert root.tag == f"{K}kml", name
         doc = root.find(f"{K}Document")
@@ -130,7 +130,7 @@ def test_kmz_parses_as_wpml():
 
 
 def test_kmz_route_flies_to_the_point_then_orbits_it_facing_the_slope():
-    waylines = _kmz_docs(mission.kmz(SPEC))["wpmz/waylines.wpml"].find(f"{K}Document/{K}Folder")
+    waylines = _kmz_docs(wpml.kmz(SPEC))["wpmz/waylines.wpml"].find(f"{K}Document/{K}Folder")
     marks = waylines.findall(f"{K}Placemark")
     coords = [tuple(map(float, m.findtext(f"{K}Point/{K}coordinates").split(","))) for m in marks]
     lon0, lat0 = coords[0]
@@ -156,7 +156,7 @@ def test_kmz_route_flies_to_the_point_then_orbits_it_facing_the_slope():
 
 
 def test_kmz_is_deterministic_for_the_same_spec():
-    assert mission.kmz(SPEC) == mission.kmz(SPEC)
+    assert wpml.kmz(SPEC) == wpml.kmz(SPEC)
 
 
 def test_offset_and_distance_agree():
