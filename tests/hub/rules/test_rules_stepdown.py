@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.wire import Reading
+from hub.rules.engine import Engine, EngineState
 from hub.rules.model import Level
 from hub.rules.silences import Silence
 
@@ -32,19 +33,30 @@ def heavy(out: list) -> list[tuple[float, Level]]:
     return [(t.at, t.to_level) for t in out if t.rule == "heavy"]
 
 
+def steady_rain(
+    eng: Engine, mm: float, minutes: int, wire_s: float | None = None
+) -> tuple[EngineState, list]:
+    """rg1 reports `mm` every minute from T0. With `wire_s`, the hub's tick comes first at each minute
+    mark and the reading arrives `wire_s` later; without, each reading is evaluated at its own time."""
+    st = eng.initial_state()
+    out: list = []
+    for i in range(1, minutes + 1):
+        t = T0 + 60 * i
+        if wire_s is not None:
+            st, o = eng.evaluate(st, (), t)
+            out += o
+        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", mm, t, i)], t + (wire_s or 0.0))
+        out += o
+    return st, out
+
+
 def test_a_link_that_drops_mid_storm_does_not_clear_the_warning(tmp_path: Path) -> None:
     """No stale check is configured, so before this rule the decaying 1 h sum cleared the warning a
     minute after the gauge's link dropped, while it may still have been raining."""
     eng = engine_for(tmp_path, BLUE_1H, tick_s=10)
-    st = eng.initial_state()
-    out: list = []
-    t = T0
-    for i in range(60):  # 1 h of 1 mm a minute
-        t += 60
-        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 1.0, t, i)], t)
-        out += o
+    st, out = steady_rain(eng, 1.0, 60)  # 1 h of 1 mm a minute
     assert heavy(out) == [(T0 + 35 * 60, Level.BLUE)]
-    last = t
+    last = T0 + 3600
     for k in range(1, 2 * 360):  # two hours of silence, a tick every 10 s
         st, o = eng.evaluate(st, (), last + 10 * k)
         assert not heavy(o), f"cleared {10 * k} s after the gauge fell silent"
@@ -65,15 +77,7 @@ def test_a_tick_between_two_readings_does_not_flap_the_level(tmp_path: Path) -> 
     was a clear and a new warning every minute: two SMS to every villager for nothing."""
     rule = BLUE_1H.replace(">= 35", ">= 35.5")
     eng = engine_for(tmp_path, rule, tick_s=10)
-    st = eng.initial_state()
-    out: list = []
-    t = T0
-    for i in range(180):  # 3 h of 0.6 mm a minute
-        t += 60
-        st, o = eng.evaluate(st, (), t)  # the hub's tick comes first
-        out += o
-        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.6, t, i)], t + 2)  # 2 s on the wire
-        out += o
+    _, out = steady_rain(eng, 0.6, 180, wire_s=2.0)  # 3 h of 0.6 mm a minute, 2 s on the wire
     assert heavy(out) == [(T0 + 60 * 60 + 2, Level.BLUE)]
 
 
