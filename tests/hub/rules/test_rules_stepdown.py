@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edge.wire import Reading
@@ -117,6 +117,9 @@ event = st.tuples(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(event, max_size=80))
+# Found by hypothesis without the rule (kept so it always runs): rg1's 40 mm is corrected to 0 a
+# minute after rg2's last reading, so the sum falls while rg2 is a full period overdue.
+@example([("rg2", 0, 0.0), ("rg1", 60, 40.0), ("rg1", 0, 0.0)])
 def test_no_level_falls_while_an_input_is_overdue(tmp_path_factory, events: list) -> None:
     """Whatever the order of readings, ticks and gaps: every step down happens at a moment when each
     gauge that has reported did so within its 60 s period."""
