@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 from hub.rules.lifecycle import FIRING, RESOLVED
 from hub.rules.model import Level, Transition
 from hub.rules.ruleset import RuleSet
-from hub.rules.silences import refresh, silenced
+from hub.rules.silences import silenced
 from hub.rules.text import render
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def emit(ruleset: RuleSet, state: EngineState, i: int, now: float, out: list[Tra
     if a.level == a.emitted:
         return
     if silenced(state, rule, now) and not (a.level == RED and a.level > a.emitted):
-        return  # held back; silence_edge emits the catch-up when the silence ends
+        return  # held back; held_back() emits the catch-up when the silence ends
     out.append(transition(ruleset, state, i, now, LEVELS[a.emitted]))
     a.emitted = a.level
 
@@ -50,9 +50,8 @@ def transition(ruleset: RuleSet, state: EngineState, i: int, now: float, from_le
     return Transition(rule.id, rule.site, now, from_level, lv, state_, value, labels, msg)
 
 
-def silence_edge(ruleset: RuleSet, state: EngineState, now: float, out: list[Transition]) -> None:
-    """A silence started or ended: refresh what is muted and emit what was held back."""
-    refresh(state, now)
+def held_back(ruleset: RuleSet, state: EngineState, now: float, out: list[Transition]) -> None:
+    """A silence started or ended (silences.refresh has run): emit what was held back."""
     for i, a in enumerate(state.alerts):
         if a.level != a.emitted:
             emit(ruleset, state, i, now, out)

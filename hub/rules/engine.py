@@ -170,11 +170,14 @@ class Engine:
         now = state.now = max(now, state.now)
         wake = state.wake
         wake.begin()
+        edge = now >= state.next_silence_edge
+        if edge:  # before the feed: the first reading after a maintenance window ends is not dropped
+            silences.refresh(state, now)
         self.feed(state, readings, events, now, quiet)
         state.slots[0].epoch += 1  # new data or a new `now`: named values are computed afresh
         out: list[Transition] = []
-        if now >= state.next_silence_edge:
-            emit.silence_edge(self.ruleset, state, now, out)
+        if edge:
+            emit.held_back(self.ruleset, state, now, out)
         if now - state.last_health >= self.health_s:
             state.last_health = now
             n_events = len(events)

@@ -50,20 +50,26 @@ def inputs_news(
     readings of the series its expressions read all vouch for them). A reading vouches for its sensor
     for one reporting period.
 
-    Left out of the second: a muted sensor (a maintenance window drops its readings on purpose, and
-    waiting for them would hold the level for the whole window) and a sensor that never reported
-    (it added nothing to the evidence; data health flags it stale where a stale check is set)."""
+    A muted sensor (a maintenance window) is out of the rules, so its health and its silence are left
+    out: waiting for it would hold the level for the whole window while the other inputs decide.
+    When every sensor the rule reads is muted, nothing decides, and the level holds (vouched -inf).
+    A sensor that never reported is left out of the second (it added nothing to the evidence; data
+    health flags it stale where a stale check is set)."""
     ok = True
     for k in rule.deps:
-        if not series[k].ok:
+        if not series[k].ok and k[0] not in muted:
             ok = False
     vouched = math.inf
+    unmuted = False
     for k in rule.reads:
+        if k[0] in muted:
+            continue
+        unmuted = True
         ser = series[k]
         until = ser.seen + ser.period
-        if until < vouched and ser.seen > -math.inf and k[0] not in muted:
+        if until < vouched and ser.seen > -math.inf:
             vouched = until
-    return ok, vouched
+    return ok, (vouched if unmuted or not rule.reads else -math.inf)
 
 
 def step(

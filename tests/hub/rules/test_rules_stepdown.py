@@ -139,3 +139,33 @@ def test_no_level_falls_while_an_input_is_overdue(tmp_path_factory, events: list
                 assert not overdue, (
                     f"{t.from_level.label}->{t.to_level.label} at +{now - T0:.0f} s: {overdue}"
                 )
+
+
+def test_a_muted_gauge_that_goes_stale_does_not_hold_the_level(tmp_path: Path) -> None:
+    """With a stale check, a muted gauge is soon flagged stale too; it is still out of the rules."""
+    stale = "  - {id: stale, kind: stale, periods: 3}\n"
+    eng = engine_for(tmp_path, stale + GROUP_1H, tick_s=10, health_s=10)
+    burst = [Reading(g, "rain_mm", 40.0, T0 + 60, 1) for g in ("rg1", "rg2", "rg3")]
+    st, out = eng.evaluate(eng.initial_state(), burst, T0 + 60)
+    st = eng.silence(st, Silence("m1", T0 + 100, T0 + 86400, sensor="rg3"), T0 + 100)
+    out = []
+    for i in range(1, 62):  # rg1 and rg2 report dry minutes; rg3 is in the workshop
+        t = T0 + 60 + 60 * i
+        st, o = eng.evaluate(st, [Reading(g, "rain_mm", 0.0, t, i + 1) for g in ("rg1", "rg2")], t)
+        out += o
+    assert not st.series[("rg3", "rain_mm")].ok
+    assert heavy(out) == [(T0 + 3660, Level.NONE)]  # the burst leaves the 1 h window
+
+
+def test_a_rule_whose_only_sensor_is_muted_keeps_its_level(tmp_path: Path) -> None:
+    """Nothing is left to decide the rule, so the warning stays until the gauge is back and reports.
+    Its first reading after the window comes before any tick has seen the window end, and counts."""
+    eng = engine_for(tmp_path, BLUE_1H, tick_s=10)
+    st, out = eng.evaluate(eng.initial_state(), [Reading("rg1", "rain_mm", 40.0, T0 + 60, 1)], T0 + 60)
+    assert heavy(out) == [(T0 + 60, Level.BLUE)]
+    st = eng.silence(st, Silence("m1", T0 + 100, T0 + 7200, sensor="rg1"), T0 + 100)
+    for k in range(1, 700):  # ticks through the maintenance window
+        st, o = eng.evaluate(st, (), T0 + 100 + 10 * k)
+        assert not heavy(o), f"cleared {10 * k} s into the maintenance window"
+    st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.0, T0 + 7300, 2)], T0 + 7300)
+    assert heavy(o) == [(T0 + 7300, Level.NONE)]
