@@ -110,6 +110,7 @@ class Engine:
         gated = now is not None and held is not None and state.guards is not None and state.gating
         quiet: list[Series] = held if held is not None else []
         at = now if now is not None else math.inf
+        heard = now if now is not None else -math.inf  # history at start-up confirms nothing new
         epoch = state.health_epoch
         for r in readings:
             if r.quality == "bad":
@@ -134,6 +135,7 @@ class Engine:
                 continue
             if t > ser.seen:
                 ser.seen = t
+                ser.heard = heard
             if ser.store:
                 if ser.add(t, r.value):
                     if (
@@ -245,12 +247,12 @@ class Engine:
                     if guards[i] is not None:
                         changed.append(i)
                 continue  # the common case: quiet and nothing pending
-            data_ok, vouched = True, math.inf
+            data_ok, vouched, heard = True, math.inf, math.inf
             if held < a.level:  # the evidence allows a lower level: may the inputs lower it?
-                data_ok, vouched = inputs_news(state.series, rule, state.muted_sensors)
+                data_ok, vouched, heard = inputs_news(state.series, rule, state.muted_sensors)
             ext = rule.extend
             extend = (lambda r=rule, e=ext, lv=a.level: e(W, now, lv)) if ext is not None else None  # type: ignore[misc]
-            new = step(a, rule, raw, held, now, data_ok, extend, vouched)
+            new = step(a, rule, raw, held, now, data_ok, extend, vouched, heard)
             a.last_eval = now
             if a.active:
                 active.add(i)

@@ -45,31 +45,31 @@ class Alert:
 
 def inputs_news(
     series: Mapping[tuple[str, str], Series], rule: Rule, muted: Collection[str]
-) -> tuple[bool, float]:
+) -> tuple[bool, float, float]:
     """What a rule's inputs allow a step-down: (every input healthy, the time until which the newest
-    readings of the series its expressions read all vouch for them). A reading vouches for its sensor
-    for one reporting period.
+    readings of the series its expressions read all vouch for them, the earliest time one of those
+    newest readings arrived). A reading vouches for its sensor for one reporting period.
 
     A muted sensor (a maintenance window) is out of the rules, so its health and its silence are left
     out: waiting for it would hold the level for the whole window while the other inputs decide.
     When every sensor the rule reads is muted, nothing decides, and the level holds (vouched -inf).
-    A sensor that never reported is left out of the second (it added nothing to the evidence; data
+    A sensor that never reported is left out of the last two (it added nothing to the evidence; data
     health flags it stale where a stale check is set)."""
     ok = True
     for k in rule.deps:
         if not series[k].ok and k[0] not in muted:
             ok = False
-    vouched = math.inf
+    vouched = heard = math.inf
     unmuted = False
     for k in rule.reads:
         if k[0] in muted:
             continue
         unmuted = True
         ser = series[k]
-        until = ser.seen + ser.period
-        if until < vouched and ser.seen > -math.inf:
-            vouched = until
-    return ok, (vouched if unmuted or not rule.reads else -math.inf)
+        if ser.seen > -math.inf:
+            vouched = min(vouched, ser.seen + ser.period)
+            heard = min(heard, ser.heard)
+    return ok, (vouched if unmuted or not rule.reads else -math.inf), heard
 
 
 def step(
@@ -81,6 +81,7 @@ def step(
     data_ok: bool,
     extend: Callable[[], bool] | None = None,
     vouched: float = math.inf,
+    heard: float = math.inf,
 ) -> int | None:
     """Advance the alert by one evaluation; return the new level if it changed, else None.
 
@@ -92,12 +93,13 @@ def step(
     evidence is still near the threshold) renews the validity instead. While any input's data is unhealthy the level is
     never lowered: a gauge that died in a storm must not clear the warning.
 
-    vouched: until when the newest reading of every input vouches for it (inputs_news). A level is
-    lowered only while every input has reported within its period: no news is not good news. Windows
-    also fall when readings stop coming (a link down mid-storm), while an outbox backlog is still
-    arriving oldest first, or when a timer tick lands between the reading that leaves a window and
-    the one that replaces it, and none of these may clear a warning. The next current reading of
-    every input decides.
+    vouched, heard: until when the newest reading of every input vouches for it, and when the first
+    of those newest readings arrived (inputs_news). A level is lowered only while every input has
+    reported within its period, and only once every input has reported since the lower evidence
+    began: no news is not good news. Windows also fall when readings stop coming (a link down
+    mid-storm), while an outbox backlog is still arriving oldest first, and whenever the reading
+    that leaves a window goes before the one that replaces it arrives (a timer tick in between, late
+    or jittered readings). None of these may clear a warning; the next reading of every input decides.
     """
     pend = a.pending
     for lv in range(1, 5):
@@ -123,7 +125,7 @@ def step(
         return None
     if a.down_since is None:
         a.down_since = now
-    if not data_ok or not now < vouched:
+    if not data_ok or not now < vouched or heard < a.down_since:
         return None
     if now - a.entered < rule.min_time_s or now - a.down_since < rule.clear_for_s:
         return None

@@ -26,7 +26,7 @@ class Series:
     # fmt: off
     __slots__ = (
         "times", "values", "cum", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
-        "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan", "period",
+        "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan", "period", "heard",
         "gpos", "gate_never", "gate_inc", "gate_tv", "gate_until", "gate_ooo", "gate_epoch",
     )
     # fmt: on
@@ -45,6 +45,9 @@ class Series:
         self.trim_at = 256
         self.store = False  # keep readings only when some rule reads this series
         self.seen = -math.inf  # newest event time received (staleness)
+        # When (evaluation time) that newest reading arrived; -inf when it came from the store at
+        # start-up. A level falls only on evidence every input has confirmed since (lifecycle.py).
+        self.heard = -math.inf
         # The sensor's nominal reporting period: its newest reading vouches for it until seen + period
         # (lifecycle.inputs_news). Infinite when not declared.
         self.period = math.inf

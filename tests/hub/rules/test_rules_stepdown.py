@@ -169,3 +169,23 @@ def test_a_rule_whose_only_sensor_is_muted_keeps_its_level(tmp_path: Path) -> No
         assert not heavy(o), f"cleared {10 * k} s into the maintenance window"
     st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.0, T0 + 7300, 2)], T0 + 7300)
     assert heavy(o) == [(T0 + 7300, Level.NONE)]
+
+
+def test_jittered_readings_do_not_flap_the_level_between_ticks(tmp_path: Path) -> None:
+    """Real gauges are not punctual: here every other reading is 20 s early, the others 20 s late, and
+    each takes 15 s on the wire. The reading an hour old then leaves the window 15 s before its
+    replacement arrives, while the previous reading is only 40 s old. A tick in that gap must not
+    clear the warning: a level falls only on evidence every input has confirmed since it fell."""
+    eng = engine_for(tmp_path, BLUE_1H.replace(">= 35", ">= 35.5"), tick_s=10)
+    st = eng.initial_state()
+    out: list = []
+    tick = T0
+    for i in range(1, 181):  # 3 h of 0.6 mm a minute: 36 mm an hour, 35.4 without one reading
+        at = T0 + 60 * i + (-20 if i % 2 == 0 else 20)
+        while tick + 10 < at + 15:  # the hub's ticks until the reading arrives
+            tick += 10
+            st, o = eng.evaluate(st, (), tick)
+            out += o
+        st, o = eng.evaluate(st, [Reading("rg1", "rain_mm", 0.6, at, i)], at + 15)
+        out += o
+    assert [lv for _, lv in heavy(out)] == [Level.BLUE]
