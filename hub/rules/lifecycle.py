@@ -100,6 +100,7 @@ def step(
     mid-storm), while an outbox backlog is still arriving oldest first, and whenever the reading
     that leaves a window goes before the one that replaces it arrives (a timer tick in between, late
     or jittered readings). None of these may clear a warning; the next reading of every input decides.
+    `clear_for` counts only time in which the inputs could confirm the lower level: healthy and current.
     """
     pend = a.pending
     for lv in range(1, 5):
@@ -123,10 +124,15 @@ def step(
         a.down_since = None
         _set_state(a)
         return None
+    if not data_ok or not now < vouched:
+        # Nothing can confirm the lower level now, so it has not "held": clear_for starts again
+        # once the inputs are healthy and current (not from a dip first seen hours before).
+        a.down_since = None
+        return None
     if a.down_since is None:
         a.down_since = now
-    if not data_ok or not now < vouched or heard < a.down_since:
-        return None
+    if heard < a.down_since:
+        return None  # some input has not reported since the evidence fell
     if now - a.entered < rule.min_time_s or now - a.down_since < rule.clear_for_s:
         return None
     if rule.validity_s:

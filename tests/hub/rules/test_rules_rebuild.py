@@ -80,5 +80,6 @@ def test_a_restart_after_a_long_outage_lowers_nothing_until_the_gauges_report() 
         assert ticked == [], f"stepped down {10 * k} s after the restart, with no news"
     st2, after = play(fresh, rain("fs-hp02-rg1", [0.0] * 12, t0=now + 3600), st2)
     steps = [(t.at, t.from_level, t.to_level) for t in after if t.site == "fs-hp02"]
-    # clear_for (30 min) ran from the rebuild, when the evidence first fell: the first reading decides.
-    assert steps == [(now + 3600 + 300, Level.ORANGE, Level.BLUE)]
+    # clear_for (30 min) counts only time the gauge could confirm the lower level: from its first
+    # current reading, not from the rebuild that first saw the evidence fall.
+    assert steps == [(now + 3600 + 300 + 1800, Level.ORANGE, Level.BLUE)]

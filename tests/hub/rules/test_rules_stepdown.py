@@ -90,7 +90,11 @@ def test_every_gauge_of_a_group_must_report_before_the_level_falls(tmp_path: Pat
     st, out = eng.evaluate(st, [Reading(g, "rain_mm", 0.0, t, 2) for g in ("rg1", "rg2")], t)
     assert heavy(out) == []  # rg3 has said nothing since the sum fell
     st, out = eng.evaluate(st, [Reading("rg3", "rain_mm", 0.0, t + 30, 2)], t + 30)
-    assert heavy(out) == [(t + 30, Level.NONE)]
+    # Every gauge is current again, so the lower level can be confirmed from now on: rg1 and rg2
+    # reported before that, and their next readings decide.
+    assert heavy(out) == []
+    st, out = eng.evaluate(st, [Reading(g, "rain_mm", 0.0, t + 60, 3) for g in ("rg1", "rg2")], t + 60)
+    assert heavy(out) == [(t + 60, Level.NONE)]
 
 
 def test_a_muted_gauge_does_not_hold_the_level(tmp_path: Path) -> None:
