@@ -1,4 +1,4 @@
-"""Alert lifecycle of one rule at one site: hold time, escalation, hysteresis step-down, validity, ack."""
+"""Alert lifecycle of one rule at one site: hold time, escalation, step-down (hysteresis, news from its inputs), validity, ack."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ def inputs_news(
         if ser.seen > -math.inf:
             vouched = min(vouched, ser.seen + ser.period)
             heard = min(heard, ser.heard)
-    return ok, (vouched if unmuted or not rule.reads else -math.inf), heard
+    if rule.reads and not unmuted:
+        vouched = -math.inf  # every sensor it reads is muted: nothing can confirm a lower level
+    return ok, vouched, heard
 
 
 def step(

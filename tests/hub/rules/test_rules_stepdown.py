@@ -1,6 +1,7 @@
-"""Stepping down needs news: a level is lowered only while every input has reported within its period
-(hub/rules/lifecycle.py), so a link that drops mid-storm, a backlog arriving oldest first or a timer
-tick between two readings never clears a warning. The gauges here report every 60 s, as declared."""
+"""Stepping down needs news: a level is lowered only while every input has reported within its period,
+and once every input has reported since the evidence fell (hub/rules/lifecycle.py). So a link that
+drops mid-storm, a backlog arriving oldest first, or a tick between two readings (on time or
+jittered) never clears a warning. The gauges here report every 60 s, as declared."""
 
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ def steady_rain(
 
 
 def test_a_link_that_drops_mid_storm_does_not_clear_the_warning(tmp_path: Path) -> None:
-    """No stale check is configured, so before this rule the decaying 1 h sum cleared the warning a
-    minute after the gauge's link dropped, while it may still have been raining."""
+    """No stale check is configured, so before this rule the decaying 1 h sum cleared the warning 26
+    minutes after the gauge's link dropped, while it may still have been raining."""
     eng = engine_for(tmp_path, BLUE_1H, tick_s=10)
     st, out = steady_rain(eng, 1.0, 60)  # 1 h of 1 mm a minute
     assert heavy(out) == [(T0 + 35 * 60, Level.BLUE)]
