@@ -9,13 +9,14 @@ the instructions executed instead: the same on every run, and blind to the memor
 size runs in its own child process under callgrind, instrumented (`callgrind_control`) only for the
 measured rounds and counting only inside Engine.evaluate of the native build. The workload is
 bench.flatness's: the same per-site mix at every size (TILE), every window 1 h. Every size measures
-the same stretch of event time (`--hours`, after 8 rounds of warm-up), so each does the same work per
-site by construction: any difference per reading comes from the rule count.
+the same stretch of event time (`--hours`, after 8 rounds and one hour of warm-up), so each does the
+same work per site by construction: any difference per reading comes from the rule count.
 
 With `--cache`, callgrind also simulates this machine's data caches (48 KiB L1d, 12-way; 2 MiB L2
 per core, 16-way, as its last level) and the figures include misses per reading: where the time per
 reading grows with the rule count while the instructions do not, this shows the memory behind it.
-Simulation makes each run about 3x slower.
+The last warm-up hour already runs simulated, so the caches hold what a running hub's would and the
+misses counted are the steady state's. Simulation makes each run about 3x slower.
 """
 
 from __future__ import annotations
@@ -40,22 +41,29 @@ EVALUATE = "CPyPy_engine___Engine___evaluate"  # mypyc's entry point for Engine.
 CACHES = ("--cache-sim=yes", "--D1=49152,12,64", "--LL=2097152,16,64")  # lscpu on this machine
 
 
-def child(rules: int, hours: int, batch: int) -> None:
+def child(rules: int, hours: int, batch: int, cache: bool) -> None:
     """Runs under callgrind: warm up uninstrumented, then count the measured rounds' evaluate() calls."""
     if engine_status().mode != "native":
         raise SystemExit("bench.instructions counts the native engine: run `make native` first")
     n_sites = rules // RULES_PER_SITE
     engine = build(n_sites, "1h")
     state = engine.initial_state()
-    rounds = list(stream(n_sites, WARM + hours * ROUNDS_PER_HOUR, tile=TILE))
+    warm = WARM + ROUNDS_PER_HOUR
+    rounds = list(stream(n_sites, warm + hours * ROUNDS_PER_HOUR, tile=TILE))
+    pid = str(os.getpid())
     run(engine, state, rounds[:WARM], batch)
-    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+    if cache:
+        # The simulated caches start empty when instrumentation starts: the last warm-up hour runs
+        # under it and its counts are then zeroed, so the misses counted are the steady state's and
+        # not the first touch of every object (at 100 rules that first touch was most of them).
+        subprocess.run(["callgrind_control", "-i", "on", pid], check=True, stdout=subprocess.DEVNULL)
+    run(engine, state, rounds[WARM:warm], batch, collect=False)
+    subprocess.run(["callgrind_control", "-i", "on", pid], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["callgrind_control", "-z", pid], check=True, stdout=subprocess.DEVNULL)
     # collect=False: no gc.collect() inside the counted span; run() keeps the collector off while feeding.
-    run(engine, state, rounds[WARM:], batch, collect=False)
-    subprocess.run(
-        ["callgrind_control", "-i", "off", str(os.getpid())], check=True, stdout=subprocess.DEVNULL
-    )
-    print(json.dumps({"readings": sum(len(r) for r in rounds[WARM:])}))
+    run(engine, state, rounds[warm:], batch, collect=False)
+    subprocess.run(["callgrind_control", "-i", "off", pid], check=True, stdout=subprocess.DEVNULL)
+    print(json.dumps({"readings": sum(len(r) for r in rounds[warm:])}))
 
 
 def count(rules: int, hours: int, batch: int, cache: bool = False) -> tuple[float, float | None]:
@@ -82,6 +90,7 @@ def count(rules: int, hours: int, batch: int, cache: bool = False) -> tuple[floa
             str(hours),
             "--batch",
             str(batch),
+            *(["--cache"] if cache else []),
         ]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child is not None:
-        child(a.child, a.hours, a.batch)
+        child(a.child, a.hours, a.batch, a.cache)
         return 0
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("bench.instructions needs valgrind (apt install valgrind)", file=sys.stderr)
