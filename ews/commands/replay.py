@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import logging
-import statistics
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from edge.wire import Reading
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Transition
+from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.ruleset import RuleError, RuleSet, Sensor
 
 log = logging.getLogger(__name__)
@@ -60,19 +60,6 @@ def read_csv(path: Path, errors: list[str]) -> Iterator[Reading]:
                 errors.append(f"{path}:{n}: {exc}")
 
 
-def median_gaps(readings: list[Reading]) -> dict[tuple[str, str], float | None]:
-    """(sensor, quantity) -> the median gap between its readings in the record (None: one reading)."""
-    times: dict[tuple[str, str], list[float]] = {}
-    for r in readings:
-        times.setdefault((r.sensor, r.quantity), []).append(r.time)
-    out: dict[tuple[str, str], float | None] = {}
-    for key, ts in times.items():
-        ts.sort()
-        gaps = [b - a for a, b in zip(ts, ts[1:], strict=False) if b > a]
-        out[key] = statistics.median(gaps) if gaps else None
-    return out
-
-
 def infer_sensors(rs: RuleSet, gaps: dict[tuple[str, str], float | None]) -> list[Sensor]:
     """Undeclared sensors: site = the longest site id the sensor id starts with; period = median gap."""
     out = []
@@ -84,19 +71,6 @@ def infer_sensors(rs: RuleSet, gaps: dict[tuple[str, str], float | None]) -> lis
             log.warning("replay sensor skipped sensor=%s reason=no site id is a prefix of it", sid)
             continue
         out.append(Sensor(sid, site, q, gap if gap is not None else 3600.0, declared=False))
-    return out
-
-
-def slow_sensors(rs: RuleSet, gaps: dict[tuple[str, str], float | None]) -> list[tuple[str, float, float]]:
-    """Declared sensors whose record reports far less often than their period_s says: (sensor, period,
-    median gap). A level falls only while every input has reported within its period, and staleness
-    counts in periods, so with such a period the replay (and the hub) holds levels longer than meant
-    and calls the sensor stale."""
-    out = []
-    for (sid, _q), gap in gaps.items():
-        sensor = rs.sensors.get(sid)
-        if sensor is not None and sensor.declared and gap is not None and gap > 1.5 * sensor.period_s:
-            out.append((sid, sensor.period_s, gap))
     return out
 
 
@@ -126,13 +100,7 @@ def run(rules: list[Path], csv_path: Path, out: TextIO) -> tuple[int, int, list[
     if extra:
         rs = load_ruleset(rules, extra_sensors=extra)
     for sid, period, gap in slow_sensors(rs, gaps):
-        log.warning(
-            "replay sensor period too short sensor=%s period_s=%g median_gap_s=%g: levels are held "
-            "longer than meant and staleness fires; declare the real period",
-            sid,
-            period,
-            gap,
-        )
+        log.warning("replay %s", slow_warning(sid, period, gap))
     engine = Engine(rs)
     state = engine.initial_state()
     count = 0
