@@ -169,11 +169,7 @@ class Hub:
             return False
         old_ruleset, self.ruleset = self.ruleset, ruleset
         engine = Engine(ruleset)
-        state = engine.initial_state()
-        state, transitions = engine.evaluate(state, self._history(engine), self.clock())
-        self.pipeline.swap_engine(engine, state, self._sensor_sites())
-        if self.dispatcher is not None and transitions:
-            self.dispatcher.submit(transitions)  # delivery state keeps people from being told twice
+        self.pipeline.swap_engine(engine, self._history(engine), self._sensor_sites())
         if self.feeds is not None:
             self.feeds.set_points(self._points())
         log.info(

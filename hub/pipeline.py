@@ -14,6 +14,8 @@ from edge.wire import Batch, Reading
 from hub.dedupe import Deduper
 from hub.influx import line
 from hub.rules.model import Transition
+from hub.rules.periods import median_gaps, slow_sensors, slow_warning
+from hub.rules.restart import held_readings, told_levels
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,30 @@ class Pipeline:
         self._unknown_logged: set[str] = set()
         self.last_decision = 0.0
 
-    def swap_engine(self, engine: Any, state: Any, sensor_sites: dict[str, str]) -> None:
-        """Replace the rule set (SIGHUP) with an engine whose windows were already rebuilt."""
+    def swap_engine(self, engine: Any, history: list[Reading], sensor_sites: dict[str, str]) -> int:
+        """Replace the rule set (SIGHUP). The new engine starts where the running one stands: the levels
+        people were told, windows rebuilt from stored `history` plus every reading the running engine
+        holds (the store may not have written the newest; those that came in while the history was
+        read are among them). Starting from level 0 instead, an alert whose evidence sat in its
+        hysteresis band or clear_for time stepped down (or was never cleared) on a reload. Returns
+        the number of readings the new windows were rebuilt from."""
         with self.lock:
+            levels = told_levels(self.engine.rules, self.state)
+            gone = sorted(k for k in levels if k not in engine.index)
+            readings = [*history, *held_readings(self.state)]
+            state, transitions = self._rebuilt(engine, engine.initial_state(), readings, levels, "reload")
             self.engine, self.state, self.sensor_sites = engine, state, sensor_sites
+        for site, rule in gone:
+            self.counts["alert_rule_gone"] += 1
+            log.warning(
+                "rules reload: alert left standing, its rule is gone site=%s rule=%s level=%s: "
+                "close it by hand once the danger is over",
+                site,
+                rule,
+                levels[(site, rule)][0].label,
+            )
+        self._submit(transitions)
+        return len(readings)
 
     def site_of(self, sensor: str) -> str:
         """The sensor's site from the rule set; feed sensors are named `{feed}@{site}`."""
@@ -157,13 +179,32 @@ class Pipeline:
         engine ignores readings it has seen, so broker redeliveries after the restart do not count twice)."""
         history = list(readings)
         with self.lock:
-            if levels:
-                self.state = self.engine.restore(self.state, levels)
-            self.state, transitions = self.engine.rebuild(self.state, history, self.clock())
+            self.state, transitions = self._rebuilt(self.engine, self.state, history, levels, "start-up")
+        self._submit(transitions)
+        return len(history)
+
+    def _rebuilt(
+        self,
+        engine: Any,
+        state: Any,
+        history: list[Reading],
+        levels: dict[tuple[str, str], tuple[Any, float]] | None,
+        when: str,
+    ) -> tuple[Any, list[Transition]]:
+        if levels:
+            state = engine.restore(state, levels)
+        state, transitions = engine.rebuild(state, history, self.clock())
+        # The history shows each sensor's real reporting interval: say which declared periods it
+        # contradicts (such a period holds levels and flags the sensor stale; rules.md, Step-down).
+        for sid, period, gap in slow_sensors(engine.ruleset, median_gaps(history)):
+            self.counts["period_too_short"] += 1
+            log.warning("%s %s", when, slow_warning(sid, period, gap))
+        return state, transitions
+
+    def _submit(self, transitions: list[Transition]) -> None:
         if transitions:
             self.counts["transitions"] += len(transitions)
             self.dispatcher.submit(transitions)
-        return len(history)
 
     def _unknown(self, r: Reading, origin: str) -> None:
         self.counts["unknown_sensor"] += 1

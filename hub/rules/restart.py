@@ -1,9 +1,10 @@
-"""Hub start-up for the engine: how much history its windows need, and the alert levels put back before a rebuild."""
+"""Hub start-up and rule reloads for the engine: the history its windows need, and the levels and readings a new engine starts from."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from edge.wire import Reading
 from hub.rules.health import HealthPlan
 from hub.rules.model import AlertState, Level
 from hub.rules.ruleset import Rule, RuleSet
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from hub.rules.state import EngineState
 
 SeriesKey = tuple[str, str]
+LEVELS: Final = tuple(Level)  # by value, as in emit.py
 
 
 def history_needed(ruleset: RuleSet, health: HealthPlan) -> dict[SeriesKey, float]:
@@ -49,3 +51,23 @@ def restore(
             a.live = True
     state.health_epoch += 1  # levels changed outside evaluate(): no guard or gate built before stands
     return state
+
+
+def told_levels(rules: list[Rule], state: EngineState) -> dict[tuple[str, str], tuple[Level, float]]:
+    """(site, rule) -> (the level people were last told, when the rule's level was entered), for every
+    rule above green: what an engine for a reloaded rule set restores (restore above)."""
+    out = {}
+    for rule, a in zip(rules, state.alerts, strict=True):
+        if a.emitted:
+            out[(rule.site, rule.id)] = (LEVELS[a.emitted], a.entered)
+    return out
+
+
+def held_readings(state: EngineState) -> list[Reading]:
+    """Every reading the windows hold, as readings: with stored history, what an engine for a reloaded
+    rule set starts from. It includes the newest, which the store may not have written yet."""
+    out = []
+    for (sensor, quantity), ser in state.series.items():
+        for t, v in zip(ser.times, ser.values, strict=True):
+            out.append(Reading(sensor, quantity, v, t))
+    return out
