@@ -64,10 +64,15 @@ def told_levels(rules: list[Rule], state: EngineState) -> dict[tuple[str, str], 
 
 
 def held_readings(state: EngineState) -> list[Reading]:
-    """Every reading the windows hold, as readings: with stored history, what an engine for a reloaded
-    rule set starts from. It includes the newest, which the store may not have written yet."""
+    """Every reading the windows and forecasts hold, as readings: with stored history, what an engine
+    for a reloaded rule set starts from. It includes the newest, which the store may not have written
+    yet, and the forecasts (the stored history has none; without them a forecast rule fell until the
+    feed's next poll, up to an hour later)."""
     out = []
     for (sensor, quantity), ser in state.series.items():
         for t, v in zip(ser.times, ser.values, strict=True):
             out.append(Reading(sensor, quantity, v, t))
+    for (site, quantity), fc in state.forecasts.items():
+        for valid, (issued, v) in fc.by_valid.items():  # the engine keys forecasts by the part after "@"
+            out.append(Reading(f"reload@{site}", quantity, v, valid, source="forecast", issued=issued))
     return out

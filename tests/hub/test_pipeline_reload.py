@@ -33,6 +33,11 @@ GAUGE6 = """  - id: gauge6
     inputs: {rain: {sensor: rg1}}
     levels: {blue: "sum(rain, 6h) >= 70"}
 """
+FORECAST = """  - id: fcst
+    sites: [s1]
+    inputs: {fc: {forecast: rain_mm}}
+    levels: {blue: "forecast_sum(fc, 3h) >= 10"}
+"""
 
 
 class Dispatcher:
@@ -108,6 +113,25 @@ def test_a_reload_in_the_hysteresis_band_keeps_the_level_and_every_reading(tmp_p
     rain(p, clock, [0.4] * 20, 81)
     assert [(t.from_level, t.to_level) for t in d.got] == [(Level.YELLOW, Level.BLUE)]
     assert d.got[0].at > T0 + 60 * 90
+
+
+def test_a_reload_keeps_the_forecasts(tmp_path: Path) -> None:
+    """The stored history holds no forecasts and the feed polls hourly: before, the reloaded engine
+    had none, and a forecast warning cleared on the reload and came back at the next poll."""
+    clock = Clock()
+    p, d = pipeline(engine(tmp_path, FORECAST, "a.yaml"), clock)
+    clock.now = T0 + 60
+    hours = [T0 + 3600 * h for h in (1, 2, 3)]
+    fc = tuple(
+        Reading("qx@s1", "rain_mm", 6.0, t, h, source="forecast", issued=T0) for h, t in enumerate(hours)
+    )
+    p.handle_batch(Batch("feed-qx", fc))
+    assert [t.to_level for t in d.got] == [Level.BLUE]
+    clock.now = T0 + 600
+    p.swap_engine(engine(tmp_path, FORECAST, "b.yaml"), [], p.sensor_sites)
+    p.tick()
+    assert [t.to_level for t in d.got] == [Level.BLUE]  # nothing new: no clear, no repeat
+    assert p.state.alerts[p.engine.index[("s1", "fcst")]].level == Level.BLUE
 
 
 def test_a_reload_that_drops_a_firing_rule_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
