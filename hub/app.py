@@ -18,7 +18,7 @@ from hub.config import HubConfig
 from hub.feeds.base import FeedEvent
 from hub.feeds.registry import build_feed
 from hub.feeds.runner import FeedRunner, mqtt_publisher
-from hub.history import load_history
+from hub.history import load_forecasts, load_history
 from hub.influx import InfluxClient, InfluxError, line
 from hub.ingest import Ingest
 from hub.pipeline import Pipeline
@@ -26,6 +26,7 @@ from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
 from hub.rules.native import status as engine_status
+from hub.rules.restart import forecasts_needed
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ class Hub:
     def _history(self, engine: Engine) -> list[Any]:
         assert self.pipeline is not None
         try:
-            history = load_history(self.client, engine.history_needed(), self.clock())
+            now = self.clock()
+            history = load_history(self.client, engine.history_needed(), now)
+            history += load_forecasts(self.client, forecasts_needed(engine.ruleset), now)
         except InfluxError as exc:
             log.error("window rebuild skipped: influx unavailable error=%s", exc)
             return []

@@ -1,4 +1,4 @@
-"""Read back recent readings from InfluxDB so the engine can rebuild its windows at hub start-up."""
+"""Read back recent readings and standing forecasts from InfluxDB so the engine can rebuild its windows at hub start-up."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from edge.wire import Reading
 from hub.influx import InfluxClient
 
 log = logging.getLogger(__name__)
+
+# Feeds forecast up to a few days ahead; no rule sums further (forecast_sum's horizon is in hours).
+FORECAST_AHEAD_S = 7 * 86400.0
 
 
 def _epoch(value: object) -> float:
@@ -27,33 +30,65 @@ def load_history(client: InfluxClient, needed: dict[tuple[str, str], float], now
         sensors[quantity].add(sensor)
     out: list[Reading] = []
     for quantity, seconds in longest.items():
-        start_ns = int((now - seconds) * 1e9)
-        end_ns = int(now * 1e9)
         q = (
-            f'SELECT "value", "seq" FROM "{quantity}" WHERE time > {start_ns} AND time <= {end_ns} '
+            f'SELECT "value", "seq" FROM "{quantity}" WHERE {_span(now - seconds, now)} '
             f'GROUP BY "sensor", "source", "quality", "issued"'
         )
-        for series in client.query(q):
-            tags = series.get("tags", {})
-            sensor = tags.get("sensor", "")
-            if sensor not in sensors[quantity]:
-                continue
-            issued = _epoch(tags["issued"]) if tags.get("issued") else None
-            for t, value, seq in series["values"]:
-                if value is None:
-                    continue
-                out.append(
-                    Reading(
-                        sensor,
-                        quantity,
-                        float(value),
-                        _epoch(t),
-                        int(seq or 0),
-                        tags.get("quality") or "good",
-                        tags.get("source") or "sensor",
-                        issued,
-                    )
-                )
+        out += _readings(client, q, quantity, sensors[quantity])
     out.sort(key=lambda r: r.time)
     log.info("history loaded readings=%d quantities=%d", len(out), len(longest))
+    return out
+
+
+def load_forecasts(
+    client: InfluxClient, needed: set[tuple[str, str]], now: float, ahead_s: float = FORECAST_AHEAD_S
+) -> list[Reading]:
+    """The stored forecasts valid after `now` for each (site, quantity) a rule reads: feeds publish them
+    as sensor "{feed}@{site}". Without them a forecast rule fell at start-up until the feed's first
+    poll answered, and for as long as the feed was down."""
+    sites: dict[str, set[str]] = defaultdict(set)
+    for site, quantity in needed:
+        sites[quantity].add(site)
+    out: list[Reading] = []
+    for quantity, wanted in sites.items():
+        q = (
+            f'SELECT "value", "seq" FROM "{quantity}" WHERE "source" = \'forecast\' AND '
+            f'{_span(now, now + ahead_s)} GROUP BY "sensor", "source", "quality", "issued"'
+        )
+        out += _readings(client, q, quantity, wanted, by_site=True)
+    log.info("forecasts loaded readings=%d quantities=%d", len(out), len(sites))
+    return out
+
+
+def _span(start: float, end: float) -> str:
+    return f"time > {int(start * 1e9)} AND time <= {int(end * 1e9)}"
+
+
+def _readings(
+    client: InfluxClient, q: str, quantity: str, keep: set[str], by_site: bool = False
+) -> list[Reading]:
+    """The query's points as readings, of the sensors in `keep` (by_site: of "{feed}@{site}" with the
+    site in `keep`)."""
+    out: list[Reading] = []
+    for series in client.query(q):
+        tags = series.get("tags", {})
+        sensor = tags.get("sensor", "")
+        if (sensor.rpartition("@")[2] if by_site else sensor) not in keep:
+            continue
+        issued = _epoch(tags["issued"]) if tags.get("issued") else None
+        for t, value, seq in series["values"]:
+            if value is None:
+                continue
+            out.append(
+                Reading(
+                    sensor,
+                    quantity,
+                    float(value),
+                    _epoch(t),
+                    int(seq or 0),
+                    tags.get("quality") or "good",
+                    tags.get("source") or "sensor",
+                    issued,
+                )
+            )
     return out

@@ -66,8 +66,8 @@ def told_levels(rules: list[Rule], state: EngineState) -> dict[tuple[str, str], 
 def held_readings(state: EngineState) -> list[Reading]:
     """Every reading the windows and forecasts hold, as readings: with stored history, what an engine
     for a reloaded rule set starts from. It includes the newest, which the store may not have written
-    yet, and the forecasts (the stored history has none; without them a forecast rule fell until the
-    feed's next poll, up to an hour later)."""
+    yet. Before the forecasts were among them (and before start-up read them back from the store), a
+    forecast rule fell on a reload until the feed's next poll, up to an hour later."""
     out = []
     for (sensor, quantity), ser in state.series.items():
         for t, v in zip(ser.times, ser.values, strict=True):
@@ -76,3 +76,8 @@ def held_readings(state: EngineState) -> list[Reading]:
         for valid, (issued, v) in fc.by_valid.items():  # the engine keys forecasts by the part after "@"
             out.append(Reading(f"reload@{site}", quantity, v, valid, source="forecast", issued=issued))
     return out
+
+
+def forecasts_needed(ruleset: RuleSet) -> set[tuple[str, str]]:
+    """(site, quantity) of every forecast a rule reads: loaded from the store at start-up too."""
+    return {spec.key for spec in ruleset.plan.slots if spec.kind == "forecast"}

@@ -1,15 +1,26 @@
-"""Restart mid-storm against real influxd: windows rebuilt from the store forget no rain, and the
-rebuild emits no alert that was already sent (issue #3, "Restart")."""
+"""Restart mid-storm against real influxd: windows rebuilt from the store forget no rain nor the
+forecasts still ahead, and the rebuild emits no alert that was already sent (issue #3, "Restart")."""
 
 from __future__ import annotations
 
-from hub.history import load_history
+from pathlib import Path
+
+from edge.wire import Reading
+from hub.history import load_forecasts, load_history
 from hub.influx import InfluxClient, InfluxConfig, line
+from hub.pipeline import reading_line
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
+from hub.rules.restart import forecasts_needed
 
-from .helpers import DEPLOY, play, rain
+from .helpers import DEPLOY, T0, engine_for, play, rain
+
+FORECAST = """  - id: fcst
+    sites: [s1]
+    inputs: {fc: {forecast: rain_mm}}
+    levels: {blue: "forecast_sum(fc, 3h) >= 10"}
+"""
 
 
 def test_restart_mid_storm_rebuilds_windows_from_influxd(influx_db: tuple[str, str]) -> None:
@@ -44,3 +55,39 @@ def test_restart_mid_storm_rebuilds_windows_from_influxd(influx_db: tuple[str, s
     for w_live, w_new in zip(st.series[key].windows, st2.series[key].windows, strict=True):
         assert abs(w_new.sum(now) - w_live.sum(now)) < 1e-9, w_live.length
     assert st2.alerts[fresh.index[("fs-hp02", "flash-flood-critical-rain")]].level == Level.RED
+
+
+def test_restart_keeps_the_forecasts_still_ahead(influx_db: tuple[str, str], tmp_path: Path) -> None:
+    """A forecast warning stands through a restart while the feed is down: the hub reads the stored
+    forecasts still ahead back from influxd. Before, the rebuilt engine had none, and the forecast
+    rule cleared at start-up."""
+    url, db = influx_db
+    client = InfluxClient(InfluxConfig(url=url, database=db))
+    client.create_database()
+    eng = engine_for(tmp_path, FORECAST)
+    now = T0 + 600
+    ahead = [
+        Reading("qx@s1", "rain_mm", 4.0, T0 + 3600 * h, h, source="forecast", issued=T0) for h in (1, 2, 3)
+    ]
+    stored = [
+        *ahead,
+        Reading("qx@s1", "rain_mm", 9.0, T0, 0, source="forecast", issued=T0 - 3600),  # valid before now
+        Reading("qx@s2", "rain_mm", 9.0, T0 + 3600, 1, source="forecast", issued=T0),  # no rule reads s2's
+    ]
+    client.write(reading_line(r, "feed-qx", r.sensor.rpartition("@")[2]) for r in stored)
+    st, sent = eng.evaluate(eng.initial_state(), ahead, now)
+    assert [t.to_level for t in sent] == [Level.BLUE]  # 12 mm in the next 3 h
+
+    fresh = engine_for(tmp_path, FORECAST)
+    got = load_forecasts(client, forecasts_needed(fresh.ruleset), now)
+    assert sorted(got) == sorted(ahead)
+    st2 = fresh.restore(fresh.initial_state(), {(t.site, t.rule): (t.to_level, t.at) for t in sent})
+    st2, out = fresh.rebuild(st2, got, now + 60)
+    assert out == []
+    assert st2.alerts[fresh.index[("s1", "fcst")]].level == Level.BLUE
+    _, without = fresh.rebuild(
+        fresh.restore(fresh.initial_state(), {(t.site, t.rule): (t.to_level, t.at) for t in sent}),
+        [],
+        now + 60,
+    )
+    assert [t.to_level for t in without] == [Level.NONE]  # what start-up did before
