@@ -116,7 +116,8 @@ class Hub:
         return [(sid, s.lat, s.lon) for sid, s in self.ruleset.sites.items() if s.lat is not None]
 
     def _history(self, engine: Engine) -> list[Any]:
-        assert self.pipeline is not None
+        """The stored readings and forecasts the engine's windows need; the pipeline keeps those its
+        partition owns."""
         try:
             now = self.clock()
             history = load_history(self.client, engine.history_needed(), now)
@@ -124,7 +125,7 @@ class Hub:
         except InfluxError as exc:
             log.error("window rebuild skipped: influx unavailable error=%s", exc)
             return []
-        return [r for r in history if self.pipeline.owns(r.sensor)]
+        return history
 
     def _start_feeds(self) -> None:
         if not self.cfg.feeds:

@@ -108,9 +108,10 @@ class Pipeline:
         with self.lock:
             levels = told_levels(self.engine.rules, self.state)
             gone = sorted(k for k in levels if k not in engine.index)
-            readings = [*history, *held_readings(self.state)]
+            self.sensor_sites = sensor_sites  # what this partition owns, by the new files' sites
+            readings = [*self._owned(history), *held_readings(self.state)]
             state, transitions = self._rebuilt(engine, engine.initial_state(), readings, levels, "reload")
-            self.engine, self.state, self.sensor_sites = engine, state, sensor_sites
+            self.engine, self.state = engine, state
         for site, rule in gone:
             self.counts["alert_rule_gone"] += 1
             log.warning(
@@ -177,11 +178,14 @@ class Pipeline:
         """Start-up: put back the alert levels people were told before the restart, then rebuild the
         windows from stored history and evaluate once now. Only real changes since then come out (the
         engine ignores readings it has seen, so broker redeliveries after the restart do not count twice)."""
-        history = list(readings)
+        history = self._owned(readings)
         with self.lock:
             self.state, transitions = self._rebuilt(self.engine, self.state, history, levels, "start-up")
         self._submit(transitions)
         return len(history)
+
+    def _owned(self, readings: Iterable[Reading]) -> list[Reading]:
+        return [r for r in readings if self.owns(r.sensor)]
 
     def _rebuilt(
         self,

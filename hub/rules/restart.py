@@ -55,7 +55,7 @@ def restore(
 
 def told_levels(rules: list[Rule], state: EngineState) -> dict[tuple[str, str], tuple[Level, float]]:
     """(site, rule) -> (the level people were last told, when the rule's level was entered), for every
-    rule above green: what an engine for a reloaded rule set restores (restore above)."""
+    rule at a warning level: what an engine for a reloaded rule set restores (restore above)."""
     out = {}
     for rule, a in zip(rules, state.alerts, strict=True):
         if a.emitted:

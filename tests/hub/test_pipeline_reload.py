@@ -56,16 +56,19 @@ class Clock:
         return self.now
 
 
-def engine(tmp_path: Path, rules: str, name: str) -> Engine:
+def engine(tmp_path: Path, rules: str, name: str, sites: str = SITES) -> Engine:
     path = tmp_path / name
-    path.write_text(SITES + "\nrules:\n" + rules, encoding="utf-8")
+    path.write_text(sites + "\nrules:\n" + rules, encoding="utf-8")
     return Engine(load_ruleset([path]), tick_s=10)
 
 
-def pipeline(eng: Engine, clock: Clock) -> tuple[Pipeline, Dispatcher]:
-    sites = {sid: s.site for sid, s in eng.ruleset.sensors.items()}
+def sensor_sites(eng: Engine) -> dict[str, str]:
+    return {sid: s.site for sid, s in eng.ruleset.sensors.items()}
+
+
+def pipeline(eng: Engine, clock: Clock, **kw: object) -> tuple[Pipeline, Dispatcher]:
     d = Dispatcher()
-    return Pipeline(eng, sites, None, d, clock), d
+    return Pipeline(eng, sensor_sites(eng), None, d, clock, **kw), d  # type: ignore[arg-type]
 
 
 def rain(p: Pipeline, clock: Clock, mm: list[float], start: int) -> None:
@@ -132,6 +135,23 @@ def test_a_reload_keeps_the_forecasts(tmp_path: Path) -> None:
     p.tick()
     assert [t.to_level for t in d.got] == [Level.BLUE]  # nothing new: no clear, no repeat
     assert p.state.alerts[p.engine.index[("s1", "fcst")]].level == Level.BLUE
+
+
+def test_a_partitioned_hub_rebuilds_a_sensor_the_new_files_add(tmp_path: Path) -> None:
+    """A hub that decides s1 only, and stores no site-less readings: the new files add gauge rg4 at s1.
+    Its stored history is this hub's, by the new files' sites; by the old ones it had no site, and
+    the reload dropped it (its 1 h sum started from nothing)."""
+    clock = Clock()
+    p, _ = pipeline(engine(tmp_path, HEAVY, "a.yaml"), clock, sites=frozenset({"s1"}), store_unassigned=False)
+    clock.now = T0 + 3600
+    history = [Reading("rg4", "rain_mm", 2.0, T0 + 60 * m) for m in range(1, 61)]
+    with_rg4 = SITES.replace(
+        "  - {id: rg9,", "  - {id: rg4, site: s1, quantity: rain_mm, period_s: 60}\n  - {id: rg9,"
+    )
+    new = engine(tmp_path, HEAVY.replace("sensor: rg1", "sensor: rg4"), "b.yaml", with_rg4)
+    p.swap_engine(new, history, sensor_sites(new))
+    assert p.state.series[("rg4", "rain_mm")].windows[0].sum(clock.now) == pytest.approx(120.0)
+    assert heavy_level(p) == Level.RED
 
 
 def test_a_reload_that_drops_a_firing_rule_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
