@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from hub.config import HubConfig
 from hub.feeds.base import FeedEvent
 from hub.feeds.registry import build_feed
 from hub.feeds.runner import FeedRunner, mqtt_publisher
-from hub.history import load_forecasts, load_history
+from hub.history import load_forecasts, load_history, load_maintenance
 from hub.influx import InfluxClient, InfluxError, line
 from hub.ingest import Ingest
 from hub.pipeline import Pipeline
@@ -85,6 +86,7 @@ class Hub:
             log.error("influx unavailable at start url=%s error=%s", self.cfg.influx.url, exc)
         self.store.start()
         self.dispatcher.start()
+        self._reopen_maintenance()
         if self.cfg.rebuild_on_start:
             levels = {
                 (a.site, a.rule): (Level(a.level), a.level_since)
@@ -108,6 +110,18 @@ class Hub:
         self._ticker.start()
         self._inbound = threading.Thread(target=self._inbound_loop, name="hub-inbound-sms", daemon=True)
         self._inbound.start()
+
+    def _reopen_maintenance(self) -> None:
+        """Sensor maintenance windows still open survive a restart: they are read back from the store."""
+        assert self.pipeline is not None
+        try:
+            windows = load_maintenance(self.client, self.clock())
+        except InfluxError as exc:
+            log.error("maintenance windows not read back: influx unavailable error=%s", exc)
+            return
+        for sensor, until, who in windows:
+            if self.pipeline.owns(sensor):
+                self.pipeline.maintain(sensor, until, who, record=False)
 
     def _sensor_sites(self) -> dict[str, str]:
         return {sid: s.site for sid, s in self.ruleset.sensors.items()}
@@ -190,8 +204,26 @@ class Hub:
         return ticking and self.ingest is not None and self.ingest.client is not None
 
     def _on_command(self, verb: str, doc: dict[str, Any]) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.handle_command(verb, doc, str(doc.get("who", "")), self.clock())
+        who = str(doc.get("who", ""))
+        if verb == "silence" and "sensor" in doc:
+            # A sensor's maintenance window keeps its readings out of the rules (the pipeline and the
+            # engine); a site or rule silence mutes people (the dispatcher).
+            self._maintenance_command(doc, who)
+        elif self.dispatcher is not None:
+            self.dispatcher.handle_command(verb, doc, who, self.clock())
+
+    def _maintenance_command(self, doc: dict[str, Any], who: str) -> None:
+        assert self.pipeline is not None
+        sensor = doc.get("sensor")
+        try:
+            minutes = float(doc.get("minutes", 60))
+        except (TypeError, ValueError):
+            minutes = math.nan
+        if not isinstance(sensor, str) or sensor not in self.ruleset.sensors or not math.isfinite(minutes):
+            log.warning("maintenance command refused who=%s: bad sensor or minutes in %.120r", who, doc)
+            return
+        if self.pipeline.owns(sensor):
+            self.pipeline.maintain(sensor, self.clock() + minutes * 60, who)
 
     def _inbound_loop(self) -> None:
         """Read SMS replies from every channel that receives them (the GSM modem) into the dispatcher.

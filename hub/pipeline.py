@@ -16,8 +16,13 @@ from hub.influx import line
 from hub.rules.model import Transition
 from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.restart import held_readings, told_levels
+from hub.rules.silences import Silence
 
 log = logging.getLogger(__name__)
+
+# The quality a reading is stored with when it came in during its sensor's maintenance window: the
+# engine leaves such readings out, live and in every rebuild from the store.
+MAINTENANCE = "maintenance"
 
 
 class TransitionSink(Protocol):
@@ -97,6 +102,7 @@ class Pipeline:
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
         self.last_decision = 0.0
+        self.maintenance: dict[str, tuple[float, str]] = {}  # sensor -> (end of its window, who opened it)
 
     def swap_engine(self, engine: Any, history: list[Reading], sensor_sites: dict[str, str]) -> int:
         """Replace the rule set (SIGHUP). The new engine starts where the running one stands: the levels
@@ -124,6 +130,26 @@ class Pipeline:
         self._submit(transitions)
         return len(readings)
 
+    def maintain(self, sensor: str, until: float, who: str, record: bool = True) -> None:
+        """Open, move the end of, or (until <= now) close a maintenance window on one sensor (hub
+        clock). Its readings are stored with quality `maintenance` and stay out of the rules, now and
+        in every rebuild from the store: the technician may be tipping the bucket to test it, and a
+        silenced rule would not stop test rain from raising the site's other rules, now or later in
+        the 72 h sums. Its health alerts are not emitted. With `record`, the window is written to the
+        store as a `maintenance` point, which start-up reads back (hub/history.py)."""
+        now = self.clock()
+        with self.lock:
+            if until > now:
+                self.maintenance[sensor] = (until, who)
+                self.state = self.engine.silence(self.state, _window(sensor, now, until, who), now)
+            else:
+                self.maintenance.pop(sensor, None)
+                self.state = self.engine.unsilence(self.state, _window(sensor, now, now, who).id, now)
+        if record and self.store is not None:
+            tags = {"sensor": sensor, "site": self.site_of(sensor)}
+            self.store.put([line("maintenance", tags, {"until": max(until, now), "who": who}, now)])
+        log.warning("sensor maintenance sensor=%s until=%s who=%s", sensor, iso(max(until, now)), who)
+
     def site_of(self, sensor: str) -> str:
         """The sensor's site from the rule set; feed sensors are named `{feed}@{site}`."""
         site = self.sensor_sites.get(sensor)
@@ -140,6 +166,7 @@ class Pipeline:
     def handle_batch(self, batch: Batch) -> list[Transition]:
         fresh: list[Reading] = []
         lines: list[str] = []
+        now = self.clock()
         for r in batch.readings:
             if not self.owns(r.sensor):
                 self.counts["not_owned"] += 1
@@ -150,6 +177,9 @@ class Pipeline:
             site = self.site_of(r.sensor)
             if not site and r.source != "health":
                 self._unknown(r, batch.origin)
+            if self.maintenance and r.sensor in self.maintenance and now < self.maintenance[r.sensor][0]:
+                r = r._replace(quality=MAINTENANCE)
+                self.counts["maintenance"] += 1
             fresh.append(r)
             lines.append(self.lines(r, batch.origin, site))
         if not fresh:
@@ -195,9 +225,13 @@ class Pipeline:
         levels: dict[tuple[str, str], tuple[Any, float]] | None,
         when: str,
     ) -> tuple[Any, list[Transition]]:
+        now = self.clock()
+        for sensor, (until, who) in self.maintenance.items():  # a new engine's state holds none yet
+            if until > now:
+                state = engine.silence(state, _window(sensor, now, until, who), now)
         if levels:
             state = engine.restore(state, levels)
-        state, transitions = engine.rebuild(state, history, self.clock())
+        state, transitions = engine.rebuild(state, history, now)
         # The history shows each sensor's real reporting interval: say which declared periods it
         # contradicts (such a period holds levels and flags the sensor stale; rules.md, Step-down).
         for sid, period, gap in slow_sensors(engine.ruleset, median_gaps(history)):
@@ -220,3 +254,8 @@ class Pipeline:
                 origin,
                 r.quantity,
             )
+
+
+def _window(sensor: str, start: float, end: float, who: str) -> Silence:
+    """A sensor's maintenance window as an engine silence; one per sensor (a new one replaces it)."""
+    return Silence(f"maintenance:{sensor}", start, end, sensor=sensor, by=who)

@@ -40,6 +40,10 @@ class Responder:
                     return _err(f"ack from {who}: no active alert matches {payload!r:.80}")
                 return self.ack(alert_id, who, mask_address(who), "mqtt", now)
             if verb == "silence":
+                if "sensor" in payload:  # without site and rule it would silence every alert
+                    return _err(
+                        "a sensor's maintenance window is the hub's (hub/app.py), not the dispatcher's"
+                    )
                 minutes = float(payload.get("minutes", 60))
                 site, rule = str(payload.get("site", "*")), str(payload.get("rule", "*"))
                 self.d.state.add_silence(site, rule, now + minutes * 60, who)

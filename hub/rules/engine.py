@@ -104,7 +104,9 @@ class Engine:
         on), a series whose gate holds wakes none of its rules; it is put in `held`."""
         series, by_sensor, health, counters = state.series, state.by_sensor, self.health, state.counters
         wake = state.wake
-        muted = state.muted_sensors
+        # Muting is judged on arrival (evaluation time); history has none, and the hub stores readings
+        # taken in a maintenance window tagged, so a rebuild leaves out those and only those.
+        muted = state.muted_sensors if now is not None else frozenset()
         events = [] if events is None else events
         n_events = len(events)
         gated = now is not None and held is not None and state.guards is not None and state.gating
@@ -113,8 +115,9 @@ class Engine:
         heard = now if now is not None else -math.inf  # history at start-up confirms nothing new
         epoch = state.health_epoch
         for r in readings:
-            if r.quality == "bad":
-                counters["bad"] += 1
+            q = r.quality
+            if q == "bad" or q == "maintenance":  # maintenance: taken in its sensor's maintenance window
+                counters["bad" if q == "bad" else "muted"] += 1
                 continue
             if r.source == "forecast":
                 self._forecast(state, r)

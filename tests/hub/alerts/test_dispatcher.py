@@ -399,6 +399,17 @@ def test_silence_mutes_people_not_records(rig: Rig) -> None:
     assert any("state=suppressed" in r for r in rig.sink.of("delivery"))
 
 
+def test_a_silence_naming_a_sensor_silences_no_alert(rig: Rig) -> None:
+    """Without site and rule a silence matches every alert. A sensor's maintenance window is the hub's
+    (hub/app.py routes it to the pipeline); the dispatcher refuses one rather than mute everyone."""
+    d = rig.start()
+    res = d.handle_command("silence", {"sensor": "fs-hp02-rg1", "minutes": 120}, "黄主任", T0)
+    assert res["ok"] is False and "maintenance window" in res["error"]
+    d.submit([tr(60, Level.NONE, Level.ORANGE, site="fs-hp02")])
+    rig.settle()
+    assert rig.chans["sms"].sent != []
+
+
 def test_maintenance_window_keeps_only_officers(rig: Rig, fengshan: AlertsConfig) -> None:
     window = MaintenanceWindow(site="fs-hp03", start=T0, end=T0 + 3600, reason="更换倾角计")
     rig.settings = fengshan.dispatch.model_copy(update={"maintenance_windows": [window]})

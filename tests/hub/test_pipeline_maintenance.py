@@ -1,0 +1,109 @@
+"""A sensor's maintenance window (`ews/v1/cmd/silence` with a `sensor`): the technician's test readings
+stay out of the rules, live and after a restart that rebuilds the windows from real influxd, while the
+site's other gauges keep deciding.
+
+The engine, pipeline, store lines and influxd are real; the dispatcher is a list (what it does with a
+transition is tested in tests/hub/alerts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.wire import Batch, Reading
+from hub.history import load_history, load_maintenance
+from hub.influx import InfluxClient, InfluxConfig
+from hub.pipeline import Pipeline
+from hub.rules.engine import Engine
+from hub.rules.loader import load_ruleset
+from hub.rules.model import Level, Transition
+
+from .rules.helpers import SITES, T0
+
+WET = """  - id: wet
+    sites: [s1]
+    inputs: {rain: {quantity: rain_mm}}
+    levels: {blue: "max_of(sum(rain, 1h)) >= 10"}
+"""
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.got: list[Transition] = []
+
+    def put(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+
+    def submit(self, transitions: list[Transition]) -> None:
+        self.got.extend(transitions)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def hub(tmp_path: Path, clock: Clock) -> tuple[Pipeline, Sink]:
+    path = tmp_path / "r.yaml"
+    path.write_text(SITES + "\nrules:\n" + WET, encoding="utf-8")
+    eng = Engine(load_ruleset([path]), tick_s=10)
+    sink = Sink()
+    return Pipeline(eng, {sid: s.site for sid, s in eng.ruleset.sensors.items()}, sink, sink, clock), sink
+
+
+def send(p: Pipeline, clock: Clock, sensor: str, mm: float, minute: int) -> None:
+    clock.now = T0 + 60 * minute
+    p.handle_batch(
+        Batch("fs-gw01", (Reading(sensor, "rain_mm", mm, clock.now, 1000 * minute + int(sensor[-1])),))
+    )
+
+
+def hour_sum(p: Pipeline, sensor: str) -> float:
+    return p.state.series[(sensor, "rain_mm")].windows[0].sum(p.clock())
+
+
+def test_test_tips_stay_out_of_the_rules_and_out_of_a_rebuild(
+    tmp_path: Path, influx_db: tuple[str, str]
+) -> None:
+    clock = Clock()
+    p, sink = hub(tmp_path, clock)
+    send(p, clock, "rg1", 3.0, 1)  # real rain before the technician arrives
+    p.maintain("rg1", T0 + 3600, "officer-li")
+    for m in range(2, 22):  # the technician tips rg1's bucket: 20 mm, which alone would raise blue
+        send(p, clock, "rg1", 1.0, m)
+    assert sink.got == [] and hour_sum(p, "rg1") == 3.0
+    assert p.counts["maintenance"] == 20 and p.state.counters["muted"] == 20
+    for m in range(22, 34):  # real rain at rg2: the site's other gauges keep deciding
+        send(p, clock, "rg2", 1.0, m)
+    assert [(t.rule, t.to_level) for t in sink.got] == [("wet", Level.BLUE)]
+    assert sum("quality=maintenance" in ln for ln in sink.lines) == 20  # stored, tagged
+
+    # A restart within the window: the stored tips stay out, the window is read back from influxd.
+    url, db = influx_db
+    client = InfluxClient(InfluxConfig(url=url, database=db))
+    client.create_database()
+    client.write(sink.lines)
+    clock.now = T0 + 34 * 60
+    assert load_maintenance(client, clock.now) == [("rg1", T0 + 3600, "officer-li")]
+    p2, sink2 = hub(tmp_path, clock)
+    for sensor, until, who in load_maintenance(client, clock.now):
+        p2.maintain(sensor, until, who, record=False)
+    history = load_history(client, p2.engine.history_needed(), clock.now)
+    assert sum(r.quality == "maintenance" for r in history) == 20
+    p2.warm_up(history, {("s1", "wet"): (Level.BLUE, T0 + 33 * 60)})
+    assert sink2.got == []  # blue stands: nothing to tell anyone
+    assert hour_sum(p2, "rg1") == 3.0 and hour_sum(p2, "rg2") == pytest.approx(12.0)
+    send(p2, clock, "rg1", 5.0, 35)  # still in the window
+    assert hour_sum(p2, "rg1") == 3.0
+
+    # Closed early: rg1 counts again, and a later restart opens nothing.
+    p2.maintain("rg1", clock.now, "officer-li")
+    send(p2, clock, "rg1", 0.5, 36)
+    assert hour_sum(p2, "rg1") == pytest.approx(3.5)
+    client.write(sink2.lines)
+    assert load_maintenance(client, clock.now + 1) == []
