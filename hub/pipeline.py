@@ -17,6 +17,7 @@ from hub.rules.model import Transition
 from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.restart import held_readings, told_levels
 from hub.rules.silences import Silence
+from hub.rules.text import local_time
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,25 @@ class Pipeline:
                 self.maintenance.pop(sensor, None)
                 self.state = self.engine.unsilence(self.state, _window(sensor, now, now, who).id, now)
         if record and self.store is not None:
-            tags = {"sensor": sensor, "site": self.site_of(sensor)}
-            self.store.put([line("maintenance", tags, {"until": max(until, now), "who": who}, now)])
+            site = self.site_of(sensor)
+            end = max(until, now)
+            # The annotation row shows the window to officers on the hazard-point dashboard.
+            text = (
+                f"{sensor} 维护至 {local_time(end)}（{who}）"
+                if until > now
+                else f"{sensor} 维护结束（{who}）"
+            )
+            self.store.put(
+                [
+                    line("maintenance", {"sensor": sensor, "site": site}, {"until": end, "who": who}, now),
+                    line(
+                        "annotation",
+                        {"site": site, "kind": "maintenance"},
+                        {"title": "传感器维护", "text": text},
+                        now,
+                    ),
+                ]
+            )
         log.warning("sensor maintenance sensor=%s until=%s who=%s", sensor, iso(max(until, now)), who)
 
     def site_of(self, sensor: str) -> str:

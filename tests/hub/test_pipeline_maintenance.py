@@ -88,6 +88,13 @@ def test_test_tips_stay_out_of_the_rules_and_out_of_a_rebuild(
     client = InfluxClient(InfluxConfig(url=url, database=db))
     client.create_database()
     client.write(sink.lines)
+    # The window as officers see it on the hazard-point dashboard (its "事件" annotation query).
+    shown = client.query(
+        'SELECT "title", "text" FROM "annotation" WHERE "site" = \'s1\' AND "kind" = \'maintenance\''
+    )
+    assert [row[1:] for row in shown[0]["values"]] == [
+        ["传感器维护", "rg1 维护至 6月21日 09:00（officer-li）"]
+    ]
     clock.now = T0 + 34 * 60
     assert load_maintenance(client, clock.now) == [("rg1", T0 + 3600, "officer-li")]
     p2, sink2 = hub(tmp_path, clock)
