@@ -104,8 +104,8 @@ class Engine:
         on), a series whose gate holds wakes none of its rules; it is put in `held`."""
         series, by_sensor, health, counters = state.series, state.by_sensor, self.health, state.counters
         wake = state.wake
-        # Muting is judged on arrival (evaluation time); history has none, and the hub stores readings
-        # taken in a maintenance window tagged, so a rebuild leaves out those and only those.
+        # Muting is judged on arrival; history has none, and the hub stores readings taken in a
+        # maintenance window as quality "maintenance", so a rebuild leaves out those and only those.
         muted = state.muted_sensors if now is not None else frozenset()
         events = [] if events is None else events
         n_events = len(events)
@@ -115,8 +115,7 @@ class Engine:
         heard = now if now is not None else -math.inf  # history at start-up confirms nothing new
         epoch = state.health_epoch
         for r in readings:
-            q = r.quality
-            if q == "bad" or q == "maintenance":  # maintenance: taken in its sensor's maintenance window
+            if (q := r.quality) == "bad" or q == "maintenance":
                 counters["bad" if q == "bad" else "muted"] += 1
                 continue
             if r.source == "forecast":
