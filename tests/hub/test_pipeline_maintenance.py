@@ -15,11 +15,10 @@ from edge.wire import Batch, Reading
 from hub.history import load_history, load_maintenance
 from hub.influx import InfluxClient, InfluxConfig
 from hub.pipeline import Pipeline
-from hub.rules.engine import Engine
-from hub.rules.loader import load_ruleset
-from hub.rules.model import Level, Transition
+from hub.rules.model import Level
 
-from .rules.helpers import SITES, T0
+from .pipeline_helpers import Clock, Sink, engine, pipeline
+from .rules.helpers import T0
 
 WET = """  - id: wet
     sites: [s1]
@@ -28,32 +27,8 @@ WET = """  - id: wet
 """
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.got: list[Transition] = []
-
-    def put(self, lines: list[str]) -> None:
-        self.lines.extend(lines)
-
-    def submit(self, transitions: list[Transition]) -> None:
-        self.got.extend(transitions)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def hub(tmp_path: Path, clock: Clock) -> tuple[Pipeline, Sink]:
-    path = tmp_path / "r.yaml"
-    path.write_text(SITES + "\nrules:\n" + WET, encoding="utf-8")
-    eng = Engine(load_ruleset([path]), tick_s=10)
-    sink = Sink()
-    return Pipeline(eng, {sid: s.site for sid, s in eng.ruleset.sensors.items()}, sink, sink, clock), sink
+    return pipeline(engine(tmp_path, WET), clock)
 
 
 def send(p: Pipeline, clock: Clock, sensor: str, mm: float, minute: int) -> None:

@@ -16,9 +16,9 @@ import pytest
 from edge.wire import Batch, Reading
 from hub.pipeline import Pipeline
 from hub.rules.engine import Engine
-from hub.rules.loader import load_ruleset
-from hub.rules.model import Level, Transition
+from hub.rules.model import Level
 
+from .pipeline_helpers import Clock, engine, pipeline, sensor_sites
 from .rules.helpers import SITES, T0
 
 HEAVY = """  - id: heavy
@@ -38,37 +38,6 @@ FORECAST = """  - id: fcst
     inputs: {fc: {forecast: rain_mm}}
     levels: {blue: "forecast_sum(fc, 3h) >= 10"}
 """
-
-
-class Dispatcher:
-    def __init__(self) -> None:
-        self.got: list[Transition] = []
-
-    def submit(self, transitions: list[Transition]) -> None:
-        self.got.extend(transitions)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def engine(tmp_path: Path, rules: str, name: str, sites: str = SITES) -> Engine:
-    path = tmp_path / name
-    path.write_text(sites + "\nrules:\n" + rules, encoding="utf-8")
-    return Engine(load_ruleset([path]), tick_s=10)
-
-
-def sensor_sites(eng: Engine) -> dict[str, str]:
-    return {sid: s.site for sid, s in eng.ruleset.sensors.items()}
-
-
-def pipeline(eng: Engine, clock: Clock, **kw: object) -> tuple[Pipeline, Dispatcher]:
-    d = Dispatcher()
-    return Pipeline(eng, sensor_sites(eng), None, d, clock, **kw), d  # type: ignore[arg-type]
 
 
 def rain(p: Pipeline, clock: Clock, mm: list[float], start: int) -> None:
