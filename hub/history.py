@@ -1,4 +1,4 @@
-"""Read back recent readings and standing forecasts from InfluxDB so the engine can rebuild its windows at hub start-up."""
+"""Read back what a hub start-up needs from InfluxDB: recent readings, the forecasts still ahead, open maintenance windows."""
 
 from __future__ import annotations
 
