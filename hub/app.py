@@ -119,9 +119,9 @@ class Hub:
         except InfluxError as exc:
             log.error("maintenance windows not read back: influx unavailable error=%s", exc)
             return
-        for sensor, until, who in windows:
+        for sensor, start, until, who in windows:
             if self.pipeline.owns(sensor):
-                self.pipeline.maintain(sensor, until, who, record=False)
+                self.pipeline.maintain(sensor, until, who, record=False, start=start)
 
     def _sensor_sites(self) -> dict[str, str]:
         return {sid: s.site for sid, s in self.ruleset.sensors.items()}

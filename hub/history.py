@@ -62,16 +62,19 @@ def load_forecasts(
 
 def load_maintenance(
     client: InfluxClient, now: float, back_s: float = 30 * 86400.0
-) -> list[tuple[str, float, str]]:
-    """(sensor, end, who) of every sensor maintenance window still open at `now`: the newest
+) -> list[tuple[str, float, float, str]]:
+    """(sensor, start, end, who) of every sensor maintenance window still open at `now`: the newest
     `maintenance` point of each sensor (Pipeline.maintain writes one per open, move or close)."""
-    q = f'SELECT last("until"), last("who") FROM "maintenance" WHERE {_span(now - back_s, now)} GROUP BY "sensor"'
+    q = (
+        'SELECT last("start"), last("until"), last("who") FROM "maintenance" '
+        f'WHERE {_span(now - back_s, now)} GROUP BY "sensor"'
+    )
     out = []
     for series in client.query(q):
         sensor = series.get("tags", {}).get("sensor", "")
-        for _, until, who in series["values"]:
+        for _, start, until, who in series["values"]:
             if sensor and until is not None and float(until) > now:
-                out.append((sensor, float(until), str(who or "")))
+                out.append((sensor, float(start if start is not None else now), float(until), str(who or "")))
     return out
 
 

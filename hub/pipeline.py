@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # The quality a reading is stored with when it came in during its sensor's maintenance window: the
 # engine leaves such readings out, live and in every rebuild from the store.
 MAINTENANCE = "maintenance"
+LATE_S = 7 * 86400.0  # how long after a window ends its late readings are still recognised
 
 
 class TransitionSink(Protocol):
@@ -103,7 +104,9 @@ class Pipeline:
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
         self.last_decision = 0.0
-        self.maintenance: dict[str, tuple[float, str]] = {}  # sensor -> (end of its window, who opened it)
+        # sensor -> (start, end, who) of its newest maintenance window; kept a week after it ends, for
+        # readings taken in it that arrive late (a gateway the technician powered off sends them later).
+        self.maintenance: dict[str, tuple[float, float, str]] = {}
 
     def swap_engine(self, engine: Any, history: list[Reading], sensor_sites: dict[str, str]) -> int:
         """Replace the rule set (SIGHUP). The new engine starts where the running one stands: the levels
@@ -131,20 +134,28 @@ class Pipeline:
         self._submit(transitions)
         return len(readings)
 
-    def maintain(self, sensor: str, until: float, who: str, record: bool = True) -> None:
+    def maintain(
+        self, sensor: str, until: float, who: str, record: bool = True, start: float | None = None
+    ) -> None:
         """Open, move the end of, or (until <= now) close a maintenance window on one sensor (hub
         clock). Its readings are stored with quality `maintenance` and stay out of the rules, now and
         in every rebuild from the store: the technician may be tipping the bucket to test it, and a
         silenced rule would not stop test rain from raising the site's other rules, now or later in
-        the 72 h sums. Its health alerts are not emitted. With `record`, the window is written to the
-        store as a `maintenance` point, which start-up reads back (hub/history.py)."""
+        the 72 h sums. Its health alerts are not emitted. A reading counts as taken in the window when
+        it arrives during it or its event time falls in it. With `record`, the window is written to
+        the store as a `maintenance` point, which start-up reads back (hub/history.py) with its `start`."""
         now = self.clock()
         with self.lock:
+            old = self.maintenance.get(sensor)
+            if start is None:  # moving the end of an open window keeps its start
+                start = old[0] if old is not None and now < old[1] else now
+            self.maintenance = {k: w for k, w in self.maintenance.items() if w[1] > now - LATE_S}
             if until > now:
-                self.maintenance[sensor] = (until, who)
+                self.maintenance[sensor] = (start, until, who)
                 self.state = self.engine.silence(self.state, _window(sensor, now, until, who), now)
             else:
-                self.maintenance.pop(sensor, None)
+                if old is not None and now < old[1]:
+                    self.maintenance[sensor] = (old[0], now, who)
                 self.state = self.engine.unsilence(self.state, _window(sensor, now, now, who).id, now)
         if record and self.store is not None:
             site = self.site_of(sensor)
@@ -157,7 +168,12 @@ class Pipeline:
             )
             self.store.put(
                 [
-                    line("maintenance", {"sensor": sensor, "site": site}, {"until": end, "who": who}, now),
+                    line(
+                        "maintenance",
+                        {"sensor": sensor, "site": site},
+                        {"start": start, "until": end, "who": who},
+                        now,
+                    ),
                     line(
                         "annotation",
                         {"site": site, "kind": "maintenance"},
@@ -195,9 +211,11 @@ class Pipeline:
             site = self.site_of(r.sensor)
             if not site and r.source != "health":
                 self._unknown(r, batch.origin)
-            if self.maintenance and r.sensor in self.maintenance and now < self.maintenance[r.sensor][0]:
-                r = r._replace(quality=MAINTENANCE)
-                self.counts["maintenance"] += 1
+            if self.maintenance and r.sensor in self.maintenance:
+                start, end, _ = self.maintenance[r.sensor]
+                if now < end or start <= r.time < end:
+                    r = r._replace(quality=MAINTENANCE)
+                    self.counts["maintenance"] += 1
             fresh.append(r)
             lines.append(self.lines(r, batch.origin, site))
         if not fresh:
@@ -244,7 +262,7 @@ class Pipeline:
         when: str,
     ) -> tuple[Any, list[Transition]]:
         now = self.clock()
-        for sensor, (until, who) in self.maintenance.items():  # a new engine's state holds none yet
+        for sensor, (_, until, who) in self.maintenance.items():  # a new engine's state holds none yet
             if until > now:
                 state = engine.silence(state, _window(sensor, now, until, who), now)
         if levels:
