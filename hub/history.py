@@ -64,9 +64,9 @@ def load_maintenance(
     client: InfluxClient, now: float, back_s: float = 30 * 86400.0
 ) -> list[tuple[str, float, float, str]]:
     """(sensor, start, end, who) of every sensor maintenance window still open at `now`: the newest
-    `maintenance` point of each sensor (Pipeline.maintain writes one per open, move or close)."""
+    `maintenance_window` point of each sensor (Pipeline.maintain writes one per open, move or close)."""
     q = (
-        'SELECT last("start"), last("until"), last("who") FROM "maintenance" '
+        'SELECT last("start"), last("until"), last("who") FROM "maintenance_window" '
         f'WHERE {_span(now - back_s, now)} GROUP BY "sensor"'
     )
     out = []

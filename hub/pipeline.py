@@ -16,14 +16,11 @@ from hub.influx import line
 from hub.rules.model import Transition
 from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.restart import held_readings, told_levels
-from hub.rules.silences import Silence
+from hub.rules.silences import MAINTENANCE, Silence
 from hub.rules.text import local_time
 
 log = logging.getLogger(__name__)
 
-# The quality a reading is stored with when it came in during its sensor's maintenance window: the
-# engine leaves such readings out, live and in every rebuild from the store.
-MAINTENANCE = "maintenance"
 LATE_S = 7 * 86400.0  # how long after a window ends its late readings are still recognised
 
 
@@ -143,7 +140,7 @@ class Pipeline:
         silenced rule would not stop test rain from raising the site's other rules, now or later in
         the 72 h sums. Its health alerts are not emitted. A reading counts as taken in the window when
         it arrives during it or its event time falls in it. With `record`, the window is written to
-        the store as a `maintenance` point, which start-up reads back (hub/history.py) with its `start`."""
+        the store as a `maintenance_window` point, which start-up reads back (hub/history.py) with its `start`."""
         now = self.clock()
         with self.lock:
             old = self.maintenance.get(sensor)
@@ -156,7 +153,7 @@ class Pipeline:
             else:
                 if old is not None and now < old[1]:
                     self.maintenance[sensor] = (old[0], now, who)
-                self.state = self.engine.unsilence(self.state, _window(sensor, now, now, who).id, now)
+                self.state = self.engine.unsilence(self.state, _window_id(sensor), now)
         if record and self.store is not None:
             site = self.site_of(sensor)
             end = max(until, now)
@@ -169,14 +166,14 @@ class Pipeline:
             self.store.put(
                 [
                     line(
-                        "maintenance",
+                        "maintenance_window",
                         {"sensor": sensor, "site": site},
                         {"start": start, "until": end, "who": who},
                         now,
                     ),
                     line(
                         "annotation",
-                        {"site": site, "kind": "maintenance"},
+                        {"site": site, "kind": "maintenance_window"},
                         {"title": "传感器维护", "text": text},
                         now,
                     ),
@@ -215,7 +212,7 @@ class Pipeline:
                 start, end, _ = self.maintenance[r.sensor]
                 if now < end or start <= r.time < end:
                     r = r._replace(quality=MAINTENANCE)
-                    self.counts["maintenance"] += 1
+                    self.counts["maintenance_readings"] += 1
             fresh.append(r)
             lines.append(self.lines(r, batch.origin, site))
         if not fresh:
@@ -294,4 +291,8 @@ class Pipeline:
 
 def _window(sensor: str, start: float, end: float, who: str) -> Silence:
     """A sensor's maintenance window as an engine silence; one per sensor (a new one replaces it)."""
-    return Silence(f"maintenance:{sensor}", start, end, sensor=sensor, by=who)
+    return Silence(_window_id(sensor), start, end, sensor=sensor, by=who)
+
+
+def _window_id(sensor: str) -> str:
+    return f"maintenance:{sensor}"

@@ -105,7 +105,7 @@ class Engine:
         series, by_sensor, health, counters = state.series, state.by_sensor, self.health, state.counters
         wake = state.wake
         # Muting is judged on arrival; history has none, and the hub stores readings taken in a
-        # maintenance window as quality "maintenance", so a rebuild leaves out those and only those.
+        # maintenance window as silences.MAINTENANCE, so a rebuild leaves out those and only those.
         muted = state.muted_sensors if now is not None else frozenset()
         events = [] if events is None else events
         n_events = len(events)
@@ -115,7 +115,7 @@ class Engine:
         heard = now if now is not None else -math.inf  # history at start-up confirms nothing new
         epoch = state.health_epoch
         for r in readings:
-            if (q := r.quality) == "bad" or q == "maintenance":
+            if (q := r.quality) == "bad" or q == silences.MAINTENANCE:
                 counters["bad" if q == "bad" else "muted"] += 1
                 continue
             if r.source == "forecast":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from edge.wire import Reading
+from hub.rules.emit import LEVELS
 from hub.rules.health import HealthPlan
 from hub.rules.model import AlertState, Level
 from hub.rules.ruleset import Rule, RuleSet
@@ -13,7 +14,6 @@ if TYPE_CHECKING:
     from hub.rules.state import EngineState
 
 SeriesKey = tuple[str, str]
-LEVELS: Final = tuple(Level)  # by value, as in emit.py
 
 
 def history_needed(ruleset: RuleSet, health: HealthPlan) -> dict[SeriesKey, float]:
@@ -65,9 +65,8 @@ def told_levels(rules: list[Rule], state: EngineState) -> dict[tuple[str, str], 
 
 def held_readings(state: EngineState) -> list[Reading]:
     """Every reading the windows and forecasts hold, as readings: with stored history, what an engine
-    for a reloaded rule set starts from. It includes the newest, which the store may not have written
-    yet. Before the forecasts were among them (and before start-up read them back from the store), a
-    forecast rule fell on a reload until the feed's next poll, up to an hour later."""
+    for a reloaded rule set starts from. It includes the newest readings, which the store may not
+    have written yet, and the newest forecasts (a feed may poll only hourly)."""
     out = []
     for (sensor, quantity), ser in state.series.items():
         for t, v in zip(ser.times, ser.values, strict=True):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hub.rules.ruleset import Rule
 
 if TYPE_CHECKING:
     from hub.rules.state import EngineState
+
+# The quality of a reading taken in its sensor's maintenance window (the hub tags them as they
+# arrive and stores them so): feed() leaves them out, live and in every rebuild from the store.
+MAINTENANCE: Final = "maintenance"
 
 
 @dataclass(frozen=True, slots=True)

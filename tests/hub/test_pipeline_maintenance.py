@@ -52,7 +52,7 @@ def test_test_tips_stay_out_of_the_rules_and_out_of_a_rebuild(
     for m in range(2, 22):  # the technician tips rg1's bucket: 20 mm, which alone would raise blue
         send(p, clock, "rg1", 1.0, m)
     assert sink.got == [] and hour_sum(p, "rg1") == 3.0
-    assert p.counts["maintenance"] == 20 and p.state.counters["muted"] == 20
+    assert p.counts["maintenance_readings"] == 20 and p.state.counters["muted"] == 20
     for m in range(22, 34):  # real rain at rg2: the site's other gauges keep deciding
         send(p, clock, "rg2", 1.0, m)
     assert [(t.rule, t.to_level) for t in sink.got] == [("wet", Level.BLUE)]
@@ -65,7 +65,7 @@ def test_test_tips_stay_out_of_the_rules_and_out_of_a_rebuild(
     client.write(sink.lines)
     # The window as officers see it on the hazard-point dashboard (its "事件" annotation query).
     shown = client.query(
-        'SELECT "title", "text" FROM "annotation" WHERE "site" = \'s1\' AND "kind" = \'maintenance\''
+        'SELECT "title", "text" FROM "annotation" WHERE "site" = \'s1\' AND "kind" = \'maintenance_window\''
     )
     assert [row[1:] for row in shown[0]["values"]] == [
         ["传感器维护", "rg1 维护至 6月21日 09:00（officer-li）"]
