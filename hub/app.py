@@ -22,7 +22,7 @@ from hub.feeds.runner import FeedRunner, mqtt_publisher
 from hub.history import load_forecasts, load_history, load_maintenance
 from hub.influx import InfluxClient, InfluxError, line
 from hub.ingest import Ingest
-from hub.pipeline import Pipeline
+from hub.pipeline import LATE_S, Pipeline
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
@@ -112,16 +112,22 @@ class Hub:
         self._inbound.start()
 
     def _reopen_maintenance(self) -> None:
-        """Sensor maintenance windows still open survive a restart: they are read back from the store."""
+        """Sensor maintenance windows survive a restart: they are read back from the store, the open ones
+        and those that ended within LATE_S (their test readings may still arrive late)."""
         assert self.pipeline is not None
+        now = self.clock()
         try:
-            windows = load_maintenance(self.client, self.clock())
+            windows = load_maintenance(self.client, now, LATE_S)
         except InfluxError as exc:
             log.error("maintenance windows not read back: influx unavailable error=%s", exc)
             return
         for sensor, start, until, who in windows:
-            if self.pipeline.owns(sensor):
+            if not self.pipeline.owns(sensor):
+                continue
+            if until > now:
                 self.pipeline.maintain(sensor, until, who, record=False, start=start)
+            else:
+                self.pipeline.recall(sensor, start, until, who)
 
     def _sensor_sites(self) -> dict[str, str]:
         return {sid: s.site for sid, s in self.ruleset.sensors.items()}

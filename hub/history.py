@@ -61,10 +61,11 @@ def load_forecasts(
 
 
 def load_maintenance(
-    client: InfluxClient, now: float, back_s: float = 30 * 86400.0
+    client: InfluxClient, now: float, ended_s: float = 0.0, back_s: float = 30 * 86400.0
 ) -> list[tuple[str, float, float, str]]:
-    """(sensor, start, end, who) of every sensor maintenance window still open at `now`: the newest
-    `maintenance_window` point of each sensor (Pipeline.maintain writes one per open, move or close)."""
+    """(sensor, start, end, who) of every sensor maintenance window still open at `now` or ended less
+    than `ended_s` before it: the newest `maintenance_window` point of each sensor (Pipeline.maintain
+    writes one per open, move or close)."""
     q = (
         'SELECT last("start"), last("until"), last("who") FROM "maintenance_window" '
         f'WHERE {_span(now - back_s, now)} GROUP BY "sensor"'
@@ -73,7 +74,7 @@ def load_maintenance(
     for series in client.query(q):
         sensor = series.get("tags", {}).get("sensor", "")
         for _, start, until, who in series["values"]:
-            if sensor and until is not None and float(until) > now:
+            if sensor and until is not None and float(until) > now - ended_s:
                 out.append((sensor, float(start if start is not None else now), float(until), str(who or "")))
     return out
 

@@ -139,7 +139,7 @@ class Pipeline:
         in every rebuild from the store: the technician may be tipping the bucket to test it, and a
         silenced rule would not stop test rain from raising the site's other rules, now or later in
         the 72 h sums. Its health alerts are not emitted. A reading counts as taken in the window when
-        it arrives during it or its event time falls in it. With `record`, the window is written to
+        its event time falls in it, or after its start while it is open. With `record`, the window is written to
         the store as a `maintenance_window` point, which start-up reads back (hub/history.py) with its `start`."""
         now = self.clock()
         with self.lock:
@@ -149,7 +149,7 @@ class Pipeline:
             self.maintenance = {k: w for k, w in self.maintenance.items() if w[1] > now - LATE_S}
             if until > now:
                 self.maintenance[sensor] = (start, until, who)
-                self.state = self.engine.silence(self.state, _window(sensor, now, until, who), now)
+                self.state = self.engine.silence(self.state, _window(sensor, start, until, who), now)
             else:
                 if old is not None and now < old[1]:
                     self.maintenance[sensor] = (old[0], now, who)
@@ -181,6 +181,13 @@ class Pipeline:
             )
         log.warning("sensor maintenance sensor=%s until=%s who=%s", sensor, iso(max(until, now)), who)
 
+    def recall(self, sensor: str, start: float, end: float, who: str) -> None:
+        """A window that closed before a restart (read back from the store): readings taken in it that
+        arrive late are still test readings, for a week after it ended."""
+        with self.lock:
+            if end > self.clock() - LATE_S and sensor not in self.maintenance:
+                self.maintenance[sensor] = (start, end, who)
+
     def site_of(self, sensor: str) -> str:
         """The sensor's site from the rule set; feed sensors are named `{feed}@{site}`."""
         site = self.sensor_sites.get(sensor)
@@ -210,7 +217,10 @@ class Pipeline:
                 self._unknown(r, batch.origin)
             if self.maintenance and r.sensor in self.maintenance:
                 start, end, _ = self.maintenance[r.sensor]
-                if now < end or start <= r.time < end:
+                # Taken since the window opened, and before it closed or while it is still open (a
+                # gateway clock running ahead). Taken before it opened, it is real data: an outbox
+                # backlog that the technician's visit brought in, maybe the storm's rain.
+                if start <= r.time and (r.time < end or now < end):
                     r = r._replace(quality=MAINTENANCE)
                     self.counts["maintenance_readings"] += 1
             fresh.append(r)
@@ -259,9 +269,9 @@ class Pipeline:
         when: str,
     ) -> tuple[Any, list[Transition]]:
         now = self.clock()
-        for sensor, (_, until, who) in self.maintenance.items():  # a new engine's state holds none yet
+        for sensor, (start, until, who) in self.maintenance.items():  # a new engine's state holds none yet
             if until > now:
-                state = engine.silence(state, _window(sensor, now, until, who), now)
+                state = engine.silence(state, _window(sensor, start, until, who), now)
         if levels:
             state = engine.restore(state, levels)
         state, transitions = engine.rebuild(state, history, now)

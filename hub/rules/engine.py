@@ -104,8 +104,8 @@ class Engine:
         on), a series whose gate holds wakes none of its rules; it is put in `held`."""
         series, by_sensor, health, counters = state.series, state.by_sensor, self.health, state.counters
         wake = state.wake
-        # Muting is judged on arrival; history has none, and the hub stores readings taken in a
-        # maintenance window as silences.MAINTENANCE, so a rebuild leaves out those and only those.
+        # Muting applies to live readings taken since a window opened; a rebuild has no silences, and
+        # the hub stores readings taken in a window as silences.MAINTENANCE: it leaves out those only.
         muted = state.muted_sensors if now is not None else frozenset()
         events = [] if events is None else events
         n_events = len(events)
@@ -128,10 +128,10 @@ class Engine:
                 if ser is None:
                     counters["unknown"] += 1
                     continue
-            if muted and sensor in muted:
-                counters["muted"] += 1  # maintenance window: the technician may be testing it
-                continue
             t = r.time
+            if muted and sensor in muted and t >= state.muted_from[sensor]:
+                counters["muted"] += 1  # taken in a maintenance window: the technician may be testing it
+                continue
             if ser.checked and not health.on_reading(ser, t, r.value, events):
                 counters["unhealthy"] += 1
                 continue

@@ -20,7 +20,8 @@ MAINTENANCE: Final = "maintenance"
 class Silence:
     """Matches by site, rule id or sensor (all given fields must match); active for start <= now < end.
 
-    A silence on a sensor is a maintenance window: its readings stay out of the rules and its health
+    A silence on a sensor is a maintenance window: its readings taken since `start` stay out of the
+    rules (an outbox backlog of readings taken before the technician came is real data) and its health
     alerts are not emitted. A silence on a site or rule holds back that rule's transitions, except an
     escalation to red, which is never silenced; when the silence ends the current level is emitted.
     """
@@ -51,11 +52,12 @@ def silenced(state: EngineState, rule: Rule, now: float) -> bool:
 def refresh(state: EngineState, now: float) -> None:
     """Drop ended silences, recompute muted sensors and the next time a silence starts or ends."""
     state.silences = [s for s in state.silences if s.end > now]
-    state.muted_sensors = frozenset(
-        s.sensor
+    state.muted_from = {
+        s.sensor: s.start
         for s in state.silences
         if s.sensor is not None and s.site is None and s.rule is None and s.start <= now
-    )
+    }
+    state.muted_sensors = frozenset(state.muted_from)
     edges = [s.start for s in state.silences if s.start > now] + [s.end for s in state.silences]
     state.next_silence_edge = min(edges, default=math.inf)
 

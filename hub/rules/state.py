@@ -34,6 +34,7 @@ class EngineState:
     active: set[int] = field(default_factory=set)
     silences: list[Silence] = field(default_factory=list)
     muted_sensors: frozenset[str] = frozenset()
+    muted_from: dict[str, float] = field(default_factory=dict)  # muted sensor -> its window's start
     next_silence_edge: float = math.inf
     last_tick: float = -math.inf
     last_sweep: float = -math.inf

@@ -94,3 +94,40 @@ def test_test_tips_stay_out_of_the_rules_and_out_of_a_rebuild(
     assert "rain_mm,origin=fs-gw01,quality=maintenance,sensor=rg1" in sink2.lines[-1]
     client.write(sink2.lines)
     assert load_maintenance(client, clock.now + 1) == []
+
+
+def test_a_backlog_from_before_the_window_is_real_and_a_closed_window_outlives_a_restart(
+    tmp_path: Path, influx_db: tuple[str, str]
+) -> None:
+    """The technician powers the gateway back on: its outbox sends the storm's rain, taken before the
+    window opened, while the window is open. That rain is real and decides. After the window closed
+    and the hub restarted, a test tip taken in the window that arrives late is still left out."""
+    clock = Clock()
+    p, sink = hub(tmp_path, clock)
+    clock.now = T0 + 30 * 60
+    p.maintain("rg1", T0 + 3600, "officer-li")
+    backlog = tuple(Reading("rg1", "rain_mm", 2.0, T0 + 60 * m, 500 + m) for m in range(20, 26))
+    p.handle_batch(Batch("fs-gw01", backlog))  # 12 mm taken at minutes 20-25, before the window
+    assert [(t.rule, t.to_level) for t in sink.got] == [("wet", Level.BLUE)]
+    assert p.counts["maintenance_readings"] == 0 and hour_sum(p, "rg1") == pytest.approx(12.0)
+    send(p, clock, "rg1", 9.0, 31)  # the technician's tip, in the window
+    assert hour_sum(p, "rg1") == pytest.approx(12.0) and p.counts["maintenance_readings"] == 1
+    clock.now = T0 + 40 * 60
+    p.maintain("rg1", clock.now, "officer-li")  # closed early
+
+    url, db = influx_db
+    client = InfluxClient(InfluxConfig(url=url, database=db))
+    client.create_database()
+    client.write(sink.lines)
+    clock.now = T0 + 50 * 60
+    assert load_maintenance(client, clock.now) == []  # nothing open
+    ended = load_maintenance(client, clock.now, ended_s=86400.0)
+    assert ended == [("rg1", T0 + 30 * 60, T0 + 40 * 60, "officer-li")]
+    p2, _ = hub(tmp_path, clock)
+    for sensor, start, until, who in ended:
+        p2.recall(sensor, start, until, who)
+    p2.warm_up(load_history(client, p2.engine.history_needed(), clock.now), {("s1", "wet"): (Level.BLUE, 0)})
+    assert hour_sum(p2, "rg1") == pytest.approx(12.0)
+    late = Reading("rg1", "rain_mm", 8.0, T0 + 60 * 35, 999)  # a tip taken at minute 35, sent now
+    p2.handle_batch(Batch("fs-gw01", (late,)))
+    assert hour_sum(p2, "rg1") == pytest.approx(12.0) and p2.counts["maintenance_readings"] == 1

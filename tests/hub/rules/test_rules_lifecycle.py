@@ -134,3 +134,14 @@ def test_sensor_silence_mutes_its_readings(tmp_path: Path) -> None:
     st = eng.silence(eng.initial_state(), Silence("cal", T0, T0 + 600, sensor="cr1"), T0)
     st, out = play(eng, series([45, 45]), st)
     assert out == [] and st.counters["muted"] == 2
+
+
+def test_sensor_silence_keeps_readings_taken_before_it(tmp_path: Path) -> None:
+    """An outbox backlog that arrives during a maintenance window holds real readings taken before the
+    technician came: they decide (here red); only readings taken since the window opened are muted."""
+    eng = engine_for(tmp_path, LEVEL_RULE)
+    st = eng.silence(eng.initial_state(), Silence("cal", T0 + 600, T0 + 1200, sensor="cr1"), T0 + 600)
+    st, out = eng.evaluate(st, [Reading("cr1", "crack_mm", 45, T0 + 60, 1)], T0 + 660)
+    assert levels_of(out) == [Level.RED] and st.counters["muted"] == 0
+    st, out = eng.evaluate(st, [Reading("cr1", "crack_mm", 5, T0 + 700, 2)], T0 + 700)
+    assert out == [] and st.counters["muted"] == 1  # the technician's test value changes nothing
