@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from librt.vecs import vec
+from mypy_extensions import i64
 
 from hub.rules import guards, slopes
 from hub.rules.calls import largest
@@ -31,9 +33,36 @@ def as_number(c: C) -> Callable[[list[Any], float], float]:
     raise CompileError("a number is needed here, got a condition")
 
 
+class Row:
+    """One row of a threshold table: its value and, per level it sets, the trigger and hold limits.
+
+    The limits are unboxed vectors scanned in place: a rule's rows are cold whenever a reading wakes it
+    at province scale, and a list of boxed floats searched with bisect cost a cache miss per float."""
+
+    __slots__ = ("fn", "up", "lv", "down", "by_level")
+
+    def __init__(
+        self, fn: Any, up: list[float], lv: list[int], down: list[float] | None, by_level: dict[int, float]
+    ) -> None:
+        self.fn = fn
+        self.up = vec[float](up)  # trigger limit of each level, rising
+        self.lv = vec[i64](lv)  # the level each limit sets
+        self.down = vec[float](down if down is not None else [])  # hold limits (hysteresis), or none
+        self.by_level = by_level  # level -> its threshold as written (extension rules)
+
+
+def reached(limits: vec[float], v: float) -> int:
+    """How many of the rising limits v reaches (bisect_right on a handful of unboxed floats)."""
+    k = 0
+    n = len(limits)
+    while k < n and limits[k] <= v:
+        k += 1
+    return k
+
+
 def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any, Any, tuple[Any, ...], Any]:
     """(levels, extend, headroom or None, the series the headroom watches, slope guard or None)."""
-    rows: list[tuple[Any, list[float], list[int], list[float] | None, dict[int, float]]] = []
+    rows: list[Row] = []
     mono: list[C] = []
     slope_rows: list[slopes.SlopeCond | None] = []
     assert model.thresholds is not None
@@ -57,21 +86,20 @@ def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any
         slope_rows.append(slopes.cmp(c, ">=", guards.limit(">=", lowest)) if lowest is not None else None)
         up = [t - eps(t) for t, _ in pairs]
         down = [t * (1 - model.hysteresis) - eps(t) for t, _ in pairs] if model.hysteresis else None
-        rows.append((fn, up, [lv for _, lv in pairs], down, {lv: t for t, lv in pairs}))
+        rows.append(Row(fn, up, [lv for _, lv in pairs], down, {lv: t for t, lv in pairs}))
 
     def levels(W: list[Any], now: float, current: int) -> tuple[int, int]:
         raw = held = 0
-        for fn, up, lv, down, _ in rows:
-            v: float = fn(W, now)
+        for row in rows:
+            v: float = row.fn(W, now)
             if v != v:  # NaN (no data) never raises a level
                 continue
-            k = bisect_right(up, v)
-            if k and lv[k - 1] > raw:
-                raw = lv[k - 1]
-            if down is not None:
-                k = bisect_right(down, v)
-                if k and lv[k - 1] > held:
-                    held = lv[k - 1]
+            k = reached(row.up, v)
+            if k and row.lv[k - 1] > raw:
+                raw = row.lv[k - 1]
+            k = reached(row.down, v)
+            if k and row.lv[k - 1] > held:
+                held = row.lv[k - 1]
         return raw, max(raw, min(held, current))
 
     extend = None
@@ -79,15 +107,15 @@ def levels_table(model: RuleModel, comp: Compiler, where: str) -> tuple[Any, Any
         ratio = model.extend_ratio
 
         def extend(W: list[Any], now: float, level: int) -> bool:
-            for fn, _, _, _, by_level in rows:
-                t = by_level.get(level)
-                if t is not None and fn(W, now) >= ratio * t - eps(t):
+            for row in rows:
+                t = row.by_level.get(level)
+                if t is not None and row.fn(W, now) >= ratio * t - eps(t):
                     return True
             return False
 
     head = None
     if len(mono) == len(rows):  # raw is 0 while every row stays below its lowest threshold
-        rows_up = [(fn, guards.limit(">=", by_level[lv[0]])) for fn, _, lv, _, by_level in rows if lv]
+        rows_up = [(r.fn, guards.limit(">=", r.by_level[r.lv[0]])) for r in rows if len(r.lv)]
         head = guards.least([guards.below(f, m) for f, m in rows_up])
     slope = None if head else slopes.least(slope_rows)
     return levels, extend, head, guards.union(mono) if head else (), slope
