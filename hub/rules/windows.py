@@ -32,6 +32,9 @@ class Series:
     # fmt: on
 
     def __init__(self, key: tuple[str, str]) -> None:
+        # Compiled, the fields are laid out in the order they are first set here: the ones every reading
+        # reads or writes come first, so a reading touches four cache lines of the object, not five
+        # (docs/performance.md, round 8). The rarely used ones follow.
         self.key = key
         self.times = vec[float]()
         self.values = vec[float]()
@@ -39,42 +42,42 @@ class Series:
         # (which rebases them, so their magnitude stays that of the readings kept).
         self.cum = vec[float]()
         self.total = 0.0
-        self.windows: list[Window] = []
-        self.eager: list[Window] = []  # windows that keep per-reading state: min/max queues, fits
-        self.ok = True  # False while data health excludes this sensor from rules
-        self.trim_at = 256
-        self.store = False  # keep readings only when some rule reads this series
+        # Running total of what readings added (new values, upward corrections): no window sum can
+        # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
+        self.inc = 0.0
+        # Upward variation in arrival order (each rise of the newest value, summed) and a count of
+        # readings that landed before the newest or corrected a value: slope guards' budget (slopes.py).
+        self.tv = 0.0
         self.seen = -math.inf  # newest event time received (staleness)
         # When (evaluation time) that newest reading arrived; -inf when it came from the store at
         # start-up. A level falls only on evidence every input has confirmed since (lifecycle.py).
         self.heard = -math.inf
+        # The gate (gates.py): while inc, tv, event time and late readings stay within these, in this
+        # health epoch, no rule on this series can fire, and a reading wakes none of them.
+        self.gate_inc = -math.inf
+        self.gate_tv = -math.inf
+        self.gate_until = -math.inf
+        self.ooo = 0
+        self.gate_ooo = -1
+        self.gate_epoch = -1
+        self.trim_at = 256
+        self.eager: list[Window] = []  # windows that keep per-reading state: min/max queues, fits
+        self.deps: tuple[int, ...] = ()  # rules that read this series (set by the engine)
+        self.checked = False  # a stuck or range check looks at every reading
+        self.store = False  # keep readings only when some rule reads this series
+        # A NaN or infinite value arrived: prefix sums cannot subtract it out again, so sums rescan
+        # the window from then on, and min/max queues are not trusted by slopes.py.
+        self.nan = False
+        self.windows: list[Window] = []
+        self.ok = True  # False while data health excludes this sensor from rules
         # The sensor's nominal reporting period: its newest reading vouches for it until seen + period
         # (lifecycle.inputs_news). Infinite when not declared.
         self.period = math.inf
         self.changed_at = -math.inf  # event time the value last changed (stuck detection)
         self.last_v = math.nan
         self.flags: set[str] = set()  # active data-health problems: stale, stuck, range
-        # Running total of what readings added (new values, upward corrections): no window sum can
-        # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
-        self.inc = 0.0
-        self.deps: tuple[int, ...] = ()  # rules that read this series (set by the engine)
-        self.checked = False  # a stuck or range check looks at every reading
-        # Upward variation in arrival order (each rise of the newest value, summed) and a count of
-        # readings that landed before the newest or corrected a value: slope guards' budget (slopes.py).
-        self.tv = 0.0
-        self.ooo = 0
-        # A NaN or infinite value arrived: prefix sums cannot subtract it out again, so sums rescan
-        # the window from then on, and min/max queues are not trusted by slopes.py.
-        self.nan = False
-        # The gate (gates.py): while inc, tv, event time and late readings stay within these, in this
-        # health epoch, no rule on this series can fire, and a reading wakes none of them.
         self.gpos: tuple[tuple[int, int], ...] = ()
         self.gate_never = False
-        self.gate_inc = -math.inf
-        self.gate_tv = -math.inf
-        self.gate_until = -math.inf
-        self.gate_ooo = -1
-        self.gate_epoch = -1
 
     def add(self, t: float, v: float) -> bool:
         """Insert one reading; False if it is an exact duplicate (nothing changed)."""
