@@ -50,6 +50,7 @@ NATIVE_MODULES: tuple[str, ...] = (
     "calls",
     "domain_calls",
     "functions",
+    "ruleset",
 )
 # mypyc's shared library for the group: hub/rules/_native__mypyc<EXT_SUFFIX>, imported by each shim.
 GROUP = f"{PACKAGE}._native"
