@@ -66,12 +66,18 @@ def missing_prerequisites() -> list[str]:
 
 
 def remove_build(pkg: Path) -> list[Path]:
-    """Delete the manifest and every compiled file of ours in the package (any interpreter's)."""
+    """Delete the manifest and every compiled file of ours in the package (any interpreter's), and
+    this interpreter's compiled modules an older build left (native.stray_extensions)."""
     gone = []
+    strays = set(native.stray_extensions(pkg))
     for p in [pkg / native.MANIFEST, *sorted(pkg.iterdir())]:
-        ours = p.name == native.MANIFEST or (
-            p.suffix in (".so", ".pyd")
-            and (p.name.split(".", 1)[0] in native.NATIVE_MODULES or p.name.startswith(native.GROUP_LIB))
+        ours = (
+            p.name == native.MANIFEST
+            or p in strays
+            or (
+                p.suffix in (".so", ".pyd")
+                and (p.name.split(".", 1)[0] in native.NATIVE_MODULES or p.name.startswith(native.GROUP_LIB))
+            )
         )
         if ours and p.exists():
             p.unlink()
@@ -143,6 +149,9 @@ def build(root: Path | None = None, force: bool = False) -> BuildResult:
     pkg = (root / "hub" / "rules") if root is not None else native.package_dir()
     root = native.tree_root(pkg)
     started = time.monotonic()
+    if os.access(pkg, os.W_OK):
+        for stray in native.stray_extensions(pkg):  # of no build: a module no longer compiled runs from
+            stray.unlink()  # its .py again, and the build itself may still be current
     current = native.decide(pkg, {})
     if current.native and not force:
         (pkg / native.MANIFEST).touch()  # make compares times: up to date now

@@ -108,6 +108,14 @@ def extension_files(pkg: Path) -> list[Path]:
     return [pkg / f"{m}{suffix}" for m in NATIVE_MODULES] + [pkg / f"{GROUP_LIB}{suffix}"]
 
 
+def stray_extensions(pkg: Path) -> list[Path]:
+    """This interpreter's extension modules in the package that the build does not make: left by an
+    older build whose NATIVE_MODULES listed them. Python would import one instead of its .py beside it
+    and run old code, so their presence makes the whole build untrusted until `ews native build`."""
+    keep = {p.name for p in extension_files(pkg)}
+    return sorted(p for p in pkg.glob(f"*{ext_suffix()}") if p.name not in keep)
+
+
 def source_files(pkg: Path) -> list[Path]:
     """The sources a build depends on: every module of the package and EXTRA_SOURCES."""
     root = tree_root(pkg)
@@ -151,6 +159,12 @@ def decide(pkg: Path, environ: dict[str, str] | os._Environ[str]) -> NativeStatu
     if environ.get(PURE_ENV, "") not in ("", "0"):
         return NativeStatus("pure", f"{PURE_ENV}={environ[PURE_ENV]}")
     root = tree_root(pkg)
+    strays = stray_extensions(pkg)
+    if strays:
+        names = ", ".join(p.name for p in strays[:3])
+        return NativeStatus(
+            "pure", f"compiled modules no build makes ({names}); run `ews native build`", True
+        )
     present = [p.exists() for p in extension_files(pkg)]
     if not any(present):
         if any_extension(pkg):
@@ -211,7 +225,8 @@ class PreferSource:
 def _install_finder(pkg: Path) -> None:
     # Idempotent: a reload of the package replaces the finder rather than stacking a second one.
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, PreferSource)]
-    sys.meta_path.insert(0, PreferSource(pkg, NATIVE_MODULES))
+    strays = [p.name.split(".", 1)[0] for p in stray_extensions(pkg)]
+    sys.meta_path.insert(0, PreferSource(pkg, [*NATIVE_MODULES, *strays]))
 
 
 def select(pkg_dir: str | os.PathLike[str] | None = None) -> NativeStatus:
@@ -226,7 +241,7 @@ def select(pkg_dir: str | os.PathLike[str] | None = None) -> NativeStatus:
         loaded = [m for m in NATIVE_MODULES if f"{PACKAGE}.{m}" in sys.modules]
         if loaded:  # too late to choose; report what really runs
             st = NativeStatus("pure", f"{st.reason} (modules were imported before the check)", st.stale)
-        if any_extension(pkg):
+        if any_extension(pkg) or stray_extensions(pkg):
             _install_finder(pkg)
         if st.stale:
             log.warning("native engine not used, running pure Python reason=%r", st.reason)

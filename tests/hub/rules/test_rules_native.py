@@ -156,6 +156,26 @@ def test_a_build_for_another_interpreter_or_replaced_file_is_not_trusted(
     assert result(proc)["engine"] == "pure" and proc.stderr.count(WARNING) == 1
 
 
+def test_a_module_an_older_build_compiled_is_not_run_stale(native_tree: Path, tmp_path: Path) -> None:
+    """A module taken off NATIVE_MODULES leaves its extension behind, and Python imports an extension
+    in preference to the .py beside it. Until a build removes it, nothing compiled is trusted and that
+    module loads from its source. (The leftover here is a copy of another module's shim: it fails to
+    import where a real one would load silently and run the old code; both are what the check stops.)"""
+    tree = copy_tree(native_tree, tmp_path / "tree", built=True)
+    pkg = tree / "hub" / "rules"
+    periods = pkg / "periods.py"
+    periods.write_text(periods.read_text(encoding="utf-8") + "\nSOURCE = True\n", encoding="utf-8")
+    stray = pkg / f"periods{native.ext_suffix()}"
+    shutil.copy2(pkg / f"levels{native.ext_suffix()}", stray)
+    st = native.decide(pkg, {})
+    assert not st.native and st.stale and stray.name in st.reason
+    code = "import json, hub.rules.periods as p; print(json.dumps([p.__file__, getattr(p, 'SOURCE', 0)]))"
+    proc = py(tree, code)
+    assert result(proc) == [str(periods), True] and proc.stderr.count(WARNING) == 1
+    assert build(tree).ok and not stray.exists() and native.decide(pkg, {}).native
+    assert result(py(tree, code))[0] == str(periods)
+
+
 def test_ews_pure_python_forces_the_sources_without_a_warning(native_tree: Path) -> None:
     proc = py(native_tree, STATUS, EWS_PURE_PYTHON="1")
     st = result(proc)
