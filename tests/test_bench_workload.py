@@ -1,6 +1,11 @@
-"""The engine bench's workload: tiled sites repeat the drawn ones, and the feed's batch size changes nothing."""
+"""The engine bench's workload: tiled sites repeat the drawn ones, the feed's batch size changes nothing, and bench.ab runs."""
 
 from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 from bench.workload import SENSORS_PER_SITE, build, run, stream
 from hub.rules.model import Transition
@@ -44,3 +49,22 @@ def test_batch_size_does_not_change_the_transitions() -> None:
         return sorted(((t.at, t.site, t.rule, t.from_level, t.to_level) for t in ts), key=lambda k: k[:3])
 
     assert key(whole) == key(cut)
+
+
+def test_ab_runs_two_trees_in_lockstep() -> None:
+    """bench.ab on this tree twice, one block at 100 rules: both children build, warm, measure and
+    report a cost per reading (the figures themselves are the machine's, so only their form is checked)."""
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ab", str(repo), str(repo), "--rules", "100", "--blocks", "1"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        m = re.search(r"\{'100': ([0-9.]+)\}, largest/smallest 1\.000$", line)
+        assert m is not None and float(m.group(1)) > 0, line
