@@ -17,13 +17,14 @@ class InverseVelocityWindow(Window):
     never grow large enough to lose precision; a late or corrected reading rebuilds from the series.
     """
 
-    __slots__ = ("pts", "sx", "sy", "sxx", "sxy", "syy", "origin", "turnover")
+    __slots__ = ("pts", "sx", "sy", "sxx", "sxy", "syy", "origin", "turnover", "ymag")
 
     def __init__(self, series: Series, length: float) -> None:
         self.pts: deque[tuple[float, float, float]] = deque()  # (earlier reading time, x, y)
         self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
         self.origin = series.times[0] if len(series.times) else 0.0
         self.turnover = 0
+        self.ymag = 0.0  # Σy² of every point added since the last refit, evicted ones included
         super().__init__(series, length)
         self._refit()  # the base class replayed existing readings one by one; pair them properly
 
@@ -40,6 +41,7 @@ class InverseVelocityWindow(Window):
         self.sxx += x * x
         self.sxy += x * y
         self.syy += y * y
+        self.ymag += y * y
 
     def appended(self, t: float, v: float) -> None:
         times = self.series.times
@@ -56,7 +58,7 @@ class InverseVelocityWindow(Window):
 
     def _refit(self) -> None:
         self.pts.clear()
-        self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
+        self.sx = self.sy = self.sxx = self.sxy = self.syy = self.ymag = 0.0
         self.turnover = 0
         times, values, s = self.series.times, self.series.values, self.start
         if s < len(times):
@@ -86,6 +88,15 @@ class InverseVelocityWindow(Window):
         if n < 3:
             return math.inf, math.nan
         mx, my = self.sx / n, self.sy / n
+        if self.turnover and self.syy - n * my * my <= 1e-9 * self.ymag:
+            # Near-constant 1/v (steady creep). Evicted points leave rounding in the running sums in
+            # proportion to their own size, which can pose as spread where the window has none:
+            # sum the window afresh to decide, as the batch fit does. Rare, and O(window) when it is.
+            self._refit()
+            n = len(self.pts)
+            if n < 3:
+                return math.inf, math.nan
+            mx, my = self.sx / n, self.sy / n
         return fit_result(
             n,
             mx * 3600.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hub.rules.forecast import Forecast
@@ -123,6 +123,9 @@ def test_forecast_newest_issue_wins_per_valid_time() -> None:
     ),
     st.integers(0, 3),
 )
+# Found by CI: steady creep (constant 1/v) just after a late reading's pair, 1/v = 32, left the
+# window; the rounding it left in the running sums posed as spread, where the batch fit saw none.
+@example([(0, 0.0), (0, 2.0), (0, 0.5), (195, 1.0), (0, 1.0), (0, 1.0), (0, 1.0)], 3)
 def test_inverse_velocity_window_matches_batch_fit(stream: list[tuple[int, float]], late: int) -> None:
     """The running Fukuzono regression equals functions.inverse_velocity_fit over the window's readings."""
     from hub.rules.fits import InverseVelocityWindow
