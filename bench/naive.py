@@ -5,7 +5,7 @@ from __future__ import annotations
 from librt.vecs import vec
 
 from hub.rules.engine import Engine, EngineState
-from hub.rules.vecs import first_after
+from hub.rules.vecs import ROW, first_after
 from hub.rules.windows import Window
 
 
@@ -13,10 +13,10 @@ class NaiveWindow(Window):
     """Baseline: keeps no running aggregate; every read bisects and rescans the window's readings."""
 
     def _scan(self, now: float) -> vec[float]:
-        times = self.series.times
-        s = first_after(times, now - self.length, 0, len(times))
+        ser = self.series
+        s = first_after(ser.rows, now - self.length, 0, ser.n)
         self.start = s  # lets the series trim what no window needs any more
-        return self.series.values[s:]
+        return ser.rows[ROW * s + 1 : ROW * ser.n : ROW]  # the values, copied out natively
 
     def evict(self, now: float) -> None:
         self._scan(now)

@@ -6,6 +6,7 @@ import math
 from collections import deque
 
 from hub.rules.functions import fit_result
+from hub.rules.vecs import ROW
 from hub.rules.windows import Series, Window
 
 
@@ -22,7 +23,7 @@ class InverseVelocityWindow(Window):
     def __init__(self, series: Series, length: float) -> None:
         self.pts: deque[tuple[float, float, float]] = deque()  # (earlier reading time, x, y)
         self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
-        self.origin = series.times[0] if len(series.times) else 0.0
+        self.origin = series.rows[0] if series.n else 0.0
         self.turnover = 0
         self.ymag = 0.0  # Σy² of every point added since the last refit, evicted ones included
         super().__init__(series, length)
@@ -44,10 +45,10 @@ class InverseVelocityWindow(Window):
         self.ymag += y * y
 
     def appended(self, t: float, v: float) -> None:
-        times = self.series.times
-        n = len(times)
-        if n >= 2:
-            self._add_pair(times[n - 2], self.series.values[n - 2], t, v)
+        ser = self.series
+        n = ser.n
+        if n >= 2:  # the row before the one just appended
+            self._add_pair(ser.rows[ROW * n - 2 * ROW], ser.rows[ROW * n - 2 * ROW + 1], t, v)
 
     def inserted(self, i: int) -> None:
         super().inserted(i)
@@ -60,11 +61,11 @@ class InverseVelocityWindow(Window):
         self.pts.clear()
         self.sx = self.sy = self.sxx = self.sxy = self.syy = self.ymag = 0.0
         self.turnover = 0
-        times, values, s = self.series.times, self.series.values, self.start
-        if s < len(times):
-            self.origin = times[s]
-        for k in range(s + 1, len(times)):
-            self._add_pair(times[k - 1], values[k - 1], times[k], values[k])
+        rows, n, s = self.series.rows, self.series.n, self.start
+        if s < n:
+            self.origin = rows[ROW * s]
+        for k in range(s + 1, n):
+            self._add_pair(rows[ROW * k - ROW], rows[ROW * k - ROW + 1], rows[ROW * k], rows[ROW * k + 1])
 
     def evict(self, now: float) -> None:
         super().evict(now)

@@ -69,7 +69,8 @@ def held_readings(state: EngineState) -> list[Reading]:
     have written yet, and the newest forecasts (a feed may poll only hourly)."""
     out = []
     for (sensor, quantity), ser in state.series.items():
-        for t, v in zip(ser.times, ser.values, strict=True):
+        times, values = ser.pairs()
+        for t, v in zip(times, values, strict=True):
             out.append(Reading(sensor, quantity, v, t))
     for (site, quantity), fc in state.forecasts.items():
         for valid, (issued, v) in fc.by_valid.items():  # the engine keys forecasts by the part after "@"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from librt.vecs import vec
 
+from hub.rules.vecs import ROW
 from hub.rules.windows import Window
 
 if TYPE_CHECKING:
@@ -103,14 +104,13 @@ def budget(kind: str, w: Window, now: float, thr: float) -> tuple[float, float] 
     if not thr > 0.0:
         return None
     w.evict(now)
-    times: vec[float] = w.series.times
-    values: vec[float] = w.series.values
+    rows: vec[float] = w.series.rows  # row k: time rows[ROW*k], value rows[ROW*k + 1]
     s: int = w.start
-    n = len(times)
+    n = w.series.n
     if s >= n:
         return (thr, math.inf) if kind == "delta" else None
-    last_t: float = times[n - 1]
-    last_v: float = values[n - 1]
+    last_t: float = rows[ROW * n - ROW]
+    last_v: float = rows[ROW * n - ROW + 1]
     if kind == "delta":
         lo = last_v
         minq = w.minq
@@ -120,25 +120,25 @@ def budget(kind: str, w: Window, now: float, thr: float) -> tuple[float, float] 
                 lo = least
         else:  # a NaN reading as the first one makes the delta NaN (no alert), so NaN is skipped here
             for j in range(s, n - 1):
-                x: float = values[j]
+                x: float = rows[ROW * j + 1]
                 if x < lo:
                     lo = x
         return thr - (last_v - lo), math.inf
     if n - s < 2:
         return None
-    mid = (times[s] + last_t) / 2.0
+    mid = (rows[ROW * s] + last_t) / 2.0
     k = s
-    while k + 1 < n - 1 and times[k + 1] <= mid:
+    while k + 1 < n - 1 and rows[ROW * k + ROW] <= mid:
         k += 1
     a = thr / 3600.0
     best = math.inf
     for j in range(s, k + 1):
-        b = a * (last_t - times[j]) - (last_v - values[j])
+        b = a * (last_t - rows[ROW * j]) - (last_v - rows[ROW * j + 1])
         if b < best:
             best = b
         elif b != b:
             return None  # NaN poisons the budget
-    return best, times[k] + w.length
+    return best, rows[ROW * k] + w.length
 
 
 def tangent_inverse(length: float, steady: float) -> Callable[[float], float]:

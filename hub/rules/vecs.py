@@ -10,36 +10,43 @@ from librt.vecs import append, vec
 NAN: Final = math.nan
 
 
-def first_at_or_after(times: vec[float], t: float, lo: int, hi: int) -> int:
-    """bisect_left over times[lo:hi] (bisect needs a list; a vec is searched here, natively when compiled)."""
+# A series keeps its readings as rows of ROW floats in one vector: time, value, prefix sum.
+ROW: Final = 3
+
+
+def first_at_or_after(rows: vec[float], t: float, lo: int, hi: int) -> int:
+    """bisect_left by time over rows lo..hi-1 (bisect needs a list; searched here natively when compiled)."""
     while lo < hi:
         mid = (lo + hi) // 2
-        if times[mid] < t:
+        if rows[ROW * mid] < t:
             lo = mid + 1
         else:
             hi = mid
     return lo
 
 
-def first_after(times: vec[float], t: float, lo: int, hi: int) -> int:
-    """bisect_right over times[lo:hi]."""
+def first_after(rows: vec[float], t: float, lo: int, hi: int) -> int:
+    """bisect_right by time over rows lo..hi-1."""
     while lo < hi:
         mid = (lo + hi) // 2
-        if t < times[mid]:
+        if t < rows[ROW * mid]:
             hi = mid
         else:
             lo = mid + 1
     return lo
 
 
-def inserted(xs: vec[float], i: int, x: float) -> vec[float]:
-    """xs with x put before index i (a vec has no insert; late readings are rare and already O(n))."""
-    out = vec[float](capacity=len(xs) + 1)
-    for k in range(i):
-        out = append(out, xs[k])
-    out = append(out, x)
-    for k in range(i, len(xs)):
-        out = append(out, xs[k])
+def inserted(rows: vec[float], i: int, t: float, v: float, c: float) -> vec[float]:
+    """rows with the row (t, v, c) put before row i (a vec has no insert; late readings are rare and
+    already O(n))."""
+    out = vec[float](capacity=len(rows) + ROW)
+    for k in range(ROW * i):
+        out = append(out, rows[k])
+    out = append(out, t)
+    out = append(out, v)
+    out = append(out, c)
+    for k in range(ROW * i, len(rows)):
+        out = append(out, rows[k])
     return out
 
 

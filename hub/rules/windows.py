@@ -8,7 +8,7 @@ from typing import Final
 from librt.vecs import append, vec
 from mypy_extensions import mypyc_attr
 
-from hub.rules.vecs import NAN, MonoQueue, first_after, first_at_or_after, inserted
+from hub.rules.vecs import NAN, ROW, MonoQueue, first_after, first_at_or_after, inserted
 
 INF: Final = math.inf
 
@@ -17,15 +17,17 @@ class Series:
     """The readings of one (sensor, quantity) sorted by event time; one value per time (last write wins).
 
     Last write wins matches InfluxDB, which keeps one point per series and timestamp, so windows rebuilt
-    from the store at start-up equal the windows the live engine had. Times, values and prefix sums are
-    unboxed float vectors shared by every window over this series. A window's sum is `total - cum[start]`,
-    so a new reading updates no sum window at all: windows are only touched when a rule reads them.
+    from the store at start-up equal the windows the live engine had. Each reading is a row of one
+    unboxed float vector shared by every window over this series: its time, its value and the prefix
+    sum before it, side by side, so appending touches one vector's header and tail, not three. A
+    window's sum is `total - cum(start)`, so a new reading updates no sum window at all: windows are
+    only touched when a rule reads them.
     Readings older than every window are trimmed in amortized O(1).
     """
 
     # fmt: off
     __slots__ = (
-        "times", "values", "cum", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
+        "rows", "n", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
         "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan", "period", "heard",
         "gpos", "gate_never", "gate_inc", "gate_tv", "gate_until", "gate_ooo", "gate_epoch",
     )
@@ -36,11 +38,11 @@ class Series:
         # reads or writes come first, so a reading touches four cache lines of the object, not five
         # (docs/performance.md, round 8). The rarely used ones follow.
         self.key = key
-        self.times = vec[float]()
-        self.values = vec[float]()
-        # cum[i] is the sum of values[:i] and total the sum of all of them, both since the last trim
-        # (which rebases them, so their magnitude stays that of the readings kept).
-        self.cum = vec[float]()
+        # Row k is rows[ROW*k : ROW*k + 3]: time, value, and the sum of the values before it (cum(k)).
+        # The sums and total, the sum of all values, run since the last trim (which rebases them, so
+        # their magnitude stays that of the readings kept).
+        self.rows = vec[float]()
+        self.n = 0  # rows held
         self.total = 0.0
         # Running total of what readings added (new values, upward corrections): no window sum can
         # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
@@ -89,75 +91,78 @@ class Series:
             self.inc = INF
             if not v > -INF:  # NaN or -inf
                 self.nan = True
-        times = self.times
-        n = len(times)
-        if n == 0 or t > times[n - 1]:
+        rows = self.rows
+        n = self.n
+        if n == 0 or t > rows[ROW * n - ROW]:
             if n:
-                d = v - self.values[n - 1]
+                d = v - rows[ROW * n - 2]
                 if not d <= 0.0:  # rises only (NaN included, which turns slope guards off for good)
                     self.tv += d
-            self.times = append(times, t)
-            self.values = append(self.values, v)
-            self.cum = append(self.cum, self.total)
+            rows = append(rows, t)
+            rows = append(rows, v)
+            self.rows = append(rows, self.total)
+            self.n = n + 1
             self.total += v
             for w in self.eager:
                 w.appended(t, v)
             if n >= self.trim_at:
                 self.trim()
             return True
-        i = first_at_or_after(times, t, 0, n)
-        values, cum = self.values, self.cum
-        if times[i] == t:
-            old = values[i]
+        i = first_at_or_after(rows, t, 0, n)
+        if rows[ROW * i] == t:
+            old = rows[ROW * i + 1]
             if old == v:
                 return False
-            values[i] = v
+            rows[ROW * i + 1] = v
             dv = v - old
             for k in range(i + 1, n):
-                cum[k] += dv
+                rows[ROW * k + 2] += dv
             self.total += dv
             self.ooo += 1
             for w in self.windows:
                 w.changed(i)
             return True
         self.ooo += 1
-        self.times = inserted(times, i, t)
-        self.values = inserted(values, i, v)
-        cum = self.cum = inserted(cum, i, cum[i])
+        rows = self.rows = inserted(rows, i, t, v, rows[ROW * i + 2])
         for k in range(i + 1, n + 1):
-            cum[k] += v
+            rows[ROW * k + 2] += v
+        self.n = n + 1
         self.total += v
         for w in self.windows:
             w.inserted(i)
         return True
 
     def last(self) -> float:
-        n = len(self.values)
-        return self.values[n - 1] if n else NAN
+        n = self.n
+        return self.rows[ROW * n - 2] if n else NAN
+
+    def pairs(self, start: int = 0) -> tuple[list[float], list[float]]:
+        """Times and values of the readings from row `start` on (for callers that need them whole)."""
+        rows, n = self.rows, self.n
+        return [rows[ROW * k] for k in range(start, n)], [rows[ROW * k + 1] for k in range(start, n)]
 
     def trim(self) -> None:
         """Drop readings every window has evicted (keep the newest, for last()) and rebase the sums."""
-        n = len(self.times)
+        n = self.n
         cut = n - 1
         for w in self.windows:
             if w.start < cut:
                 cut = w.start
         if cut > n // 2:
-            base = self.cum[cut]
-            self.times = self.times[cut:]
-            self.values = self.values[cut:]
-            cum = self.cum = self.cum[cut:]
-            for k in range(len(cum)):
-                cum[k] -= base
+            base = self.rows[ROW * cut + 2]
+            rows = self.rows = self.rows[ROW * cut :]
+            self.n = n = n - cut
+            for k in range(n):
+                rows[ROW * k + 2] -= base
             self.total -= base
             for w in self.windows:
                 w.start -= cut
-        self.trim_at = max(256, 2 * len(self.times))
+        self.trim_at = max(256, 2 * self.n)
 
     def compact(self, now: float) -> None:
         """Evict every window at `now`, then trim: windows no rule has read for a long time (a quiet,
         gated series in the dry season) would otherwise keep every reading ever received."""
-        if len(self.times) >= 256:  # a shorter series is small however stale its windows
+        if self.n >= 256:  # a shorter series is small however stale its windows
             for w in self.windows:
                 w.evict(now)
             self.trim()
@@ -212,20 +217,20 @@ class Window:
             assert self.maxq is not None
             self.minq.clear()
             self.maxq.clear()
-        times, values = self.series.times, self.series.values
-        for k in range(self.start, len(times)):
-            self.appended(times[k], values[k])
+        rows = self.series.rows
+        for k in range(self.start, self.series.n):
+            self.appended(rows[ROW * k], rows[ROW * k + 1])
 
     def evict(self, now: float) -> None:
         cut = now - self.length
-        times = self.series.times
+        rows = self.series.rows
         s = self.start
-        n = len(times)
-        if s < n and times[s] <= cut:
+        n = self.series.n
+        if s < n and rows[ROW * s] <= cut:
             s += 1
-            if s < n and times[s] <= cut:
+            if s < n and rows[ROW * s] <= cut:
                 # Past the one reading that left since the last read: a window unread for a while.
-                s = first_after(times, cut, s, n)
+                s = first_after(rows, cut, s, n)
             self.start = s
             minq = self.minq
             if minq is not None:
@@ -237,29 +242,28 @@ class Window:
     # -- aggregates at event time `now` --
     def sum(self, now: float) -> float:
         ser = self.series
-        times = ser.times
+        rows = ser.rows
         s = self.start
-        n = len(times)
-        if s < n and times[s] <= now - self.length:
+        n = ser.n
+        if s < n and rows[ROW * s] <= now - self.length:
             self.evict(now)
             s = self.start
         if s >= n:
             return 0.0  # an empty window is exactly zero, so float rounding never accumulates
         if ser.nan:
-            values = ser.values
             total = 0.0
             for k in range(s, n):
-                total += values[k]
+                total += rows[ROW * k + 1]
             return total
-        return ser.total - ser.cum[s]
+        return ser.total - rows[ROW * s + 2]
 
     def count(self, now: float) -> float:
         self.evict(now)
-        return float(len(self.series.times) - self.start)
+        return float(self.series.n - self.start)
 
     def mean(self, now: float) -> float:
         total = self.sum(now)
-        n = float(len(self.series.times) - self.start)
+        n = float(self.series.n - self.start)
         return total / n if n else NAN
 
     def min(self, now: float) -> float:
@@ -274,25 +278,20 @@ class Window:
         """Newest minus oldest value in the window (e.g. displacement gained)."""
         self.evict(now)
         s = self.start
-        values = self.series.values
-        n = len(values)
-        return values[n - 1] - values[s] if s < n else NAN
+        rows, n = self.series.rows, self.series.n
+        return rows[ROW * n - 2] - rows[ROW * s + 1] if s < n else NAN
 
     def rate(self, now: float) -> float:
         """delta per hour between the window's oldest and newest readings."""
         self.evict(now)
         s = self.start
-        ser = self.series
-        times, values = ser.times, ser.values
-        n = len(values)
+        rows, n = self.series.rows, self.series.n
         if s >= n:
             return NAN
-        span = times[n - 1] - times[s]
-        return (values[n - 1] - values[s]) * 3600.0 / span if span > 0 else NAN
+        span = rows[ROW * n - ROW] - rows[ROW * s]
+        return (rows[ROW * n - 2] - rows[ROW * s + 1]) * 3600.0 / span if span > 0 else NAN
 
     def points(self, now: float) -> tuple[list[float], list[float]]:
         """The window's readings (for the few functions that need a fit, e.g. inverse velocity)."""
         self.evict(now)
-        ser = self.series
-        s, n = self.start, len(ser.times)
-        return [ser.times[k] for k in range(s, n)], [ser.values[k] for k in range(s, n)]
+        return self.series.pairs(self.start)

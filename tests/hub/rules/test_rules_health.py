@@ -58,7 +58,7 @@ def test_out_of_range_value_never_reaches_rules(tmp_path: Path) -> None:
     assert st.counters["unhealthy"] == 1
     st, out = play(eng, [Reading("rg1", "rain_mm", 1.0, T0 + 60, 2)], st)
     assert [(t.rule, t.to_level) for t in out] == [("range.rg1", Level.NONE)]
-    assert list(st.series[("rg1", "rain_mm")].values) == [1.0]
+    assert st.series[("rg1", "rain_mm")].pairs()[1] == [1.0]
 
 
 def test_stuck_sensor_is_flagged_and_excluded(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_stuck_sensor_is_flagged_and_excluded(tmp_path: Path) -> None:
     out = [t for t in out if not t.rule.startswith("stale.")]  # the other sensors of s1 are silent
     assert [(t.rule, t.to_level) for t in out] == [("stuck.cr1", Level.BLUE)]
     assert out[0].at == T0 + 600
-    assert len(st.series[("cr1", "crack_mm")].values) == 10  # minutes 0..9 were fed, then excluded
+    assert st.series[("cr1", "crack_mm")].n == 10  # minutes 0..9 were fed, then excluded
     st, out = play(eng, [Reading("cr1", "crack_mm", 3.4, T0 + 960, 16)], st)
     assert [(t.rule, t.to_level) for t in out if t.rule == "stuck.cr1"] == [("stuck.cr1", Level.NONE)]
 
