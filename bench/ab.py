@@ -54,7 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
         env.pop("EWS_PURE_PYTHON", None)
         kid = subprocess.Popen(
-            [sys.executable, "-m", "bench.ab", *map(str, a.trees), "--rules", a.rules, "--child"],
+            # This file run as a script: a tree older than bench/ab.py can be measured too (its own
+            # bench.flatness and engine are imported, from its PYTHONPATH).
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                *map(str, a.trees),
+                "--rules",
+                a.rules,
+                "--child",
+            ],
             cwd=tree,
             env=env,
             stdin=subprocess.PIPE,
