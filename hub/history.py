@@ -1,4 +1,4 @@
-"""Read back what a hub start-up needs from InfluxDB: recent readings, the forecasts still ahead, open maintenance windows."""
+"""Read back what a hub start-up needs from InfluxDB: recent readings, forecasts ahead, maintenance windows."""
 
 from __future__ import annotations
 

@@ -139,8 +139,9 @@ class Pipeline:
         in every rebuild from the store: the technician may be tipping the bucket to test it, and a
         silenced rule would not stop test rain from raising the site's other rules, now or later in
         the 72 h sums. Its health alerts are not emitted. A reading counts as taken in the window when
-        its event time falls in it, or after its start while it is open. With `record`, the window is written to
-        the store as a `maintenance_window` point, which start-up reads back (hub/history.py) with its `start`."""
+        its event time falls in it, or after its start while it is open. With `record`, the window is
+        written to the store as a `maintenance_window` point, which start-up reads back (hub/history.py)
+        with its `start`."""
         now = self.clock()
         with self.lock:
             old = self.maintenance.get(sensor)

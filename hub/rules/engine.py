@@ -104,9 +104,9 @@ class Engine:
         on), a series whose gate holds wakes none of its rules; it is put in `held`."""
         series, by_sensor, health, counters = state.series, state.by_sensor, self.health, state.counters
         wake = state.wake
-        # Muting applies to live readings taken since a window opened; a rebuild has no silences, and
-        # the hub stores readings taken in a window as silences.MAINTENANCE: it leaves out those only.
-        muted = state.muted_sensors if now is not None else frozenset()
+        # Live readings only: a rebuild goes by the quality the hub stored as each arrived (a reading
+        # taken at a window's start but sent before it opened is real; its time cannot say so).
+        muted = state.muted if now is not None else {}
         events = [] if events is None else events
         n_events = len(events)
         gated = now is not None and held is not None and state.guards is not None and state.gating
@@ -129,7 +129,7 @@ class Engine:
                     counters["unknown"] += 1
                     continue
             t = r.time
-            if muted and sensor in muted and t >= state.muted_from[sensor]:
+            if muted and sensor in muted and t >= muted[sensor]:
                 counters["muted"] += 1  # taken in a maintenance window: the technician may be testing it
                 continue
             if ser.checked and not health.on_reading(ser, t, r.value, events):
@@ -213,7 +213,7 @@ class Engine:
             for i in state.active:
                 wake.add(i)
         for ev in events:
-            if ev.key[0] not in state.muted_sensors:
+            if ev.key[0] not in state.muted:
                 out.append(health_transition(ev, self.ruleset))
         W, alerts, rules, active = state.slots, state.alerts, self.rules, state.active
         guards, gseries, epoch = state.guards, state.guard_series, state.health_epoch
@@ -251,7 +251,7 @@ class Engine:
                 continue  # the common case: quiet and nothing pending
             data_ok, vouched, heard = True, math.inf, math.inf
             if held < a.level:  # the evidence allows a lower level: may the inputs lower it?
-                data_ok, vouched, heard = inputs_news(state.series, rule, state.muted_sensors)
+                data_ok, vouched, heard = inputs_news(state.series, rule, state.muted)
             ext = rule.extend
             extend = (lambda r=rule, e=ext, lv=a.level: e(W, now, lv)) if ext is not None else None  # type: ignore[misc]
             new = step(a, rule, raw, held, now, data_ok, extend, vouched, heard)

@@ -52,12 +52,11 @@ def silenced(state: EngineState, rule: Rule, now: float) -> bool:
 def refresh(state: EngineState, now: float) -> None:
     """Drop ended silences, recompute muted sensors and the next time a silence starts or ends."""
     state.silences = [s for s in state.silences if s.end > now]
-    state.muted_from = {
+    state.muted = {
         s.sensor: s.start
         for s in state.silences
         if s.sensor is not None and s.site is None and s.rule is None and s.start <= now
     }
-    state.muted_sensors = frozenset(state.muted_from)
     edges = [s.start for s in state.silences if s.start > now] + [s.end for s in state.silences]
     state.next_silence_edge = min(edges, default=math.inf)
 

@@ -33,8 +33,7 @@ class EngineState:
     alerts: list[Alert] = field(default_factory=list)
     active: set[int] = field(default_factory=set)
     silences: list[Silence] = field(default_factory=list)
-    muted_sensors: frozenset[str] = frozenset()
-    muted_from: dict[str, float] = field(default_factory=dict)  # muted sensor -> its window's start
+    muted: dict[str, float] = field(default_factory=dict)  # sensor in a maintenance window -> its start
     next_silence_edge: float = math.inf
     last_tick: float = -math.inf
     last_sweep: float = -math.inf

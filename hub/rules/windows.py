@@ -21,13 +21,12 @@ class Series:
     unboxed float vector shared by every window over this series: its time, its value and the prefix
     sum before it, side by side, so appending touches one vector's header and tail, not three. A
     window's sum is `total - cum(start)`, so a new reading updates no sum window at all: windows are
-    only touched when a rule reads them.
-    Readings older than every window are trimmed in amortized O(1).
+    only touched when a rule reads them. Readings older than every window are trimmed in amortized O(1).
     """
 
     # fmt: off
     __slots__ = (
-        "rows", "n", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
+        "rows", "total", "windows", "eager", "ok", "trim_at", "key", "store", "seen",
         "changed_at", "last_v", "flags", "inc", "deps", "checked", "tv", "ooo", "nan", "period", "heard",
         "gpos", "gate_never", "gate_inc", "gate_tv", "gate_until", "gate_ooo", "gate_epoch",
     )
@@ -42,7 +41,6 @@ class Series:
         # The sums and total, the sum of all values, run since the last trim (which rebases them, so
         # their magnitude stays that of the readings kept).
         self.rows = vec[float]()
-        self.n = 0  # rows held
         self.total = 0.0
         # Running total of what readings added (new values, upward corrections): no window sum can
         # have risen by more since any moment. Infinite once a value < 0 or NaN arrives (guards.py).
@@ -101,7 +99,6 @@ class Series:
             rows = append(rows, t)
             rows = append(rows, v)
             self.rows = append(rows, self.total)
-            self.n = n + 1
             self.total += v
             for w in self.eager:
                 w.appended(t, v)
@@ -126,11 +123,15 @@ class Series:
         rows = self.rows = inserted(rows, i, t, v, rows[ROW * i + 2])
         for k in range(i + 1, n + 1):
             rows[ROW * k + 2] += v
-        self.n = n + 1
         self.total += v
         for w in self.windows:
             w.inserted(i)
         return True
+
+    @property
+    def n(self) -> int:
+        """Readings held."""
+        return len(self.rows) // ROW
 
     def last(self) -> float:
         n = self.n
@@ -151,7 +152,7 @@ class Series:
         if cut > n // 2:
             base = self.rows[ROW * cut + 2]
             rows = self.rows = self.rows[ROW * cut :]
-            self.n = n = n - cut
+            n -= cut
             for k in range(n):
                 rows[ROW * k + 2] -= base
             self.total -= base
