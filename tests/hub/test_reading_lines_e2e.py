@@ -12,7 +12,7 @@ import math
 import pytest
 
 from edge.wire import Reading
-from hub.pipeline import ReadingLines, reading_line
+from hub.reading_lines import ReadingLines, reading_line
 
 READINGS = [
     Reading("fs-hp01-rg1", "rain_mm", 0.5, 1_782_000_000.0, 1),

@@ -8,7 +8,7 @@ from pathlib import Path
 from edge.wire import Reading
 from hub.history import load_forecasts, load_history
 from hub.influx import InfluxClient, InfluxConfig, line
-from hub.pipeline import reading_line
+from hub.reading_lines import reading_line
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
