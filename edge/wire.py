@@ -49,6 +49,14 @@ class Reading(NamedTuple):
         return row
 
 
+def to_ms(t: float) -> float:
+    """Event time to the millisecond, the precision a reading has from the wire on. The store keeps
+    nanoseconds, and a time read back from it (hub/history.py) must be the very float the live
+    reading had: a reload rebuilds windows from stored readings plus those the engine holds, and a
+    reading whose two copies differed in the last digits was counted twice (rain doubled)."""
+    return round(t * 1000.0) / 1000.0
+
+
 def reading_from_row(row: Any, where: str = "") -> Reading:
     """Decode one compact row; raise WireError naming `where` and the row index on bad input."""
     if not isinstance(row, list) or not 5 <= len(row) <= 8:
@@ -73,10 +81,10 @@ def reading_from_row(row: Any, where: str = "") -> Reading:
         issued = row[7]
         if isinstance(issued, bool) or not isinstance(issued, int | float):
             raise WireError(f"{where}: sensor {sensor}: issued must be epoch seconds, got {issued!r:.40}")
-        issued = float(issued)
+        issued = to_ms(issued)
     elif len(row) == 6:
         raise WireError(f"{where}: sensor {sensor}: quality without source")
-    return Reading(sensor, quantity, float(value), float(time), seq, quality, source, issued)
+    return Reading(sensor, quantity, float(value), to_ms(time), seq, quality, source, issued)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from edge.wire import Reading
+from edge.wire import Reading, to_ms
 from hub.influx import InfluxClient
 
 log = logging.getLogger(__name__)
@@ -16,9 +16,17 @@ FORECAST_AHEAD_S = 7 * 86400.0
 
 
 def _epoch(value: object) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    """A stored time (integer nanoseconds: queries ask for epoch=ns) as the reading's own event time.
+
+    Readings carry millisecond times (edge.wire.to_ms) and are written in nanoseconds, a few hundred
+    off the exact millisecond after float rounding: rounded back, they are the live reading's float
+    exactly. Asked in seconds, InfluxDB truncated them, and a reload that merged stored readings with
+    the ones the engine held counted each reading of the last hours twice."""
+    if isinstance(value, int):
+        return ((value + 500_000) // 1_000_000) / 1000.0
+    if isinstance(value, float):
+        return to_ms(value / 1e9)
+    return to_ms(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
 
 
 def load_history(client: InfluxClient, needed: dict[tuple[str, str], float], now: float) -> list[Reading]:
@@ -89,7 +97,7 @@ def _readings(
     """The query's points as readings, of the sensors in `keep` (by_site: of "{feed}@{site}" with the
     site in `keep`)."""
     out: list[Reading] = []
-    for series in client.query(q):
+    for series in client.query(q, epoch="ns"):
         tags = series.get("tags", {})
         sensor = tags.get("sensor", "")
         if (sensor.rpartition("@")[2] if by_site else sensor) not in keep:

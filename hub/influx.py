@@ -120,9 +120,10 @@ class InfluxClient:
         if body:
             self._post("/write", {"db": self.cfg.database, "precision": "ns"}, body)
 
-    def query(self, q: str, db: bool = True) -> list[dict[str, Any]]:
-        """Run InfluxQL; return the series of the first statement (each with name, tags, columns, values)."""
-        params = {"q": q, "epoch": "s"}
+    def query(self, q: str, db: bool = True, epoch: str = "s") -> list[dict[str, Any]]:
+        """Run InfluxQL; return the series of the first statement (each with name, tags, columns, values),
+        times as integers in `epoch` units (InfluxDB truncates to them)."""
+        params = {"q": q, "epoch": epoch}
         if db:
             params["db"] = self.cfg.database
         results = self._post("/query", params).json().get("results", [])

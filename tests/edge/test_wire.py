@@ -17,20 +17,23 @@ from edge.wire import (
     encode_batch,
     origin_of_topic,
     readings_topic,
+    to_ms,
 )
 
 names = st.text(min_size=1, max_size=24).filter(lambda s: s.strip() == s and not set(s) & set("/+#\0"))
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+any_time = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+ms_time = st.integers(min_value=0, max_value=4 * 10**12).map(lambda k: k / 1000)  # what decode keeps
 readings = st.builds(
     Reading,
     sensor=names,
     quantity=names,
     value=finite,
-    time=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    time=ms_time,
     seq=st.integers(min_value=0, max_value=2**53),
     quality=st.sampled_from(QUALITIES),
     source=st.sampled_from(SOURCES),
-    issued=st.one_of(st.none(), st.floats(min_value=0, max_value=4e9, allow_nan=False)),
+    issued=st.one_of(st.none(), ms_time),
 )
 
 
@@ -40,6 +43,18 @@ def test_batch_round_trips_exactly(origin: str, rs: list[Reading], sent: float) 
     decoded, errors = decode_batch(encode_batch(batch), "test")
     assert errors == []
     assert decoded == batch
+
+
+@given(any_time, any_time)
+def test_times_are_kept_to_the_millisecond(t: float, issued: float) -> None:
+    """Gateway clocks give any fraction; decoded, a time is to_ms of it, which is its own to_ms (so the
+    store's copy, read back by hub/history.py, is the same float: tests/hub/rules/test_rules_restart_influx.py)."""
+    r = Reading("rg1", "rain_mm", 0.5, t, 1, "good", "forecast", issued)
+    decoded, errors = decode_batch(encode_batch(Batch("gw", (r,))), "test")
+    assert errors == []
+    got = decoded.readings[0]
+    assert got.time == to_ms(t) and abs(got.time - t) <= 0.0005 + 1e-6
+    assert got.issued == to_ms(issued) and to_ms(got.time) == got.time
 
 
 def test_common_row_is_five_fields_and_utf8() -> None:

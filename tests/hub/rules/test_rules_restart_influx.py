@@ -3,9 +3,10 @@ forecasts still ahead, and the rebuild emits no alert that was already sent (iss
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from edge.wire import Reading
+from edge.wire import Batch, Reading, decode_batch, encode_batch, to_ms
 from hub.history import load_forecasts, load_history
 from hub.influx import InfluxClient, InfluxConfig, line
 from hub.reading_lines import reading_line
@@ -91,3 +92,23 @@ def test_restart_keeps_the_forecasts_still_ahead(influx_db: tuple[str, str], tmp
         now + 60,
     )
     assert [t.to_level for t in without] == [Level.NONE]  # what start-up did before
+
+
+def test_a_stored_reading_reads_back_as_the_very_reading_decoded(influx_db: tuple[str, str]) -> None:
+    """Times from gateway clocks have arbitrary fractions. A reading decoded from the wire, stored as
+    the hub stores it and read back by load_history must have the same float time, or a reload, which
+    rebuilds from stored readings plus those the engine holds, counts it twice (docs/rules.md). Before,
+    history was read in whole seconds: every fractional reading became a second copy."""
+    url, db = influx_db
+    client = InfluxClient(InfluxConfig(url=url, database=db))
+    client.create_database()
+    rng = random.Random(7)
+    raw = [[f"rg{k % 3}", "rain_mm", 0.5, T0 + rng.uniform(0, 3600), k] for k in range(2000)] + [
+        ["rg0", "rain_mm", 0.5, t, 9000 + k] for k, t in enumerate((T0 + 0.0005, T0 + 1.9995, T0 + 2.0006))
+    ]
+    batch, errors = decode_batch(encode_batch(Batch("fs-gw01", tuple(Reading(*r) for r in raw))))
+    assert errors == []
+    client.write(reading_line(r, "fs-gw01", "s1") for r in batch.readings)
+    back = load_history(client, {(f"rg{k}", "rain_mm"): 7200.0 for k in range(3)}, T0 + 3601)
+    assert sorted((r.sensor, r.time) for r in back) == sorted((r.sensor, r.time) for r in batch.readings)
+    assert all(r.time == to_ms(r.time) for r in back)
