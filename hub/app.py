@@ -85,6 +85,7 @@ class Hub:
         except InfluxError as exc:  # decisions go on without the store; writes spill and wait
             log.error("influx unavailable at start url=%s error=%s", self.cfg.influx.url, exc)
         self.store.start()
+        self.dispatcher.decides = self.pipeline.decides
         self.dispatcher.start()
         self._reopen_maintenance()
         if self.cfg.rebuild_on_start:
@@ -216,7 +217,9 @@ class Hub:
             # engine); a site or rule silence mutes people (the dispatcher).
             self._maintenance_command(doc, who)
         elif self.dispatcher is not None:
-            self.dispatcher.handle_command(verb, doc, who, self.clock())
+            res = self.dispatcher.handle_command(verb, doc, who, self.clock())
+            if not res.get("ok"):  # the sender sees the command_audit row; the log says why
+                log.warning("command refused verb=%s who=%s error=%s", verb, who, res.get("error"))
 
     def _maintenance_command(self, doc: dict[str, Any], who: str) -> None:
         assert self.pipeline is not None

@@ -77,20 +77,10 @@ class Pipeline:
         the number of readings the new windows were rebuilt from."""
         with self.lock:
             levels = told_levels(self.engine.rules, self.state)
-            gone = sorted(k for k in levels if k not in engine.index)
             self.sensor_sites = sensor_sites  # what this partition owns, by the new files' sites
             readings = [*self._owned(history), *held_readings(self.state)]
             state, transitions = self._rebuilt(engine, engine.initial_state(), readings, levels, "reload")
             self.engine, self.state = engine, state
-        for site, rule in gone:
-            self.counts["alert_rule_gone"] += 1
-            log.warning(
-                "rules reload: alert left standing, its rule is gone site=%s rule=%s level=%s: "
-                "close it by hand once the danger is over",
-                site,
-                rule,
-                levels[(site, rule)][0].label,
-            )
         self._submit(transitions)
         return len(readings)
 
@@ -151,6 +141,20 @@ class Pipeline:
         with self.lock:
             if end > self.clock() - LATE_S and sensor not in self.maintenance:
                 self.maintenance[sensor] = (start, end, who)
+
+    def decides(self, site: str, rule: str) -> bool:
+        """Whether the running rules still decide the alert (site, rule): one of the rules at the site,
+        or a health check on one of its sensors (alert `{check}.{sensor}`). The dispatcher closes by
+        hand only alerts they do not (Responder.close)."""
+        engine = self.engine
+        if (site, rule) in engine.index:
+            return True
+        h, sensors = engine.health, engine.ruleset.sensors
+        return any(
+            f"{entry[0].id}.{sid}" == rule and sensors[sid].site == site
+            for table in (h.stale, h.range, h.stuck)
+            for (sid, _), entry in table.items()
+        )
 
     def site_of(self, sensor: str) -> str:
         """The sensor's site from the rule set; feed sensors are named `{feed}@{site}`."""
@@ -238,6 +242,16 @@ class Pipeline:
                 state = engine.silence(state, _window(sensor, start, until, who), now)
         if levels:
             state = engine.restore(state, levels)
+            for site, rule in sorted(k for k in levels if k not in engine.index):
+                # Left standing: its alert told people of danger, and only a person can say it is
+                # over (an automatic all-clear would rest on no evidence). Officers close it by hand.
+                self.counts["alert_rule_gone"] += 1
+                log.warning(
+                    "%s: alert left standing, its rule is gone site=%s rule=%s level=%s: once the "
+                    "danger is over, close it: ews/v1/cmd/close {\"who\": …, \"site\": \"%s\", "
+                    "\"rule\": \"%s\"}",
+                    when, site, rule, levels[(site, rule)][0].label, site, rule,
+                )  # fmt: skip
         state, transitions = engine.rebuild(state, history, now)
         # The history shows each sensor's real reporting interval: say which declared periods it
         # contradicts (such a period holds levels and flags the sensor stale; rules.md, Step-down).

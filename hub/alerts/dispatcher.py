@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hub.alerts import episodes
@@ -69,6 +69,10 @@ class Dispatcher:
         self._marks_stop = threading.Event()
         self._marks: threading.Thread | None = None
         self.counts: dict[str, int] = {}
+        # Whether the running rules still decide an alert (site, rule): the hub sets this from its
+        # engine. An alert they decide ends when its evidence does, so `close` refuses it; with no
+        # engine to ask (a dispatcher on its own), every alert counts as decided.
+        self.decides: Callable[[str, str], bool] = lambda site, rule: True
         self.responder = Responder(self)
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -273,7 +277,7 @@ class Dispatcher:
         return n
 
     def handle_command(self, verb: str, payload: dict[str, Any], who: str, now: float) -> dict[str, Any]:
-        """MQTT operator commands: ack, silence, test, evac. Returns a result for the command's reply."""
+        """MQTT operator commands: ack, silence, test, evac, close. Returns a result for the command's reply."""
         self._last_now = now
         return self.responder.command(verb, payload, who, now)
 
@@ -295,7 +299,7 @@ class Dispatcher:
             }
             out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
             for k in ("escalations", "acks", "evacuation_reports", "transitions", "duplicates",
-                      "suppressed_repeats", "errors"):  # fmt: skip
+                      "suppressed_repeats", "errors", "closed_by_hand"):  # fmt: skip
                 out[k] = self.counts.get(k, 0)
         out["queued"] = {name: w.depth() for name, w in self.workers.items()}
         return out

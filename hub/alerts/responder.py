@@ -53,6 +53,9 @@ class Responder:
                 return self.test(
                     str(payload["site"]), Level.parse(str(payload.get("level", "blue"))), who, now
                 )
+            if verb == "close":
+                alert_id = payload.get("alert_id") or f"{payload['site']}/{payload['rule']}"
+                return self.close(str(alert_id), who, now)
             if verb == "evac":
                 alert_id = self._resolve_alert(payload.get("alert_id") or payload.get("site"))
                 return self.evacuation(
@@ -61,7 +64,7 @@ class Responder:
                 )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             return _err(f"command {verb} from {who}: bad payload: {exc.__class__.__name__}: {exc}")
-        return _err(f"unknown command {verb!r}; use ack, silence, test or evac")
+        return _err(f"unknown command {verb!r}; use ack, silence, test, evac or close")
 
     def sms(self, sender: str, reply: Reply, now: float) -> dict[str, Any]:
         r = self.d.directory.by_phone(sender)
@@ -126,6 +129,28 @@ class Responder:
             "evacuation progress alert=%s grid=%s done=%d total=%d via=%s", alert_id, grid, done, total, via
         )
         return {"ok": True, "alert_id": alert_id, "grid": grid, "evacuated": done, "total": total}
+
+    def close(self, alert_id: str, who: str, now: float) -> dict[str, Any]:
+        """End by hand an alert no rule decides any more (a reload removed its rule or its sensor).
+
+        It ends as a cleared alert does: everyone told about the episode gets the all-clear, and the
+        record names who closed it. An alert the rules still decide is refused: it ends when its
+        evidence does, and closing it by hand would tell villagers the danger is over on no evidence."""
+        with self.d._lock:
+            a = self.d.state.alert(alert_id)
+            if a is None or not a.active:
+                return _err(f"close from {who}: alert {alert_id} is not active")
+            if self.d.decides(a.site, a.rule):
+                return _err(
+                    f"close from {who}: the rules still decide alert {alert_id}; it ends when its "
+                    "evidence falls, acknowledge it instead"
+                )
+            t = Transition(a.rule, a.site, now, Level(a.level), Level.NONE, AlertState.RESOLVED,
+                           labels={"closed_by": who}, message=f"{who}人工解除（规则已不再判定此预警）")  # fmt: skip
+            self.d.process(t)
+            self.d._count("closed_by_hand")
+        log.warning("alert closed by hand alert=%s level=%s who=%s", alert_id, Level(a.level).label, who)
+        return {"ok": True, "alert_id": alert_id}
 
     def test(self, site: str, level: Level, who: str, now: float) -> dict[str, Any]:
         if self.d.directory.site(site) is None:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from edge.mqttlink import MqttConfig, make_client
-from edge.wire import ROOT, Batch, Reading, encode_batch, readings_topic
+from edge.wire import ROOT, Batch, Reading, command_topic, encode_batch, readings_topic
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "fengshan" / "rules" / "flash_flood.yaml"
@@ -109,6 +109,24 @@ class Gateway:
             readings_topic(self.gateway), encode_batch(Batch(self.gateway, tuple(readings))), qos=1
         )
         info.wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class Officer:
+    """Publishes operator commands on ews/v1/cmd/{verb}, as the officers' app does."""
+
+    def __init__(self, port: int, who: str = "officer-li") -> None:
+        self.who = who
+        self.client = make_client(MqttConfig(port=port), f"officer-{time.monotonic_ns()}")
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def command(self, verb: str, **doc: Any) -> None:
+        body = json.dumps({"who": self.who, **doc}, ensure_ascii=False).encode()
+        self.client.publish(command_topic(verb), body, qos=1).wait_for_publish(5)
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -1,6 +1,5 @@
 """`ews hub` as a real process: config errors, alerts through real servers, SIGHUP, restarts, partitions."""
 
-import json
 import os
 import signal
 import subprocess
@@ -8,11 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from edge.mqttlink import MqttConfig, make_client
-from edge.wire import command_topic
 from ews.servers import Influxd, Mosquitto
 
-from .hubproc import REPO, AlertWatch, Gateway, start_hub, wait_for, write_config
+from .hubproc import REPO, RULES, AlertWatch, Gateway, Officer, start_hub, wait_for, write_config
 
 
 def _ews(*args: str) -> subprocess.CompletedProcess[str]:
@@ -80,15 +77,15 @@ def test_a_sensor_maintenance_window_keeps_test_tips_out(
     counts again."""
     cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
     log = tmp_path / "hub.log"
-    watch, gw = AlertWatch(mosquitto.port), Gateway(mosquitto.port, "fs-gw01")
-    officer = make_client(MqttConfig(port=mosquitto.port), f"officer-{time.monotonic_ns()}")
-    officer.connect("127.0.0.1", mosquitto.port)
-    officer.loop_start()
+    watch, gw, officer = (
+        AlertWatch(mosquitto.port),
+        Gateway(mosquitto.port, "fs-gw01"),
+        Officer(mosquitto.port),
+    )
     hub = start_hub(cfg, log)
 
     def window(minutes: int) -> None:
-        doc = {"who": "officer-li", "sensor": "fs-hp01-rg1", "minutes": minutes}
-        officer.publish(command_topic("silence"), json.dumps(doc).encode(), qos=1).wait_for_publish(5)
+        officer.command("silence", sensor="fs-hp01-rg1", minutes=minutes)
 
     try:
         assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
@@ -107,7 +104,61 @@ def test_a_sensor_maintenance_window_keeps_test_tips_out(
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)
-        officer.loop_stop()
+        officer.close()
+        watch.close()
+        gw.close()
+
+
+def test_an_alert_whose_rule_a_reload_removed_is_closed_by_hand(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    """Orange stands at fs-hp01 when a reload renames its rule. The old alert stands (only a person
+    can say the danger is over), the log says how to close it, and `ews/v1/cmd/close` then ends it
+    with an all-clear. The same command on an alert the rules still decide is refused and logged."""
+    rules = tmp_path / "flash_flood.yaml"
+    rules.write_text(RULES.read_text(encoding="utf-8"), encoding="utf-8")
+    cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews", rules=[str(rules)])
+    log = tmp_path / "hub.log"
+    watch, gw, officer = (
+        AlertWatch(mosquitto.port),
+        Gateway(mosquitto.port, "fs-gw01"),
+        Officer(mosquitto.port),
+    )
+    hub = start_hub(cfg, log)
+    old = "flash-flood-critical-rain"
+
+    def of(rule: str) -> list[tuple[str, str]]:
+        with watch.lock:
+            return [(m["kind"], m["level"]) for m in watch.messages if m["rule"] == rule]
+
+    try:
+        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
+        gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, time.time()))  # 60 mm in the last hour: orange
+        assert wait_for(lambda: ("alert", "orange") in of(old)), watch.messages
+        officer.command("close", site="fs-hp01", rule=old)
+        assert wait_for(lambda: "command refused verb=close" in log.read_text()), log.read_text()[-2000:]
+        assert "the rules still decide alert fs-hp01/flash-flood-critical-rain" in log.read_text()
+
+        rules.write_text(rules.read_text(encoding="utf-8").replace(f"id: {old}\n", f"id: {old}-v2\n"))
+        hub.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "rules reloaded" in log.read_text()), log.read_text()[-2000:]
+        assert (
+            f"alert left standing, its rule is gone site=fs-hp01 rule={old} level=orange" in log.read_text()
+        )
+        # The renamed rule sees the same 60 mm, not twice as much: the windows a reload rebuilds from
+        # stored readings plus the ones the engine held count each reading once (edge.wire.to_ms).
+        assert wait_for(lambda: of(f"{old}-v2") != []), watch.messages
+        assert of(f"{old}-v2") == [("alert", "orange")]
+        assert of(old) == [("alert", "orange")]  # no all-clear: nobody said the danger was over
+
+        officer.command("close", site="fs-hp01", rule=old)
+        assert wait_for(lambda: ("clear", "none") in of(old)), watch.messages
+        assert f"alert closed by hand alert=fs-hp01/{old} level=orange who=officer-li" in log.read_text()
+        assert of(f"{old}-v2") == [("alert", "orange")]
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(30)
+        officer.close()
         watch.close()
         gw.close()
 

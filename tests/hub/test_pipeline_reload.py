@@ -123,15 +123,43 @@ def test_a_partitioned_hub_rebuilds_a_sensor_the_new_files_add(tmp_path: Path) -
     assert heavy_level(p) == Level.RED
 
 
+STALE = """  - id: stale
+    kind: stale
+    periods: 3
+"""
+
+
 def test_a_reload_that_drops_a_firing_rule_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The alert stands (only a person can say the danger is over) and the log says how to close it;
+    from then on the rules no longer decide it, so the dispatcher's `close` may end it."""
     clock = Clock()
-    p, _ = pipeline(engine(tmp_path, HEAVY + GAUGE6, "a.yaml"), clock)
+    p, _ = pipeline(engine(tmp_path, HEAVY + GAUGE6 + STALE, "a.yaml"), clock)
     rain(p, clock, [0.8] * 60, 1)
     assert heavy_level(p) == Level.YELLOW
+    assert p.decides("s1", "heavy") and p.decides("s1", "gauge6")
+    assert p.decides("s1", "stale.rg1") and p.decides("s2", "stale.rg9")  # health checks' alerts
+    assert not p.decides("s2", "heavy") and not p.decides("s2", "stale.rg1")  # rg1 is at s1
     with caplog.at_level(logging.WARNING, logger="hub.pipeline"):
         p.swap_engine(engine(tmp_path, GAUGE6, "b.yaml"), [], p.sensor_sites)
     assert p.counts["alert_rule_gone"] == 1
-    assert "alert left standing, its rule is gone site=s1 rule=heavy level=yellow" in caplog.text
+    assert "reload: alert left standing, its rule is gone site=s1 rule=heavy level=yellow" in caplog.text
+    assert 'ews/v1/cmd/close {"who": …, "site": "s1", "rule": "heavy"}' in caplog.text
+    assert not p.decides("s1", "heavy") and not p.decides("s1", "stale.rg1")
+    assert p.decides("s1", "gauge6")
+
+
+def test_start_up_says_which_standing_alerts_no_rule_decides(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rule files were edited while the hub was down: the dispatcher's standing alert for a rule
+    they no longer hold is named at start-up, as on a reload."""
+    clock = Clock()
+    p, d = pipeline(engine(tmp_path, GAUGE6, "a.yaml"), clock)
+    with caplog.at_level(logging.WARNING, logger="hub.pipeline"):
+        p.warm_up([], {("s1", "heavy"): (Level.ORANGE, T0 - 600), ("s1", "gauge6"): (Level.BLUE, T0 - 60)})
+    assert p.counts["alert_rule_gone"] == 1
+    assert "start-up: alert left standing, its rule is gone site=s1 rule=heavy level=orange" in caplog.text
+    assert "rule=gauge6" not in caplog.text
 
 
 def test_start_up_warns_of_a_period_the_stored_history_contradicts(

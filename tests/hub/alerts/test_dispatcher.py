@@ -317,6 +317,39 @@ def test_mqtt_ack_command(rig: Rig) -> None:
     assert not d.handle_command("ack", {"alert_id": "fs-hp09/rain"}, "x", T0)["ok"]
 
 
+def test_close_ends_by_hand_only_an_alert_no_rule_decides(rig: Rig) -> None:
+    """A reload removed the rule of a standing orange alert: only a person can say the danger is over.
+    `close` ends it as a clear does (everyone told gets the all-clear, the record names who closed
+    it); while the rules still decide an alert, `close` is refused and nobody is told anything."""
+    d = rig.start()
+    d.submit([tr(0, Level.NONE, Level.ORANGE)])
+    rig.settle()
+    told = set(sms_to(rig))
+    assert "v-101" in told
+    res = d.handle_command("close", {"site": "fs-hp01", "rule": "rain"}, "黄主任", T0 + 600)
+    assert not res["ok"] and "still decide" in res["error"]  # the default: an engine decides every alert
+    decided = {("fs-hp01", "rain")}
+    d.decides = lambda site, rule: (site, rule) in decided
+    assert not d.handle_command("close", {"site": "fs-hp01", "rule": "rain"}, "黄主任", T0 + 600)["ok"]
+    rig.settle()
+    assert [n.extra["kind"] for n in rig.chans["mqtt_alert"].sent] == ["alert"]
+
+    decided.clear()  # the reload dropped the rule
+    res = d.handle_command("close", {"alert_id": "fs-hp01/rain"}, "黄主任", T0 + 900)
+    assert res == {"ok": True, "alert_id": "fs-hp01/rain"}
+    rig.settle()
+    assert [n.extra["kind"] for n in rig.chans["mqtt_alert"].sent] == ["alert", "clear"]
+    clear = [n for n in rig.chans["sms"].sent if n.extra["kind"] == "clear"]
+    assert {n.extra["recipient_id"] for n in clear} == told
+    assert all("预警已解除" in n.text for n in clear)
+    assert d.state.alert("fs-hp01/rain").active == 0  # type: ignore[union-attr]
+    assert "黄主任人工解除" in rig.sink.of("alert")[-1]
+    assert d.stats()["closed_by_hand"] == 1
+    again = d.handle_command("close", {"site": "fs-hp01", "rule": "rain"}, "黄主任", T0 + 960)
+    assert not again["ok"] and "not active" in again["error"]
+    assert "bad payload" in d.handle_command("close", {"site": "fs-hp01"}, "x", T0)["error"]
+
+
 def test_inbound_sms_are_read_from_the_modem(rig: Rig, fengshan: AlertsConfig) -> None:
     """A channel that can receive (the GSM modem has poll_inbound) is read every inbound_poll_s."""
 
