@@ -12,7 +12,8 @@ from dataclasses import replace
 from hub.alerts.directory import mask_address
 from hub.alerts.routing import Planned
 from hub.alerts.rows import RowSink, Stamper, delivery_row
-from hub.alerts.state import FAILED, INFLIGHT, PENDING, SENT, Delivery, StateStore
+from hub.alerts.state import StateStore
+from hub.alerts.tables import FAILED, INFLIGHT, PENDING, SENT, Delivery
 from hub.alerts.worker import ChannelWorker, Priority
 from hub.channels.base import Notification
 from hub.rules.model import Level

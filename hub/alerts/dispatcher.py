@@ -18,7 +18,8 @@ from hub.alerts.responder import Responder
 from hub.alerts.routing import Planned, eta_s, plan
 from hub.alerts.rows import RowSink, Stamper, alert_row, escalation_row
 from hub.alerts.settings import DispatchSettings
-from hub.alerts.state import INFLIGHT, AlertRow, Delivery, StateStore
+from hub.alerts.state import StateStore
+from hub.alerts.tables import INFLIGHT, AlertRow, Delivery
 from hub.alerts.worker import Channel, ChannelWorker, RetryPolicy
 from hub.channels.base import ChannelError
 from hub.rules.model import Level, Transition

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hub.alerts import messages as m
-from hub.alerts.state import AlertRow
+from hub.alerts.tables import AlertRow
 from hub.rules.model import AlertState, Level, Transition
 
 

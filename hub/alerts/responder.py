@@ -11,7 +11,7 @@ from hub.alerts.directory import URGENCY, Recipient, Role, mask_address, mask_ph
 from hub.alerts.replies import Reply
 from hub.alerts.routing import Planned
 from hub.alerts.rows import ack_row, evacuation_row
-from hub.alerts.state import AlertRow
+from hub.alerts.tables import AlertRow
 from hub.rules.model import AlertState, Level, Transition
 
 if TYPE_CHECKING:

@@ -8,84 +8,21 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub.alerts.routing import Planned
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert (
-  alert_id TEXT PRIMARY KEY, site TEXT NOT NULL, rule TEXT NOT NULL, episode TEXT NOT NULL,
-  started REAL NOT NULL, level INTEGER NOT NULL, max_level INTEGER NOT NULL, state INTEGER NOT NULL,
-  level_since REAL NOT NULL, last_at REAL NOT NULL, kind TEXT NOT NULL,
-  acked_by TEXT, acked_at REAL, escalated_level INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS notice (
-  episode TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL, at REAL NOT NULL,
-  PRIMARY KEY (episode, key)
-);
-CREATE TABLE IF NOT EXISTS delivery (
-  id INTEGER PRIMARY KEY, episode TEXT NOT NULL, notice TEXT NOT NULL, alert_id TEXT NOT NULL,
-  channel TEXT NOT NULL, recipient_id TEXT NOT NULL, address TEXT NOT NULL, audience TEXT NOT NULL,
-  level INTEGER NOT NULL, site TEXT NOT NULL, text TEXT NOT NULL, extra TEXT NOT NULL, rank TEXT NOT NULL,
-  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, receipt TEXT, error TEXT, via TEXT,
-  created REAL NOT NULL,
-  UNIQUE (episode, notice, recipient_id, channel)
-);
-CREATE INDEX IF NOT EXISTS delivery_status ON delivery (status, channel);
-CREATE INDEX IF NOT EXISTS delivery_recipient ON delivery (recipient_id, created);
-CREATE TABLE IF NOT EXISTS evacuation (
-  episode TEXT NOT NULL, grid TEXT NOT NULL, alert_id TEXT NOT NULL, evacuated INTEGER NOT NULL,
-  total INTEGER NOT NULL, who TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (episode, grid)
-);
-CREATE TABLE IF NOT EXISTS silence (
-  id INTEGER PRIMARY KEY, site TEXT NOT NULL, rule TEXT NOT NULL, until REAL NOT NULL, who TEXT NOT NULL
-);
-"""
-
-PENDING, INFLIGHT, SENT, FAILED = "pending", "inflight", "sent", "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    """The standing state of one alert (site/rule) and its current episode."""
-
-    alert_id: str
-    site: str
-    rule: str
-    episode: str
-    started: float
-    level: int
-    max_level: int
-    state: int
-    level_since: float  # event time the current level was reached (escalation timer)
-    last_at: float
-    kind: str  # alert, maintenance or test
-    acked_by: str | None = None
-    acked_at: float | None = None
-    escalated_level: int = 0
-    active: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    episode: str
-    notice: str
-    alert_id: str
-    channel: str
-    recipient_id: str
-    address: str
-    audience: str
-    level: int
-    site: str
-    text: str
-    extra: dict[str, str]
-    rank: tuple[int, float, str]
-    status: str
-    attempts: int
-    via: str | None
+from hub.alerts.tables import (
+    ALERT_COLS,
+    ALERT_FIELDS,
+    DELIVERY_COLS,
+    INFLIGHT,
+    PENDING,
+    SCHEMA,
+    AlertRow,
+    Delivery,
+    delivery_of,
+)
 
 
 class StateStore:
@@ -143,15 +80,15 @@ class StateStore:
 
     # ---- alerts and notices ------------------------------------------------------------------
     def alert(self, alert_id: str) -> AlertRow | None:
-        rows = self._q(f"SELECT {_ALERT_COLS} FROM alert WHERE alert_id=?", (alert_id,))
+        rows = self._q(f"SELECT {ALERT_COLS} FROM alert WHERE alert_id=?", (alert_id,))
         return AlertRow(*rows[0]) if rows else None
 
     def active_alerts(self) -> list[AlertRow]:
-        return [AlertRow(*r) for r in self._q(f"SELECT {_ALERT_COLS} FROM alert WHERE active=1")]
+        return [AlertRow(*r) for r in self._q(f"SELECT {ALERT_COLS} FROM alert WHERE active=1")]
 
     def put_alert(self, a: AlertRow) -> None:
-        vals = tuple(getattr(a, c) for c in _ALERT_FIELDS)
-        self._q(f"INSERT OR REPLACE INTO alert ({_ALERT_COLS}) VALUES ({','.join('?' * len(vals))})", vals)
+        vals = tuple(getattr(a, c) for c in ALERT_FIELDS)
+        self._q(f"INSERT OR REPLACE INTO alert ({ALERT_COLS}) VALUES ({','.join('?' * len(vals))})", vals)
 
     def commit(self, alert: AlertRow | None, notice: tuple[str, str, str, int, float] | None,
                deliveries: Sequence[tuple[str, str, str, int, str, Planned, str | None]],
@@ -180,9 +117,9 @@ class StateStore:
                             db.execute("RELEASE notice")
                         return None
                 if alert is not None:
-                    vals = tuple(getattr(alert, c) for c in _ALERT_FIELDS)
+                    vals = tuple(getattr(alert, c) for c in ALERT_FIELDS)
                     db.execute(
-                        f"INSERT OR REPLACE INTO alert ({_ALERT_COLS}) VALUES ({','.join('?' * len(vals))})",
+                        f"INSERT OR REPLACE INTO alert ({ALERT_COLS}) VALUES ({','.join('?' * len(vals))})",
                         vals,
                     )
                 for episode, key, alert_id, level, site, p, via in deliveries:
@@ -208,15 +145,15 @@ class StateStore:
         return new
 
     def delivery(self, did: int) -> Delivery | None:
-        rows = self._q(f"SELECT {_DELIVERY_COLS} FROM delivery WHERE id=?", (did,))
-        return _delivery(rows[0]) if rows else None
+        rows = self._q(f"SELECT {DELIVERY_COLS} FROM delivery WHERE id=?", (did,))
+        return delivery_of(rows[0]) if rows else None
 
     def unfinished(self) -> list[Delivery]:
         """Pending and in-flight deliveries, oldest first: what a restart must still send."""
         rows = self._q(
-            f"SELECT {_DELIVERY_COLS} FROM delivery WHERE status IN (?,?) ORDER BY id", (PENDING, INFLIGHT)
+            f"SELECT {DELIVERY_COLS} FROM delivery WHERE status IN (?,?) ORDER BY id", (PENDING, INFLIGHT)
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_of(r) for r in rows]
 
     def mark(self, did: int, status: str, *, attempts: int | None = None, receipt: str | None = None,
              error: str | None = None) -> None:  # fmt: skip
@@ -298,20 +235,3 @@ class StateStore:
                     (s, r, float(u)) for s, r, u in self._q("SELECT site, rule, until FROM silence")
                 ]
             return any(u > now and s in (site, "*") and r in (rule, "*") for s, r, u in self._silences)
-
-
-_ALERT_FIELDS = list(AlertRow.__dataclass_fields__)
-_ALERT_COLS = ", ".join(_ALERT_FIELDS)
-_DELIVERY_COLS = (
-    "id, episode, notice, alert_id, channel, recipient_id, address, audience, level, site, text, extra,"
-    " rank, status, attempts, via"
-)
-
-
-def _delivery(r: tuple[Any, ...]) -> Delivery:
-    rank = json.loads(r[12])
-    did, episode, notice, alert_id, channel, rid, address, audience, level, site, text = r[:11]
-    return Delivery(
-        did, episode, notice, alert_id, channel, rid, address, audience, level, site, text,
-        json.loads(r[11]), (int(rank[0]), float(rank[1]), str(rank[2])), r[13], r[14], r[15],
-    )  # fmt: skip
