@@ -69,6 +69,42 @@ def test_alerts_reload_and_restart_rebuild_windows(
         gw.close()
 
 
+def test_a_batch_sent_again_after_a_restart_counts_once(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    """A gateway whose PUBACK was lost sends its batch again when it reconnects, after the hub has
+    restarted and forgotten the sequence numbers it had seen. The rebuilt windows hold the stored copy
+    of those readings, so the resent copy must count as a duplicate: 60 mm stays orange. Before, the
+    store was read back in whole seconds, the gateway's fractional times did not match, and the same
+    60 mm counted twice (red)."""
+    cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
+    log = tmp_path / "hub.log"
+    watch, gw = AlertWatch(mosquitto.port), Gateway(mosquitto.port, "fs-gw01")
+    hub = start_hub(cfg, log)
+    try:
+        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
+        times = _minutes_ago(50, time.time())
+        gw.rain("fs-hp01-rg1", 6.0, times)  # 60 mm in the last hour: orange
+        assert wait_for(lambda: "orange" in watch.levels("fs-hp01")), watch.messages
+        time.sleep(0.5)  # the store's flush interval is 0.05 s: the readings are in influxd
+        hub.send_signal(signal.SIGTERM)
+        assert hub.wait(30) == 0
+        hub = start_hub(cfg, log)
+        assert wait_for(lambda: log.read_text().count("hub running") == 2, 20)
+        gw.seq -= len(times)  # the same batch again: same sequence numbers, same times
+        gw.rain("fs-hp01-rg1", 6.0, times)
+        # Rain at fs-hp02 on the same connection after it: once its alert is out, the resend was decided.
+        gw.rain("fs-hp02-rg1", 6.0, _minutes_ago(50, time.time()))
+        assert wait_for(lambda: "orange" in watch.levels("fs-hp02")), watch.messages
+        assert "red" not in watch.levels("fs-hp01"), watch.levels("fs-hp01")
+        assert watch.levels("fs-hp01").count("orange") == 1, "the restart must not announce orange again"
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(30)
+        watch.close()
+        gw.close()
+
+
 def test_a_sensor_maintenance_window_keeps_test_tips_out(
     mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
 ) -> None:
