@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from edge.wire import Batch, Reading
+from hub.clocks import corrected
 from hub.dedupe import Deduper
 from hub.influx import line
 from hub.reading_lines import ReadingLines, iso
@@ -63,6 +65,7 @@ class Pipeline:
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
+        self._clock_logged: dict[str, float] = {}  # gateway or sensor -> when its clock was last logged
         self.last_decision = 0.0
         # sensor -> (start, end, who) of its newest maintenance window; kept a week after it ends, for
         # readings taken in it that arrive late (a gateway the technician powered off sends them later).
@@ -173,7 +176,17 @@ class Pipeline:
         fresh: list[Reading] = []
         lines: list[str] = []
         now = self.clock()
-        for r in batch.readings:
+        readings, moved = corrected(batch, now)
+        for who, ahead_s in moved:
+            self.counts["clock_ahead"] += 1
+            if now - self._clock_logged.get(who, -math.inf) >= 3600:  # once an hour per clock
+                self._clock_logged[who] = now
+                log.warning(
+                    "clock ahead of the hub's origin=%s clock=%s ahead_s=%.0f: its readings were moved "
+                    "back and marked suspect; set its time (NTP, or its RTC's time zone to UTC)",
+                    batch.origin, who, ahead_s,
+                )  # fmt: skip
+        for r in readings:
             if not self.owns(r.sensor):
                 self.counts["not_owned"] += 1
                 continue

@@ -1,0 +1,100 @@
+"""Readings stamped by clocks running ahead of the hub's: moved back, spacing kept, and the alert they
+raise clears when the rain leaves the window, not when the wrong clock's future arrives.
+
+The pipeline tests use the real engine and rules; the store and dispatcher are lists (pipeline_helpers)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from edge.wire import Batch, Reading
+from hub.clocks import corrected
+from hub.rules.model import Level
+
+from .pipeline_helpers import Clock, engine, pipeline
+from .rules.helpers import T0
+
+EIGHT_H = 8 * 3600.0
+HEAVY = """  - id: heavy
+    sites: [s1]
+    inputs: {rain: {sensor: rg1}}
+    values: {r1h: "sum(rain, 1h)"}
+    thresholds: {r1h: [35, 45, 60, 80]}
+    clear_for: 10m
+"""
+
+
+def rain(times: list[float], mm: float = 20.0, sensor: str = "rg1") -> tuple[Reading, ...]:
+    return tuple(Reading(sensor, "rain_mm", mm, t, k) for k, t in enumerate(times))
+
+
+def test_a_gateway_clock_ahead_moves_its_batch_back_by_as_much_keeping_a_backlog_in_place() -> None:
+    """The gateway's clock is 8 h ahead (Beijing time read as UTC). Its batch, sent "at" now + 8 h,
+    holds an outbox backlog from 2 h ago and a reading from now: both land at their real times."""
+    now = T0 + 3 * 3600
+    readings = rain([now - 7200 + EIGHT_H, now - 60 + EIGHT_H])
+    out, moved = corrected(Batch("fs-gw01", readings, now + EIGHT_H + 0.2), now)
+    assert [r.time for r in out] == [pytest.approx(now - 7200.2), pytest.approx(now - 60.2)]
+    assert {r.quality for r in out} == {"suspect"}
+    assert moved == [("fs-gw01", pytest.approx(EIGHT_H + 0.2))]
+
+
+def test_a_sensor_clock_ahead_moves_its_newest_reading_to_the_arrival() -> None:
+    """The gateway's clock is right; one RTU stamps its readings 8 h ahead. Its readings move so that
+    the newest is the arrival, 5 min apart as sent; the other gauge's readings and a bad reading's
+    quality are left as they were."""
+    now = T0
+    ahead = rain([now - 300 + EIGHT_H, now + EIGHT_H], sensor="rg2")
+    ahead = (*ahead[:1], ahead[1]._replace(quality="bad"))
+    fine = rain([now - 10], sensor="rg1")
+    out, moved = corrected(Batch("fs-gw01", (*fine, *ahead), now - 0.1), now)
+    assert out[0] == fine[0]
+    assert [(r.time, r.quality) for r in out[1:]] == [(now - 300, "suspect"), (now, "bad")]
+    assert moved == [("rg2", EIGHT_H)]
+
+
+def test_clocks_behind_forecasts_and_small_offsets_are_left_alone() -> None:
+    """A batch the broker held while the hub was away looks like a clock behind: it cannot be told from
+    one, so neither moves. Forecasts are about the future; 4 min ahead is within NTP's slack."""
+    now = T0
+    late = Batch("fs-gw01", rain([now - 3600]), now - 3000)
+    forecast = Batch(
+        "feed-qx", (Reading("qx@s1", "rain_mm", 5.0, now + 6 * 3600, 1, source="forecast", issued=now),), now
+    )
+    near = Batch("fs-gw01", rain([now + 240]), now + 240)
+    for batch in (late, forecast, near):
+        out, moved = corrected(batch, now)
+        assert out is batch.readings and moved == []
+
+
+def test_rain_from_a_clock_ahead_raises_the_alert_and_leaves_the_window_on_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """60 mm from a gateway 8 h ahead. Before, the readings sat 8 h in the future: orange came, and
+    stayed for nine hours, because the 1 h sum held them until their own time had passed. Now they
+    count at their real time: orange at once, and the all-clear 75 minutes later."""
+    clock = Clock()
+    p, d = pipeline(engine(tmp_path, HEAVY), clock)
+    clock.now = T0 + 3600
+    times = [clock.now - 600 * k + EIGHT_H for k in (2, 1, 0)]
+    with caplog.at_level(logging.WARNING, logger="hub.pipeline"):
+        p.handle_batch(Batch("fs-gw01", rain(times), clock.now + EIGHT_H))
+        p.handle_batch(Batch("fs-gw01", rain([clock.now + 1 + EIGHT_H], 0.0), clock.now + 1 + EIGHT_H))
+    assert [t.to_level for t in d.got] == [Level.ORANGE]
+    assert caplog.text.count("clock ahead of the hub's origin=fs-gw01 clock=fs-gw01 ahead_s=28800") == 1
+    assert p.counts["clock_ahead"] == 2
+    # The readings as stored: at their real times, marked suspect.
+    stored = [ln for ln in p.store.lines if ln.startswith("rain_mm,")]  # type: ignore[union-attr]
+    assert len(stored) == 4 and all("quality=suspect" in ln for ln in stored)
+    assert all(int(ln.rsplit(" ", 1)[1]) <= (T0 + 3601) * 1e9 for ln in stored)
+    # Dry minutes, still from the clock 8 h ahead (the gauge reports every minute).
+    for minute in range(2, 120):
+        clock.now = T0 + 3600 + 60 * minute
+        p.handle_batch(Batch("fs-gw01", rain([clock.now + EIGHT_H], 0.0), clock.now + EIGHT_H))
+    # 20 mm leaves the hour every 10 min from +40 min on; the last has left at +60 min, and the
+    # level falls to none once clear_for (10 min) has passed.
+    assert [t.to_level for t in d.got] == [Level.ORANGE, Level.BLUE, Level.NONE]
+    assert d.got[-1].at <= T0 + 3600 + 75 * 60
