@@ -1,41 +1,81 @@
-"""Readings stamped by a clock that runs ahead of the hub's are moved back to when they can have been taken."""
+"""Readings stamped by a gateway or sensor clock that is off from the hub's are moved to when they were taken."""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Final
 
 from edge.wire import Batch, Reading, to_ms
 
 # NTP keeps gateways and the hub within a second; the edge flags its own sensors beyond the same 5 min.
-AHEAD_S: Final = 300.0
+TOLERANCE_S: Final = 300.0
 FUTURE_SOURCES: Final = ("forecast", "warning")  # about the future by design: never moved
+# A clock behind is believed only from batches that arrived over at least SPREAD_S, all of them late by
+# more than TOLERANCE_S and by the same amount to within STEADY_S: a backlog that a village bridge or
+# the broker held arrives in a burst, and each batch of it later than the next.
+SPREAD_S: Final = 600.0
+STEADY_S: Final = 60.0
+KEEP_S: Final = 1800.0
+MIN_BATCHES: Final = 3
+
+
+class Lateness:
+    """Per origin, how late its recent batches arrived by their own send time (arrival − sent).
+
+    A batch arrives late when its gateway's clock runs behind, and also when a broker or a village
+    bridge held it through an outage. Batches that arrived over at least SPREAD_S tell the two apart:
+    a held backlog comes in a burst, each batch later than the next, and live batches follow on time,
+    while a clock behind makes every batch late by the same amount (a Pi that rebooted after a power
+    cut with its clock where it stopped, and no NTP on a private APN). Moving a held backlog's readings
+    to the present would put hours of rain into the last hour, so anything less steady is not a
+    clock. Pure: the hub's clock is passed in."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[tuple[float, float]]] = {}  # origin -> (arrival, lateness)
+
+    def behind(self, origin: str, sent: float, now: float) -> float:
+        """Record one batch; return how far the origin's clock runs behind, 0.0 when it is not known to."""
+        if sent <= 0.0:
+            return 0.0  # a sender that stamps no send time
+        seen = self._seen.setdefault(origin, deque())
+        seen.append((now, now - sent))
+        while seen and seen[0][0] < now - KEEP_S:
+            seen.popleft()
+        if len(seen) < MIN_BATCHES or now - seen[0][0] < SPREAD_S:
+            return 0.0
+        lates = [late for _, late in seen]
+        least = min(lates)
+        return least if least > TOLERANCE_S and max(lates) - least <= STEADY_S else 0.0
 
 
 def corrected(
-    batch: Batch, now: float, tolerance: float = AHEAD_S
+    batch: Batch, now: float, behind: float = 0.0, tolerance: float = TOLERANCE_S
 ) -> tuple[tuple[Reading, ...], list[tuple[str, float]]]:
-    """The batch's readings with times no clock ahead of the hub's could give, and what was moved:
-    [(gateway or sensor id, seconds it was ahead)]. Pure: `now` is the hub's clock at arrival.
+    """The batch's readings at the times they were taken, and what was moved: [(gateway or sensor id,
+    seconds its clock was off, + ahead, − behind)]. Pure: `now` is the hub's clock at arrival, `behind`
+    what Lateness says of the batch's origin.
 
     A reading from the future stays in every window until the future arrives: a gateway whose clock
     ran 8 h ahead (a Beijing-time clock read as UTC) kept one hour's rain in the 1 h sum for nine
-    hours, and its alert with it. Dropping such readings would be worse (the rain is real), so:
+    hours, and its alert with it. A reading from a clock behind leaves the windows early, or never
+    enters the short ones: live rain stamped 2 h ago raised no 1 h alert. Dropping such readings would
+    lose real rain, so they move:
 
-    - The gateway's clock. A batch cannot be sent after it arrives, so `sent` more than `tolerance`
-      ahead of `now` is the gateway's clock: every reading it stamped moves back by as much, which
-      keeps their spacing and the real times of an outbox backlog. A clock running behind cannot be
-      told apart from a broker that held the batch while the hub was away, and is left alone.
-    - A sensor's own clock (an RTU that stamps its observations). If its newest reading in the batch
-      is still more than `tolerance` ahead, its readings move so that the newest is `now`.
+    - by the gateway's clock. A batch cannot be sent after it arrives, so `sent` more than `tolerance`
+      ahead of `now` is the gateway's clock, ahead by as much; `behind` is Lateness's finding. Every
+      reading it stamped moves by the same amount, which keeps their spacing and the real times of an
+      outbox backlog.
+    - by a sensor's own clock (an RTU that stamps its observations). If its newest reading in the
+      batch is still more than `tolerance` ahead, its readings move so that the newest is `now`.
 
     Moved readings are marked `suspect` (a `bad` one stays bad)."""
     limit = now + tolerance
     readings = batch.readings
-    gateway = batch.sent - now if batch.sent > limit else 0.0
+    gateway = batch.sent - now if batch.sent > limit else -behind
     if not gateway and all(r.time <= limit or r.source in FUTURE_SOURCES for r in readings):
         return readings, []  # the common case: nothing moves
     moved: list[tuple[str, float]] = [(batch.origin, gateway)] if gateway else []
-    ahead: dict[str, float] = {}  # sensor -> its newest time, after the gateway's correction
+    ahead: dict[str, float] = {}  # sensor -> how far its newest reading is ahead, after the gateway's offset
     for r in readings:
         if r.source not in FUTURE_SOURCES:
             t = r.time - gateway

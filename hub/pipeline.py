@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from edge.wire import Batch, Reading
-from hub.clocks import corrected
+from hub.clocks import Lateness, corrected
 from hub.dedupe import Deduper
 from hub.influx import line
 from hub.reading_lines import ReadingLines, iso
@@ -65,6 +65,7 @@ class Pipeline:
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
+        self.lateness = Lateness()  # how late each origin's batches arrive: a gateway clock behind
         self._clock_logged: dict[str, float] = {}  # gateway or sensor -> when its clock was last logged
         self.last_decision = 0.0
         # sensor -> (start, end, who) of its newest maintenance window; kept a week after it ends, for
@@ -176,15 +177,15 @@ class Pipeline:
         fresh: list[Reading] = []
         lines: list[str] = []
         now = self.clock()
-        readings, moved = corrected(batch, now)
-        for who, ahead_s in moved:
-            self.counts["clock_ahead"] += 1
+        readings, moved = corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now))
+        for who, off_s in moved:
+            self.counts["clock_ahead" if off_s > 0 else "clock_behind"] += 1
             if now - self._clock_logged.get(who, -math.inf) >= 3600:  # once an hour per clock
                 self._clock_logged[who] = now
                 log.warning(
-                    "clock ahead of the hub's origin=%s clock=%s ahead_s=%.0f: its readings were moved "
-                    "back and marked suspect; set its time (NTP, or its RTC's time zone to UTC)",
-                    batch.origin, who, ahead_s,
+                    "clock %s of the hub's origin=%s clock=%s off_s=%.0f: its readings were moved to "
+                    "when they were taken and marked suspect; set its time (NTP, RTC time zone UTC)",
+                    "ahead" if off_s > 0 else "behind", batch.origin, who, off_s,
                 )  # fmt: skip
         for r in readings:
             if not self.owns(r.sensor):

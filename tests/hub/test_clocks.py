@@ -1,5 +1,6 @@
-"""Readings stamped by clocks running ahead of the hub's: moved back, spacing kept, and the alert they
-raise clears when the rain leaves the window, not when the wrong clock's future arrives.
+"""Readings stamped by clocks off from the hub's: moved to when they were taken, spacing kept. From a
+clock ahead, the alert clears when the rain leaves the window, not when the wrong future arrives; from
+a clock behind, live rain raises the alert that its old-looking times kept out of the short windows.
 
 The pipeline tests use the real engine and rules; the store and dispatcher are lists (pipeline_helpers)."""
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.wire import Batch, Reading
-from hub.clocks import corrected
+from hub.clocks import Lateness, corrected
 from hub.rules.model import Level
 
 from .pipeline_helpers import Clock, engine, pipeline
@@ -84,7 +85,7 @@ def test_rain_from_a_clock_ahead_raises_the_alert_and_leaves_the_window_on_time(
         p.handle_batch(Batch("fs-gw01", rain(times), clock.now + EIGHT_H))
         p.handle_batch(Batch("fs-gw01", rain([clock.now + 1 + EIGHT_H], 0.0), clock.now + 1 + EIGHT_H))
     assert [t.to_level for t in d.got] == [Level.ORANGE]
-    assert caplog.text.count("clock ahead of the hub's origin=fs-gw01 clock=fs-gw01 ahead_s=28800") == 1
+    assert caplog.text.count("clock ahead of the hub's origin=fs-gw01 clock=fs-gw01 off_s=28800") == 1
     assert p.counts["clock_ahead"] == 2
     # The readings as stored: at their real times, marked suspect.
     stored = [ln for ln in p.store.lines if ln.startswith("rain_mm,")]  # type: ignore[union-attr]
@@ -98,3 +99,43 @@ def test_rain_from_a_clock_ahead_raises_the_alert_and_leaves_the_window_on_time(
     # level falls to none once clear_for (10 min) has passed.
     assert [t.to_level for t in d.got] == [Level.ORANGE, Level.BLUE, Level.NONE]
     assert d.got[-1].at <= T0 + 3600 + 75 * 60
+
+
+def test_lateness_believes_a_clock_behind_only_from_batches_spread_over_ten_minutes() -> None:
+    """A village bridge held an hour of batches and sends them in one burst, or a long backlog drains
+    slowly: late, but not a clock. Batches from a gateway 2 h behind, one every 5 min, are: from the
+    third, 10 min after the first."""
+    lateness = Lateness()
+    now = T0
+    burst = [lateness.behind("fs-gw01", now - 3600 + 300 * k, now + 0.1 * k) for k in range(12)]
+    assert burst == [0.0] * 12
+    live = [lateness.behind("fs-gw01", now + 60 * k, now + 60 * k + 0.05) for k in range(1, 15)]
+    assert live == [0.0] * 14  # on time once the backlog is through
+    behind = [lateness.behind("fs-gw02", now + 300 * k - 7200, now + 300 * k + 0.2) for k in range(4)]
+    assert behind[:2] == [0.0, 0.0] and behind[2:] == [pytest.approx(7200.2)] * 2
+    # A backlog held for hours draining slowly, a batch a minute for 20 min: late, but less each time.
+    drain = [lateness.behind("fs-gw03", now - 4 * 3600 + 300 * k, now + 60 * k) for k in range(20)]
+    assert drain == [0.0] * 20
+    # NTP catches up: the first batch on time says the clock is right again.
+    assert lateness.behind("fs-gw02", now + 1500, now + 1500.1) == 0.0
+    assert lateness.behind("feed-qx", 0.0, now) == 0.0  # no send time, nothing to go by
+
+
+def test_rain_from_a_clock_behind_raises_the_1h_alert(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway came back from a power cut with its clock 2 h behind and no NTP. Its live rain looked
+    2 h old, outside the 1 h window: 60 mm in an hour raised nothing. Once its batches have shown the
+    same lateness for 10 min, its readings move to when they were taken, and the alert comes."""
+    clock = Clock()
+    p, d = pipeline(engine(tmp_path, HEAVY), clock)
+    behind = 2 * 3600.0
+    with caplog.at_level(logging.WARNING, logger="hub.pipeline"):
+        for minute in range(0, 60):  # 1.5 mm a minute, one batch a minute, sent at once
+            clock.now = T0 + 60 * minute
+            p.handle_batch(Batch("fs-gw01", rain([clock.now - behind], 1.5), clock.now - behind))
+    # 75 of the 90 mm count in the hour: those that came after the first 10 minutes.
+    assert [t.to_level for t in d.got] == [Level.BLUE, Level.YELLOW, Level.ORANGE]
+    assert "clock behind of the hub's origin=fs-gw01 clock=fs-gw01 off_s=-7200" in caplog.text
+    times = [ln for ln in p.store.lines if ln.startswith("rain_mm,") and "quality=suspect" in ln]  # type: ignore[union-attr]
+    assert len(times) == 50
