@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -131,3 +132,42 @@ class Officer:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class HubRig:
+    """One `ews hub` process with a gateway, an officer and an alert watcher on the test's broker; a
+    context manager that stops them all. restart() is a clean stop and a start on the same config."""
+
+    def __init__(self, config: Path, log: Path, port: int) -> None:
+        self.config, self.log = config, log
+        self.watch, self.gw, self.officer = AlertWatch(port), Gateway(port, "fs-gw01"), Officer(port)
+        self.hub = start_hub(config, log)
+        self.starts = 1
+
+    def running(self) -> None:
+        """Wait until the latest start says it runs."""
+        assert wait_for(lambda: self.text().count("hub running") == self.starts, 20), self.text()[-2000:]
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def restart(self) -> None:
+        self.hub.send_signal(signal.SIGTERM)
+        assert self.hub.wait(30) == 0
+        self.hub = start_hub(self.config, self.log)
+        self.starts += 1
+        self.running()
+
+    def __enter__(self) -> HubRig:
+        try:
+            self.running()
+        except BaseException:
+            self.__exit__()  # a hub that did not start is stopped all the same
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.hub.send_signal(signal.SIGTERM)
+        self.hub.wait(30)
+        for c in (self.officer, self.watch, self.gw):
+            c.close()

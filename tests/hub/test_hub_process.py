@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ews.servers import Influxd, Mosquitto
 
-from .hubproc import REPO, RULES, AlertWatch, Gateway, Officer, start_hub, wait_for, write_config
+from .hubproc import REPO, RULES, AlertWatch, Gateway, HubRig, start_hub, wait_for, write_config
 
 
 def _ews(*args: str) -> subprocess.CompletedProcess[str]:
@@ -45,28 +45,16 @@ def test_alerts_reload_and_restart_rebuild_windows(
 ) -> None:
     """60 mm before a restart + 25 mm after must still make red (80 mm in 1 h): windows come back."""
     cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
-    log = tmp_path / "hub.log"
-    watch, gw = AlertWatch(mosquitto.port), Gateway(mosquitto.port, "fs-gw01")
-    hub = start_hub(cfg, log)
-    try:
-        now = time.time()
-        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
-        gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, now))  # 10 × 6 mm in the last 50 min: orange
+    with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+        watch, gw = rig.watch, rig.gw
+        gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, time.time()))  # 10 × 6 mm in the last 50 min: orange
         assert wait_for(lambda: "orange" in watch.levels("fs-hp01")), watch.messages
-        hub.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "rules reloaded" in log.read_text()), log.read_text()[-2000:]
-        hub.send_signal(signal.SIGTERM)
-        assert hub.wait(30) == 0
-        hub = start_hub(cfg, log)  # same config: rebuild_on_start reads the 60 mm back from InfluxDB
-        assert wait_for(lambda: log.read_text().count("hub running") == 2, 20)
+        rig.hub.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "rules reloaded" in rig.text()), rig.text()[-2000:]
+        rig.restart()  # same config: rebuild_on_start reads the 60 mm back from InfluxDB
         gw.rain("fs-hp01-rg1", 12.5, [time.time() - 120, time.time() - 60])
         assert wait_for(lambda: watch.levels("fs-hp01") != []), watch.messages
         assert watch.levels("fs-hp01").count("orange") == 1, "the restart must not announce orange again"
-    finally:
-        hub.send_signal(signal.SIGTERM)
-        hub.wait(30)
-        watch.close()
-        gw.close()
 
 
 def test_a_batch_sent_again_after_a_restart_counts_once(
@@ -78,19 +66,13 @@ def test_a_batch_sent_again_after_a_restart_counts_once(
     store was read back in whole seconds, the gateway's fractional times did not match, and the same
     60 mm counted twice (red)."""
     cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
-    log = tmp_path / "hub.log"
-    watch, gw = AlertWatch(mosquitto.port), Gateway(mosquitto.port, "fs-gw01")
-    hub = start_hub(cfg, log)
-    try:
-        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
+    with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+        watch, gw = rig.watch, rig.gw
         times = _minutes_ago(50, time.time())
         gw.rain("fs-hp01-rg1", 6.0, times)  # 60 mm in the last hour: orange
         assert wait_for(lambda: "orange" in watch.levels("fs-hp01")), watch.messages
         time.sleep(0.5)  # the store's flush interval is 0.05 s: the readings are in influxd
-        hub.send_signal(signal.SIGTERM)
-        assert hub.wait(30) == 0
-        hub = start_hub(cfg, log)
-        assert wait_for(lambda: log.read_text().count("hub running") == 2, 20)
+        rig.restart()
         gw.seq -= len(times)  # the same batch again: same sequence numbers, same times
         gw.rain("fs-hp01-rg1", 6.0, times)
         # Rain at fs-hp02 on the same connection after it: once its alert is out, the resend was decided.
@@ -98,11 +80,6 @@ def test_a_batch_sent_again_after_a_restart_counts_once(
         assert wait_for(lambda: "orange" in watch.levels("fs-hp02")), watch.messages
         assert "red" not in watch.levels("fs-hp01"), watch.levels("fs-hp01")
         assert watch.levels("fs-hp01").count("orange") == 1, "the restart must not announce orange again"
-    finally:
-        hub.send_signal(signal.SIGTERM)
-        hub.wait(30)
-        watch.close()
-        gw.close()
 
 
 def test_a_sensor_maintenance_window_keeps_test_tips_out(
@@ -112,21 +89,14 @@ def test_a_sensor_maintenance_window_keeps_test_tips_out(
     fs-hp02 (published after them, on the same connection) still raises its alert. Closed, the gauge
     counts again."""
     cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
-    log = tmp_path / "hub.log"
-    watch, gw, officer = (
-        AlertWatch(mosquitto.port),
-        Gateway(mosquitto.port, "fs-gw01"),
-        Officer(mosquitto.port),
-    )
-    hub = start_hub(cfg, log)
+    with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+        watch, gw = rig.watch, rig.gw
 
-    def window(minutes: int) -> None:
-        officer.command("silence", sensor="fs-hp01-rg1", minutes=minutes)
+        def window(minutes: int) -> None:
+            rig.officer.command("silence", sensor="fs-hp01-rg1", minutes=minutes)
 
-    try:
-        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
         window(120)
-        assert wait_for(lambda: "sensor maintenance sensor=fs-hp01-rg1" in log.read_text())
+        assert wait_for(lambda: "sensor maintenance sensor=fs-hp01-rg1" in rig.text())
         now = time.time()
         # The technician's tips, taken since the window opened (readings taken before it are real).
         gw.rain("fs-hp01-rg1", 8.0, [now + 0.01 * k for k in range(10)])
@@ -134,15 +104,9 @@ def test_a_sensor_maintenance_window_keeps_test_tips_out(
         assert wait_for(lambda: "orange" in watch.levels("fs-hp02")), watch.messages
         assert watch.levels("fs-hp01") == []
         window(0)
-        assert wait_for(lambda: log.read_text().count("sensor maintenance sensor=fs-hp01-rg1") == 2)
+        assert wait_for(lambda: rig.text().count("sensor maintenance sensor=fs-hp01-rg1") == 2)
         gw.rain("fs-hp01-rg1", 8.0, [time.time() - 60 * m for m in range(9, 0, -1)])  # real rain
         assert wait_for(lambda: watch.levels("fs-hp01") != []), watch.messages
-    finally:
-        hub.send_signal(signal.SIGTERM)
-        hub.wait(30)
-        officer.close()
-        watch.close()
-        gw.close()
 
 
 def test_an_alert_whose_rule_a_reload_removed_is_closed_by_hand(
@@ -154,33 +118,24 @@ def test_an_alert_whose_rule_a_reload_removed_is_closed_by_hand(
     rules = tmp_path / "flash_flood.yaml"
     rules.write_text(RULES.read_text(encoding="utf-8"), encoding="utf-8")
     cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews", rules=[str(rules)])
-    log = tmp_path / "hub.log"
-    watch, gw, officer = (
-        AlertWatch(mosquitto.port),
-        Gateway(mosquitto.port, "fs-gw01"),
-        Officer(mosquitto.port),
-    )
-    hub = start_hub(cfg, log)
     old = "flash-flood-critical-rain"
+    with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+        watch, officer = rig.watch, rig.officer
 
-    def of(rule: str) -> list[tuple[str, str]]:
-        with watch.lock:
-            return [(m["kind"], m["level"]) for m in watch.messages if m["rule"] == rule]
+        def of(rule: str) -> list[tuple[str, str]]:
+            with watch.lock:
+                return [(m["kind"], m["level"]) for m in watch.messages if m["rule"] == rule]
 
-    try:
-        assert wait_for(lambda: "hub running" in log.read_text(), 20), log.read_text()[-2000:]
-        gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, time.time()))  # 60 mm in the last hour: orange
+        rig.gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, time.time()))  # 60 mm in the last hour: orange
         assert wait_for(lambda: ("alert", "orange") in of(old)), watch.messages
         officer.command("close", site="fs-hp01", rule=old)
-        assert wait_for(lambda: "command refused verb=close" in log.read_text()), log.read_text()[-2000:]
-        assert "the rules still decide alert fs-hp01/flash-flood-critical-rain" in log.read_text()
+        assert wait_for(lambda: "command refused verb=close" in rig.text()), rig.text()[-2000:]
+        assert "the rules still decide alert fs-hp01/flash-flood-critical-rain" in rig.text()
 
         rules.write_text(rules.read_text(encoding="utf-8").replace(f"id: {old}\n", f"id: {old}-v2\n"))
-        hub.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "rules reloaded" in log.read_text()), log.read_text()[-2000:]
-        assert (
-            f"alert left standing, its rule is gone site=fs-hp01 rule={old} level=orange" in log.read_text()
-        )
+        rig.hub.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "rules reloaded" in rig.text()), rig.text()[-2000:]
+        assert f"alert left standing, its rule is gone site=fs-hp01 rule={old} level=orange" in rig.text()
         # The renamed rule sees the same 60 mm, not twice as much: the windows a reload rebuilds from
         # stored readings plus the ones the engine held count each reading once (edge.wire.to_ms).
         assert wait_for(lambda: of(f"{old}-v2") != []), watch.messages
@@ -189,14 +144,8 @@ def test_an_alert_whose_rule_a_reload_removed_is_closed_by_hand(
 
         officer.command("close", site="fs-hp01", rule=old)
         assert wait_for(lambda: ("clear", "none") in of(old)), watch.messages
-        assert f"alert closed by hand alert=fs-hp01/{old} level=orange who=officer-li" in log.read_text()
+        assert f"alert closed by hand alert=fs-hp01/{old} level=orange who=officer-li" in rig.text()
         assert of(f"{old}-v2") == [("alert", "orange")]
-    finally:
-        hub.send_signal(signal.SIGTERM)
-        hub.wait(30)
-        officer.close()
-        watch.close()
-        gw.close()
 
 
 def test_two_partitioned_hubs_decide_each_reading_once(
