@@ -175,3 +175,4 @@ def test_agent_sounds_siren_offline_and_the_event_reaches_the_hub_later(tmp_path
             probe.close()
     finally:
         agent.stop()
+        mosquitto.stop()  # started a second time above: without this the broker outlived the test
