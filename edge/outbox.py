@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE INDEX IF NOT EXISTS readings_by_series ON readings (sensor, quantity, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('dropped', 0);
+-- This file's sequence numbers, as the hub tells them apart: a new outbox starts again from 1.
+INSERT OR IGNORE INTO meta (key, value) VALUES ('stream', (random() & 9223372036854775807) | 1);
 """
 _COLUMNS = "seq, sensor, quantity, value, time, quality, source, issued"
 
@@ -73,6 +75,9 @@ class Outbox:
         self._db = self._open()
         self._count = int(self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
         self._dropped = int(self._db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
+        # Random, made with the file: batches carry it (wire.Batch.stream) so that the hub knows a new
+        # outbox's sequence numbers from the old one's.
+        self.stream = int(self._db.execute("SELECT value FROM meta WHERE key='stream'").fetchone()[0])
 
     def _open(self) -> sqlite3.Connection:
         try:

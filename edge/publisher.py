@@ -275,7 +275,7 @@ class Publisher:
                 return
 
     def _send(self, client: mqtt.Client, batch: list[Reading]) -> bool:
-        payload = encode_batch(Batch(self.gateway, tuple(batch), sent=self.clock()))
+        payload = encode_batch(Batch(self.gateway, tuple(batch), self.clock(), self.outbox.stream))
         info = client.publish(self.topic, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # Not queued by paho (link just dropped): put them back for the next connection.

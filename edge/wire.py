@@ -93,11 +93,17 @@ class Batch:
 
     origin: str
     readings: tuple[Reading, ...]
-    sent: float = 0.0  # sender's clock when published (latency measurement only)
+    sent: float = 0.0  # sender's clock when published (latency; a clock off from the hub's)
+    # The outbox the sequence numbers count in: a new one (a new SD card, a reinstalled gateway) starts
+    # again from 1, and the hub must not take those for readings it has already seen. 0: not stated.
+    stream: int = 0
 
 
 def encode_batch(batch: Batch) -> bytes:
-    doc = {"v": WIRE_VERSION, "o": batch.origin, "t": batch.sent, "r": [r.to_row() for r in batch.readings]}
+    doc: dict[str, Any] = {"v": WIRE_VERSION, "o": batch.origin, "t": batch.sent}
+    if batch.stream:
+        doc["s"] = batch.stream
+    doc["r"] = [r.to_row() for r in batch.readings]
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -118,6 +124,9 @@ def decode_batch(payload: bytes, where: str = "") -> tuple[Batch, list[WireError
         raise WireError(f"{where}: batch field 'r' must be a list")
     if isinstance(sent, bool) or not isinstance(sent, int | float):
         raise WireError(f"{where}: batch field 't' must be a number")
+    stream = doc.get("s", 0)
+    if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream < 2**63:
+        raise WireError(f"{where}: batch field 's' must be a non-negative 63-bit integer")
     readings: list[Reading] = []
     errors: list[WireError] = []
     for i, row in enumerate(rows):
@@ -125,7 +134,7 @@ def decode_batch(payload: bytes, where: str = "") -> tuple[Batch, list[WireError
             readings.append(reading_from_row(row, f"{where} row {i}"))
         except WireError as exc:
             errors.append(exc)
-    return Batch(origin, tuple(readings), float(sent)), errors
+    return Batch(origin, tuple(readings), float(sent), stream), errors
 
 
 # ---- topics ---------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 class SeqWindow:
     """Seen sequence numbers of one origin: a contiguous floor plus the sparse set above it.
@@ -46,19 +50,35 @@ class SeqWindow:
 
 
 class Deduper:
-    """One SeqWindow per origin. seq 0 means "unsequenced" (feeds, tools) and is never deduplicated."""
+    """One SeqWindow per origin and outbox stream. seq 0 means "unsequenced" (feeds, tools) and is never
+    deduplicated.
+
+    A gateway's sequence numbers count in its outbox file. A new file (a new SD card, a reinstalled or
+    replaced gateway keeping its id) starts again from 1, and with one window per origin all of them
+    fell below the old floor: every reading was dropped as a duplicate, for weeks, until the numbers
+    passed the old ones or the hub restarted. Batches name their outbox (wire.Batch.stream); a new one
+    starts a new window. A duplicate the new window lets through is harmless: the store keeps one
+    point per time, and the engine one reading."""
 
     def __init__(self) -> None:
-        self._origins: dict[str, SeqWindow] = {}
+        self._origins: dict[str, tuple[int, SeqWindow]] = {}
         self.duplicates = 0
+        self.restarts = 0
 
-    def first_time(self, origin: str, seq: int) -> bool:
+    def first_time(self, origin: str, seq: int, stream: int = 0) -> bool:
         if seq == 0:
             return True
-        window = self._origins.get(origin)
-        if window is None:
-            window = self._origins[origin] = SeqWindow()
-        if window.first_time(seq):
+        known = self._origins.get(origin)
+        if known is None or known[0] != stream:
+            if known is not None:
+                self.restarts += 1
+                log.warning(
+                    "sequence numbers start again origin=%s stream=%x (was %x): a new outbox, e.g. a new "
+                    "SD card or a reinstalled gateway",
+                    origin, stream, known[0],
+                )  # fmt: skip
+            known = self._origins[origin] = (stream, SeqWindow())
+        if known[1].first_time(seq):
             return True
         self.duplicates += 1
         return False

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -125,7 +126,7 @@ class Ingest:
                 self.reject(
                     topic, "foreign_sensor", f"gateway {batch.origin} may not report sensor {r.sensor}"
                 )
-        return batch if len(keep) == len(batch.readings) else Batch(batch.origin, tuple(keep), batch.sent)
+        return batch if len(keep) == len(batch.readings) else replace(batch, readings=tuple(keep))
 
     def _status(self, topic: str, payload: bytes) -> None:
         gateway = topic.split("/")[3]

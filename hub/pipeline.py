@@ -191,7 +191,7 @@ class Pipeline:
             if not self.owns(r.sensor):
                 self.counts["not_owned"] += 1
                 continue
-            if not self.dedupe.first_time(batch.origin, r.seq):
+            if not self.dedupe.first_time(batch.origin, r.seq, batch.stream):
                 self.counts["duplicate"] += 1
                 continue
             site = self.site_of(r.sensor)

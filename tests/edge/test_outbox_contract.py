@@ -109,6 +109,18 @@ def test_seq_persists_across_reopen_even_when_empty(make_outbox: MakeOutbox) -> 
     assert box2.last_seq() == later[0].seq
 
 
+def test_the_stream_is_the_files_own_and_outlives_a_reopen(make_outbox: MakeOutbox) -> None:
+    """Sequence numbers count in one file; its stream tells the hub a new file's 1 from the old one's."""
+    box = make_outbox(name="a.db")
+    stream = box.stream
+    box.close()
+    again = make_outbox(name="a.db")
+    assert again.stream == stream > 0
+    fresh = make_outbox(name="b.db")  # a new SD card
+    assert fresh.add([rd()])[0].seq == 1
+    assert fresh.stream not in (0, stream) and fresh.stream < 2**63
+
+
 def test_unacked_readings_survive_reopen(make_outbox: MakeOutbox) -> None:
     box = make_outbox(name="survive.db")
     added = box.add([rd(t=i) for i in range(5)])

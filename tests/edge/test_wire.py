@@ -37,9 +37,14 @@ readings = st.builds(
 )
 
 
-@given(names, st.lists(readings, max_size=50), st.floats(min_value=0, max_value=4e9, allow_nan=False))
-def test_batch_round_trips_exactly(origin: str, rs: list[Reading], sent: float) -> None:
-    batch = Batch(origin, tuple(rs), sent)
+@given(
+    names,
+    st.lists(readings, max_size=50),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    st.integers(min_value=0, max_value=2**63 - 1),
+)
+def test_batch_round_trips_exactly(origin: str, rs: list[Reading], sent: float, stream: int) -> None:
+    batch = Batch(origin, tuple(rs), sent, stream)
     decoded, errors = decode_batch(encode_batch(batch), "test")
     assert errors == []
     assert decoded == batch
@@ -87,6 +92,9 @@ def test_bad_rows_are_rejected_alone_naming_where() -> None:
         b'{"v": 2, "o": "g", "r": []}',
         b'{"v": 1, "r": []}',
         b'{"v": 1, "o": "g", "r": {}}',
+        b'{"v": 1, "o": "g", "s": -1, "r": []}',
+        b'{"v": 1, "o": "g", "s": "a1", "r": []}',
+        b'{"v": 1, "o": "g", "s": true, "r": []}',
     ],
 )
 def test_bad_envelopes_raise_wire_error(payload: bytes) -> None:

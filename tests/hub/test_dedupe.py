@@ -38,3 +38,16 @@ def test_deduper_counts_duplicates_per_origin_and_ignores_seq_zero() -> None:
     assert not d.first_time("gw1", 1)
     assert d.first_time("feed", 0) and d.first_time("feed", 0)
     assert d.duplicates == 1
+
+
+def test_a_new_outbox_stream_starts_a_new_window() -> None:
+    """A replaced gateway keeps its id, and its new outbox counts from 1 again: with one window per
+    origin every one of its readings was a duplicate until the numbers passed 5,000."""
+    d = Deduper()
+    for s in range(1, 5001):
+        assert d.first_time("gw1", s, stream=0x51)
+    assert not d.first_time("gw1", 3, stream=0x51)  # the same outbox: a real duplicate
+    assert all(d.first_time("gw1", s, stream=0x77) for s in range(1, 11))
+    assert not d.first_time("gw1", 10, stream=0x77)
+    assert d.restarts == 1 and d.duplicates == 2
+    assert d.first_time("gw2", 1) and not d.first_time("gw2", 1)  # a gateway that names no stream

@@ -7,6 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from edge.mqttlink import MqttConfig
+from edge.outbox import Outbox
+from edge.publisher import PublishConfig, Publisher
+from edge.wire import Reading
 from ews.servers import Influxd, Mosquitto
 
 from .hubproc import REPO, RULES, AlertWatch, Gateway, HubRig, start_hub, wait_for, write_config
@@ -146,6 +150,36 @@ def test_an_alert_whose_rule_a_reload_removed_is_closed_by_hand(
         assert wait_for(lambda: ("clear", "none") in of(old)), watch.messages
         assert f"alert closed by hand alert=fs-hp01/{old} level=orange who=officer-li" in rig.text()
         assert of(f"{old}-v2") == [("alert", "orange")]
+
+
+def test_a_replaced_gateways_new_outbox_is_heard(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    """The real edge publisher and outbox: fs-gw01 sends 30 readings, then its SD card is replaced and
+    its new outbox counts from 1 again. Before, the hub took seq 1 to 30 for readings it had seen and
+    dropped every one, so 60 mm raised nothing until the hub restarted; now the batch's stream says it
+    is a new outbox, and orange comes."""
+    cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
+    fast = PublishConfig(backoff_min_s=0.1, backoff_max_s=0.5, connect_timeout_s=5)
+    with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+        for name, mm, times in (
+            ("old.db", 0.0, [time.time() - 3000 + k for k in range(30)]),
+            ("new.db", 6.0, _minutes_ago(50, time.time())),  # 60 mm in the last hour, seq 1 to 10
+        ):
+            outbox = Outbox(tmp_path / name)
+            pub = Publisher("fs-gw01", MqttConfig(port=mosquitto.port), fast, outbox)
+            pub.start()
+            try:
+                added = outbox.add([Reading("fs-hp01-rg1", "rain_mm", mm, t) for t in times])
+                assert added[0].seq == 1
+                assert wait_for(lambda box=outbox: box.count() == 0), (
+                    outbox.count()
+                )  # PUBACKed: at the broker
+            finally:
+                pub.stop()
+                outbox.close()
+        assert wait_for(lambda: "orange" in rig.watch.levels("fs-hp01")), rig.text()[-2000:]
+        assert "sequence numbers start again origin=fs-gw01" in rig.text()
 
 
 def test_two_partitioned_hubs_decide_each_reading_once(
