@@ -19,7 +19,7 @@ from hub.config import HubConfig
 from hub.feeds.base import FeedEvent
 from hub.feeds.registry import build_feed
 from hub.feeds.runner import FeedRunner, mqtt_publisher
-from hub.history import load_forecasts, load_history, load_maintenance
+from hub.history import load_maintenance
 from hub.influx import InfluxClient, InfluxError, line
 from hub.ingest import Ingest
 from hub.pipeline import LATE_S, Pipeline
@@ -27,8 +27,8 @@ from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
 from hub.rules.native import status as engine_status
-from hub.rules.restart import forecasts_needed
 from hub.store import Store
+from hub.stored import StoredHistory
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class Hub:
         self.feeds: FeedRunner | None = None
         self._feed_client: mqtt.Client | None = None
         self._stop = threading.Event()
+        self._rules_lock = threading.Lock()  # a reload and a late rebuild each swap the engine whole
+        self.stored = StoredHistory(self.client, clock, cfg.history_wait_s, self._stop)
         self._ticker: threading.Thread | None = None
         self.last_tick = time.monotonic()
 
@@ -94,7 +96,7 @@ class Hub:
                 for a in self.dispatcher.state.active_alerts()
                 if a.kind == "alert"
             }
-            n = self.pipeline.warm_up(self._history(engine), levels)
+            n = self.pipeline.warm_up(self.stored.at_start(engine), levels)
             log.info("windows rebuilt readings=%d standing_alerts=%d", n, len(levels))
         self.ingest = Ingest(
             self.cfg.mqtt,
@@ -136,17 +138,18 @@ class Hub:
     def _points(self) -> list[tuple[str, float, float]]:
         return [(sid, s.lat, s.lon) for sid, s in self.ruleset.sites.items() if s.lat is not None]
 
-    def _history(self, engine: Engine) -> list[Any]:
-        """The stored readings and forecasts the engine's windows need; the pipeline keeps those its
-        partition owns."""
-        try:
-            now = self.clock()
-            history = load_history(self.client, engine.history_needed(), now)
-            history += load_forecasts(self.client, forecasts_needed(engine.ruleset), now)
-        except InfluxError as exc:
-            log.error("window rebuild skipped: influx unavailable error=%s", exc)
-            return []
-        return history
+    def _rebuild_late(self) -> None:
+        """InfluxDB answered after start-up stopped waiting: rebuild the windows from the store plus the
+        readings received since, as a reload does (no reading counts twice; the levels stand)."""
+        assert self.pipeline is not None
+        with self._rules_lock:
+            engine = Engine(self.ruleset)
+            history = self.stored.load(engine)
+            if history is None:
+                return
+            n = self.pipeline.swap_engine(engine, history, self._sensor_sites())
+            self.stored.late = False
+        log.warning("windows rebuilt late from the store readings=%d", n)
 
     def _start_feeds(self) -> None:
         if not self.cfg.feeds:
@@ -192,9 +195,12 @@ class Hub:
         except (ValueError, OSError) as exc:
             log.error("rules reload refused, keeping the running rules error=%s", exc)
             return False
-        old_ruleset, self.ruleset = self.ruleset, ruleset
-        engine = Engine(ruleset)
-        self.pipeline.swap_engine(engine, self._history(engine), self._sensor_sites())
+        with self._rules_lock:
+            old_ruleset, self.ruleset = self.ruleset, ruleset
+            engine = Engine(ruleset)
+            history = self.stored.load(engine)
+            self.stored.late = self.stored.late and history is None
+            self.pipeline.swap_engine(engine, history or [], self._sensor_sites())
         if self.feeds is not None:
             self.feeds.set_points(self._points())
         log.info(
@@ -268,6 +274,8 @@ class Hub:
                 continue
             try:
                 self.pipeline.tick()
+                if self.stored.due():
+                    self._rebuild_late()
                 if self.dispatcher is not None:
                     self.dispatcher.tick(self.clock())
             except Exception:  # the ticker must survive a bug in one evaluation

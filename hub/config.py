@@ -43,6 +43,12 @@ class HubConfig(BaseModel):
     )
     tick_s: float = Field(1.0, gt=0, description="Seconds between time-driven evaluations (hold, staleness)")
     rebuild_on_start: bool = Field(True, description="Rebuild rule windows from InfluxDB at start-up")
+    history_wait_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long start-up waits for InfluxDB to answer (it may still be loading after a power "
+        "cut); past it the hub decides at once and rebuilds its windows as soon as InfluxDB answers",
+    )
 
 
 def format_validation_error(source: str, exc: ValidationError) -> str:

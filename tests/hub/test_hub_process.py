@@ -86,6 +86,36 @@ def test_a_batch_sent_again_after_a_restart_counts_once(
         assert watch.levels("fs-hp01").count("orange") == 1, "the restart must not announce orange again"
 
 
+def test_a_hub_that_starts_before_influxdb_rebuilds_its_windows_when_it_answers(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """After a power cut the hub may start while InfluxDB is still loading. 60 mm fell before the
+    restart. The hub waits for the store (here only 1 s), decides without it, and rebuilds its windows
+    from it once it answers: 25 mm more then make red (85 mm in the hour). Before, the windows started
+    empty and stayed so: 25 mm raised nothing, and orange would have stepped down on new rain alone."""
+    influx = Influxd(tmp_path / "influx")
+    influx.start()
+    cfg = write_config(tmp_path, "hubA", mosquitto.port, influx.url, "ews", history_wait_s=1.0)
+    try:
+        with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+            rig.gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, time.time()))  # 60 mm: orange
+            assert wait_for(lambda: "orange" in rig.watch.levels("fs-hp01")), rig.watch.messages
+            time.sleep(0.5)  # the store's flush interval is 0.05 s: the readings are in influxd
+            influx.stop()
+            rig.restart()
+            assert "windows started without the stored history" in rig.text()
+            influx = Influxd(tmp_path / "influx", port=influx.port)  # the same data, back up
+            influx.start()
+            assert wait_for(lambda: "windows rebuilt late from the store" in rig.text(), 20), rig.text()[
+                -2000:
+            ]
+            rig.gw.rain("fs-hp01-rg1", 12.5, [time.time() - 120, time.time() - 60])
+            assert wait_for(lambda: "red" in rig.watch.levels("fs-hp01")), rig.watch.messages
+            assert rig.watch.levels("fs-hp01").count("orange") == 1
+    finally:
+        influx.stop()
+
+
 def test_a_sensor_maintenance_window_keeps_test_tips_out(
     mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
 ) -> None:
