@@ -59,7 +59,9 @@ class Hub:
         self._feed_client: mqtt.Client | None = None
         self._stop = threading.Event()
         self._rules_lock = threading.Lock()  # a reload and a late rebuild each swap the engine whole
-        self.stored = StoredHistory(self.client, clock, cfg.history_wait_s, self._stop)
+        self.stored = StoredHistory(
+            self.client, clock, cfg.history_wait_s, self._stop, self.store.spill_waiting
+        )
         self._ticker: threading.Thread | None = None
         self.last_tick = time.monotonic()
 

@@ -64,6 +64,10 @@ class Store:
             pending = len(self._pending)
         return pending + sum(1 for _ in self._spill_files())
 
+    def spill_waiting(self) -> bool:
+        """Spilled points (written while InfluxDB was down) are not yet in InfluxDB."""
+        return any(True for _ in self._spill_files())
+
     def start(self) -> None:
         self.cfg.spill_dir.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -89,7 +93,7 @@ class Store:
             with self._cv:
                 self._cv.notify()
                 empty = not self._pending
-            if empty and not any(True for _ in self._spill_files()) and not self._busy:
+            if empty and not self.spill_waiting() and not self._busy:
                 return True
             time.sleep(0.02)
         return False

@@ -25,18 +25,30 @@ class StoredHistory:
     shards. Windows built without the store forget the storm's rain so far, and a standing alert steps
     down on the new rain alone. So start-up waits for it up to `wait_s` (monotonic time: the demo's
     clock runs fast); past that the hub decides at once and `late` stays set until the windows are
-    rebuilt from the store (the hub's ticker asks every RETRY_S)."""
+    rebuilt from the store (the hub's ticker asks every RETRY_S).
+
+    The store is read only once the points spilled while InfluxDB was down are in it (`spilled()`):
+    the hub's writer replays them when InfluxDB answers, and history read before that lacked the
+    rain of the outage."""
 
     def __init__(
-        self, client: InfluxClient, clock: Callable[[], float], wait_s: float, stop: threading.Event
+        self,
+        client: InfluxClient,
+        clock: Callable[[], float],
+        wait_s: float,
+        stop: threading.Event,
+        spilled: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.client, self.clock, self.wait_s, self.stop = client, clock, wait_s, stop
+        self.client, self.clock, self.wait_s, self.stop, self.spilled = client, clock, wait_s, stop, spilled
         self.late = False
         self._next = 0.0
 
     def load(self, engine: Engine) -> list[Any] | None:
         """The stored readings and forecasts the engine's windows need (the pipeline keeps those its
-        partition owns); None when InfluxDB does not answer."""
+        partition owns); None when InfluxDB does not answer or spilled points are not in it yet."""
+        if self.spilled():
+            log.info("stored history waits: spilled points are not yet written to influx")
+            return None
         try:
             now = self.clock()
             history = load_history(self.client, engine.history_needed(), now)
