@@ -17,6 +17,7 @@ SPREAD_S: Final = 600.0
 STEADY_S: Final = 60.0
 KEEP_S: Final = 1800.0
 MIN_BATCHES: Final = 3
+BUCKET_S: Final = 10.0  # batches arriving closer together share one record: bounded work for chatty gateways
 
 
 class Lateness:
@@ -31,21 +32,25 @@ class Lateness:
     clock. Pure: the hub's clock is passed in."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, deque[tuple[float, float]]] = {}  # origin -> (arrival, lateness)
+        # origin -> [arrival, least, most lateness] per BUCKET_S of arrivals, for the last KEEP_S
+        self._seen: dict[str, deque[list[float]]] = {}
 
     def behind(self, origin: str, sent: float, now: float) -> float:
         """Record one batch; return how far the origin's clock runs behind, 0.0 when it is not known to."""
         if sent <= 0.0:
             return 0.0  # a sender that stamps no send time
+        late = now - sent
         seen = self._seen.setdefault(origin, deque())
-        seen.append((now, now - sent))
-        while seen and seen[0][0] < now - KEEP_S:
+        if seen and now - seen[-1][0] < BUCKET_S:
+            seen[-1][1], seen[-1][2] = min(seen[-1][1], late), max(seen[-1][2], late)
+        else:
+            seen.append([now, late, late])
+        while seen[0][0] < now - KEEP_S:
             seen.popleft()
         if len(seen) < MIN_BATCHES or now - seen[0][0] < SPREAD_S:
             return 0.0
-        lates = [late for _, late in seen]
-        least = min(lates)
-        return least if least > TOLERANCE_S and max(lates) - least <= STEADY_S else 0.0
+        least, most = min(b[1] for b in seen), max(b[2] for b in seen)
+        return least if least > TOLERANCE_S and most - least <= STEADY_S else 0.0
 
 
 def corrected(

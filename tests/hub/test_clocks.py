@@ -139,3 +139,12 @@ def test_rain_from_a_clock_behind_raises_the_1h_alert(
     assert "clock behind of the hub's origin=fs-gw01 clock=fs-gw01 off_s=-7200" in caplog.text
     times = [ln for ln in p.store.lines if ln.startswith("rain_mm,") and "quality=suspect" in ln]  # type: ignore[union-attr]
     assert len(times) == 50
+
+
+def test_a_chatty_gateway_costs_one_record_per_ten_seconds() -> None:
+    """One batch a second for 40 minutes from a gateway 2 h behind: found after 10 minutes, and the
+    records kept never exceed one per 10 s of the last 30 minutes."""
+    lateness = Lateness()
+    found = [lateness.behind("fs-gw01", T0 + s - 7200, T0 + s + 0.05) for s in range(0, 2400)]
+    assert found[599] == 0.0 and found[610] == pytest.approx(7200.05)
+    assert len(lateness._seen["fs-gw01"]) <= 1800 / 10 + 1
