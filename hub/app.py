@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 from edge.mqttlink import make_client
 from hub.alerts.config import build_dispatcher
 from hub.alerts.dispatcher import Dispatcher
+from hub.alerts.inbound import InboundPoller
 from hub.config import HubConfig
 from hub.feeds.base import FeedEvent
 from hub.feeds.registry import build_feed
@@ -113,8 +114,14 @@ class Hub:
         self._start_feeds()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
-        self._inbound = threading.Thread(target=self._inbound_loop, name="hub-inbound-sms", daemon=True)
-        self._inbound.start()
+        # SMS replies (acks, evacuation reports) read from the modem into the dispatcher.
+        InboundPoller(
+            self.dispatcher.channels,
+            self.dispatcher.handle_sms,
+            self.clock,
+            self.cfg.inbound_poll_s,
+            self._stop,
+        ).start()
 
     def _reopen_maintenance(self) -> None:
         """Sensor maintenance windows survive a restart: they are read back from the store, the open ones
@@ -241,33 +248,6 @@ class Hub:
             return
         if self.pipeline.owns(sensor):
             self.pipeline.maintain(sensor, self.clock() + minutes * 60, who)
-
-    def _inbound_loop(self) -> None:
-        """Read SMS replies from every channel that receives them (the GSM modem) into the dispatcher.
-
-        Replies are acknowledgements ("1", "收到") and grid workers' evacuation reports ("撤离 12/15").
-        The modem channel serializes this read with its sends on its own lock.
-        """
-        assert self.dispatcher is not None
-        readers = [(n, c) for n, c in self.dispatcher.channels.items() if hasattr(c, "poll_inbound")]
-        failing: set[str] = set()
-        while readers and not self._stop.wait(self.cfg.inbound_poll_s):
-            for name, chan in readers:
-                try:
-                    messages = chan.poll_inbound()
-                except Exception as exc:  # modem away: log once per episode, keep polling
-                    if name not in failing:
-                        failing.add(name)
-                        log.warning("inbound sms unavailable channel=%s error=%s", name, exc)
-                    continue
-                if name in failing:
-                    failing.discard(name)
-                    log.info("inbound sms back channel=%s", name)
-                for sender, text in messages:
-                    try:
-                        self.dispatcher.handle_sms(sender, text, self.clock())
-                    except Exception:
-                        log.exception("inbound sms not handled channel=%s", name)
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.cfg.tick_s):

@@ -12,6 +12,7 @@ from hub.alerts import episodes
 from hub.alerts import messages as m
 from hub.alerts.delivery import DeliveryBook
 from hub.alerts.directory import Directory, Role, mask_address
+from hub.alerts.inbound import InboundPoller
 from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
@@ -21,7 +22,6 @@ from hub.alerts.settings import DispatchSettings
 from hub.alerts.state import StateStore
 from hub.alerts.tables import INFLIGHT, AlertRow, Delivery
 from hub.alerts.worker import Channel, ChannelWorker, RetryPolicy
-from hub.channels.base import ChannelError
 from hub.rules.model import Level, Transition
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Dispatcher:
         self.book.workers = self.workers
         self._unknown_sites: set[str] = set()
         self._last_now: float | None = None  # the hub's clock as last passed in (the demo compresses time)
-        self._inbound: threading.Thread | None = None
+        self._inbound: InboundPoller | None = None
         self._marks_stop = threading.Event()
         self._marks: threading.Thread | None = None
         self.counts: dict[str, int] = {}
@@ -96,9 +96,10 @@ class Dispatcher:
         self._marks_stop.clear()
         self._marks = threading.Thread(target=self._flush_marks, name="alert-marks", daemon=True)
         self._marks.start()
-        receivers = any(hasattr(c, "poll_inbound") for c in self.channels.values())
-        if receivers and self.settings.inbound_poll_s is not None:
-            self._inbound = threading.Thread(target=self._poll_inbound, name="alert-inbound", daemon=True)
+        if self.settings.inbound_poll_s is not None:  # a dispatcher on its own reads its replies itself
+            self._inbound = InboundPoller(
+                self.channels, self.handle_sms, self._now, self.settings.inbound_poll_s, self._marks_stop
+            )
             self._inbound.start()
 
     def stop(self) -> None:
@@ -108,7 +109,7 @@ class Dispatcher:
         for w in self.workers.values():
             w.stop()
         self._marks_stop.set()
-        for t in (self._marks, self._inbound):
+        for t in (self._marks, self._inbound.thread if self._inbound else None):
             if t:
                 t.join(5)
         self.state.flush_marks()
@@ -116,30 +117,8 @@ class Dispatcher:
             if hasattr(chan, "close"):
                 chan.close()
 
-    def _poll_inbound(self) -> None:
-        """Replies arrive on the modem: read them every inbound_poll_s and treat each as handle_sms."""
-        down: set[str] = set()
-        while not self._marks_stop.wait(self.settings.inbound_poll_s or 15.0):
-            for name, chan in self.channels.items():
-                poll = getattr(chan, "poll_inbound", None)
-                if poll is None:
-                    continue
-                try:
-                    messages = poll()
-                except ChannelError as exc:
-                    if name not in down:  # log once per outage
-                        log.warning("inbound sms unavailable channel=%s error=%s", name, exc)
-                        down.add(name)
-                    continue
-                if name in down:
-                    log.info("inbound sms back channel=%s", name)
-                    down.discard(name)
-                for sender, text in messages:
-                    now = self._last_now if self._last_now is not None else time.time()
-                    try:
-                        self.handle_sms(sender, text, now)
-                    except Exception:  # one odd message must not stop reading the others
-                        log.exception("inbound sms failed channel=%s sender=%s", name, mask_address(sender))
+    def _now(self) -> float:
+        return self._last_now if self._last_now is not None else time.time()
 
     def _flush_marks(self) -> None:
         while not self._marks_stop.wait(0.05):
