@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from edge.wire import Batch, Reading
+from hub.clock_alerts import ClockAlerts
 from hub.clocks import Lateness, corrected
 from hub.dedupe import Deduper
-from hub.influx import line
-from hub.reading_lines import ReadingLines, iso
+from hub.reading_lines import ReadingLines, iso, window_lines
 from hub.rules.model import Transition
 from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.restart import held_readings, told_levels
 from hub.rules.silences import MAINTENANCE, Silence
-from hub.rules.text import local_time
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ class Pipeline:
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
         self.lateness = Lateness()  # how late each origin's batches arrive: a gateway clock behind
-        self._clock_logged: dict[str, float] = {}  # gateway or sensor -> when its clock was last logged
+        self.clock_alerts = ClockAlerts()  # officers are told of a clock the hub corrects
         self.last_decision = 0.0
         # sensor -> (start, end, who) of its newest maintenance window; kept a week after it ends, for
         # readings taken in it that arrive late (a gateway the technician powered off sends them later).
@@ -113,30 +111,7 @@ class Pipeline:
                     self.maintenance[sensor] = (old[0], now, who)
                 self.state = self.engine.unsilence(self.state, _window_id(sensor), now)
         if record and self.store is not None:
-            site = self.site_of(sensor)
-            end = max(until, now)
-            # The annotation row shows the window to officers on the hazard-point dashboard.
-            text = (
-                f"{sensor} 维护至 {local_time(end)}（{who}）"
-                if until > now
-                else f"{sensor} 维护结束（{who}）"
-            )
-            self.store.put(
-                [
-                    line(
-                        "maintenance_window",
-                        {"sensor": sensor, "site": site},
-                        {"start": start, "until": end, "who": who},
-                        now,
-                    ),
-                    line(
-                        "annotation",
-                        {"site": site, "kind": "maintenance_window"},
-                        {"title": "传感器维护", "text": text},
-                        now,
-                    ),
-                ]
-            )
+            self.store.put(window_lines(sensor, self.site_of(sensor), start, until, who, now))
         log.warning("sensor maintenance sensor=%s until=%s who=%s", sensor, iso(max(until, now)), who)
 
     def recall(self, sensor: str, start: float, end: float, who: str) -> None:
@@ -151,7 +126,7 @@ class Pipeline:
         or a health check on one of its sensors (alert `{check}.{sensor}`). The dispatcher closes by
         hand only alerts they do not (Responder.close)."""
         engine = self.engine
-        if (site, rule) in engine.index:
+        if (site, rule) in engine.index or self.clock_alerts.decides(site, rule):
             return True
         h, sensors = engine.health, engine.ruleset.sensors
         return any(
@@ -178,15 +153,8 @@ class Pipeline:
         lines: list[str] = []
         now = self.clock()
         readings, moved = corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now))
-        for who, off_s in moved:
-            self.counts["clock_ahead" if off_s > 0 else "clock_behind"] += 1
-            if now - self._clock_logged.get(who, -math.inf) >= 3600:  # once an hour per clock
-                self._clock_logged[who] = now
-                log.warning(
-                    "clock %s of the hub's origin=%s clock=%s off_s=%.0f: its readings were moved to "
-                    "when they were taken and marked suspect; set its time (NTP, RTC time zone UTC)",
-                    "ahead" if off_s > 0 else "behind", batch.origin, who, off_s,
-                )  # fmt: skip
+        if moved:
+            self._clocks_moved(batch, moved, now)
         for r in readings:
             if not self.owns(r.sensor):
                 self.counts["not_owned"] += 1
@@ -225,7 +193,20 @@ class Pipeline:
 
     def tick(self) -> list[Transition]:
         """Advance time with no readings: hold times, step-down timers and staleness."""
+        self._submit(self.clock_alerts.quiet(self.clock()))
         return self.decide(())
+
+    def _clocks_moved(self, batch: Batch, moved: list[tuple[str, float]], now: float) -> None:
+        """Count the corrections; a clock's first raises an officers' maintenance alert at its site
+        (a gateway's: the site of its readings), in the partition that decides that site."""
+        at = next((s for r in batch.readings if (s := self.site_of(r.sensor))), "")
+        sites = self.engine.ruleset.sites
+        for who, off_s in moved:
+            self.counts["clock_ahead" if off_s > 0 else "clock_behind"] += 1
+            site = self.site_of(who) or at
+            if site in sites and (self.sites is None or site in self.sites):
+                raised = self.clock_alerts.moved(who, site, sites[site].name, off_s, now)
+                self._submit([raised] if raised else [])
 
     def warm_up(
         self, readings: Iterable[Reading], levels: dict[tuple[str, str], tuple[Any, float]] | None = None

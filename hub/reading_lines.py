@@ -1,4 +1,4 @@
-"""Readings as InfluxDB line protocol, with each series' tags escaped once (the ingest thread's hottest formatting)."""
+"""The hub's rows as InfluxDB line protocol: readings (each series' tags escaped once) and maintenance windows."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from edge.wire import Reading
 from hub.influx import line
+from hub.rules.text import local_time
 
 
 def iso(ts: float) -> str:
@@ -43,3 +44,20 @@ class ReadingLines:
                 self._prefix.clear()
             prefix = self._prefix[key] = reading_line(r, origin, site).rsplit(" ", 2)[0]
         return f"{prefix} value={v!r},seq={r.seq}i {round(r.time * 1e9)}"
+
+
+def window_lines(sensor: str, site: str, start: float, until: float, who: str, now: float) -> list[str]:
+    """A sensor maintenance window opened, moved or closed (until <= now): the `maintenance_window` point
+    start-up reads back (hub/history.py), and the annotation that shows it on the hazard-point dashboard."""
+    end = max(until, now)
+    text = f"{sensor} 维护至 {local_time(end)}（{who}）" if until > now else f"{sensor} 维护结束（{who}）"
+    fields = {"start": start, "until": end, "who": who}
+    return [
+        line("maintenance_window", {"sensor": sensor, "site": site}, fields, now),
+        line(
+            "annotation",
+            {"site": site, "kind": "maintenance_window"},
+            {"title": "传感器维护", "text": text},
+            now,
+        ),
+    ]

@@ -13,9 +13,9 @@ import pytest
 
 from edge.wire import Batch, Reading
 from hub.clocks import Lateness, corrected
-from hub.rules.model import Level
+from hub.rules.model import Level, Transition
 
-from .pipeline_helpers import Clock, engine, pipeline
+from .pipeline_helpers import Clock, Sink, engine, pipeline
 from .rules.helpers import T0
 
 EIGHT_H = 8 * 3600.0
@@ -26,6 +26,11 @@ HEAVY = """  - id: heavy
     thresholds: {r1h: [35, 45, 60, 80]}
     clear_for: 10m
 """
+
+
+def heavy(sink: Sink) -> list[Transition]:
+    """The rain rule's transitions (the sink also gets the clock's maintenance alert)."""
+    return [t for t in sink.got if t.rule == "heavy"]
 
 
 def rain(times: list[float], mm: float = 20.0, sensor: str = "rg1") -> tuple[Reading, ...]:
@@ -84,8 +89,8 @@ def test_rain_from_a_clock_ahead_raises_the_alert_and_leaves_the_window_on_time(
     with caplog.at_level(logging.WARNING, logger="hub.pipeline"):
         p.handle_batch(Batch("fs-gw01", rain(times), clock.now + EIGHT_H))
         p.handle_batch(Batch("fs-gw01", rain([clock.now + 1 + EIGHT_H], 0.0), clock.now + 1 + EIGHT_H))
-    assert [t.to_level for t in d.got] == [Level.ORANGE]
-    assert caplog.text.count("clock ahead of the hub's origin=fs-gw01 clock=fs-gw01 off_s=28800") == 1
+    assert [t.to_level for t in heavy(d)] == [Level.ORANGE]
+    assert caplog.text.count("clock ahead of the hub's clock=fs-gw01 site=s1 off_s=28800") == 1
     assert p.counts["clock_ahead"] == 2
     # The readings as stored: at their real times, marked suspect.
     stored = [ln for ln in p.store.lines if ln.startswith("rain_mm,")]  # type: ignore[union-attr]
@@ -97,8 +102,8 @@ def test_rain_from_a_clock_ahead_raises_the_alert_and_leaves_the_window_on_time(
         p.handle_batch(Batch("fs-gw01", rain([clock.now + EIGHT_H], 0.0), clock.now + EIGHT_H))
     # 20 mm leaves the hour every 10 min from +40 min on; the last has left at +60 min, and the
     # level falls to none once clear_for (10 min) has passed.
-    assert [t.to_level for t in d.got] == [Level.ORANGE, Level.BLUE, Level.NONE]
-    assert d.got[-1].at <= T0 + 3600 + 75 * 60
+    assert [t.to_level for t in heavy(d)] == [Level.ORANGE, Level.BLUE, Level.NONE]
+    assert heavy(d)[-1].at <= T0 + 3600 + 75 * 60
 
 
 def test_lateness_believes_a_clock_behind_only_from_batches_spread_over_ten_minutes() -> None:
@@ -135,8 +140,8 @@ def test_rain_from_a_clock_behind_raises_the_1h_alert(
             clock.now = T0 + 60 * minute
             p.handle_batch(Batch("fs-gw01", rain([clock.now - behind], 1.5), clock.now - behind))
     # 75 of the 90 mm count in the hour: those that came after the first 10 minutes.
-    assert [t.to_level for t in d.got] == [Level.BLUE, Level.YELLOW, Level.ORANGE]
-    assert "clock behind of the hub's origin=fs-gw01 clock=fs-gw01 off_s=-7200" in caplog.text
+    assert [t.to_level for t in heavy(d)] == [Level.BLUE, Level.YELLOW, Level.ORANGE]
+    assert "clock behind of the hub's clock=fs-gw01 site=s1 off_s=-7200" in caplog.text
     times = [ln for ln in p.store.lines if ln.startswith("rain_mm,") and "quality=suspect" in ln]  # type: ignore[union-attr]
     assert len(times) == 50
 
@@ -148,3 +153,32 @@ def test_a_chatty_gateway_costs_one_record_per_ten_seconds() -> None:
     found = [lateness.behind("fs-gw01", T0 + s - 7200, T0 + s + 0.05) for s in range(0, 2400)]
     assert found[599] == 0.0 and found[610] == pytest.approx(7200.05)
     assert len(lateness._seen["fs-gw01"]) <= 1800 / 10 + 1
+
+
+def test_officers_are_told_of_a_clock_the_hub_corrects_and_told_when_it_is_right(tmp_path: Path) -> None:
+    """Village officers do not read the hub's log: the first correction of a gateway's clock raises an
+    officers-only maintenance alert at its site, later ones raise nothing more, and an hour after the
+    clock is set right the alert clears. While it stands, `close` may not end it."""
+    clock = Clock()
+    p, d = pipeline(engine(tmp_path, HEAVY), clock)
+    for minute in range(0, 30):  # 8 h ahead for half an hour
+        clock.now = T0 + 60 * minute
+        p.handle_batch(Batch("fs-gw01", rain([clock.now + EIGHT_H], 0.0), clock.now + EIGHT_H))
+    raised = [t for t in d.got if t.rule == "clock.fs-gw01"]
+    assert [(t.to_level, t.site, t.labels["audience"], t.labels["maintenance"]) for t in raised] == [
+        (Level.BLUE, "s1", "officers", "true")
+    ]
+    assert (
+        raised[0].message
+        == "测试点一设备fs-gw01时钟快8小时0分，读数已按实际时间校正，请尽快校准时钟（维护告警）"
+    )
+    assert p.decides("s1", "clock.fs-gw01")
+    for minute in range(30, 100):  # NTP set it right
+        clock.now = T0 + 60 * minute
+        p.handle_batch(Batch("fs-gw01", rain([clock.now], 0.0), clock.now))
+        p.tick()
+    alerts = [(t.to_level, t.message) for t in d.got if t.rule == "clock.fs-gw01"]
+    assert alerts[1:] == [(Level.NONE, "测试点一设备fs-gw01时钟已恢复正常")]
+    cleared = next(t.at for t in d.got if t.rule == "clock.fs-gw01" and not t.to_level)
+    assert T0 + 89 * 60 <= cleared <= T0 + 90 * 60  # an hour after the last correction, at minute 29
+    assert not p.decides("s1", "clock.fs-gw01")
