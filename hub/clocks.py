@@ -54,7 +54,11 @@ class Lateness:
 
 
 def corrected(
-    batch: Batch, now: float, behind: float = 0.0, tolerance: float = TOLERANCE_S
+    batch: Batch,
+    now: float,
+    behind: float = 0.0,
+    followers: set[str] | None = None,
+    tolerance: float = TOLERANCE_S,
 ) -> tuple[tuple[Reading, ...], list[tuple[str, float]]]:
     """The batch's readings at the times they were taken, and what was moved: [(gateway or sensor id,
     seconds its clock was off, + ahead, − behind)]. Pure: `now` is the hub's clock at arrival, `behind`
@@ -69,7 +73,12 @@ def corrected(
     - by the gateway's clock. A batch cannot be sent after it arrives, so `sent` more than `tolerance`
       ahead of `now` is the gateway's clock, ahead by as much; `behind` is Lateness's finding. Every
       reading it stamped moves by the same amount, which keeps their spacing and the real times of an
-      outbox backlog.
+      outbox backlog. Ahead, only the sensors that follow the gateway's clock move: those with a
+      reading beyond `now + tolerance`, in this batch or an earlier one (`followers`, the origin's set,
+      updated here). A sensor stamped by a clock of its own that is right (a remote network server's)
+      would otherwise move into the past by hours, out of the short windows: a missed alert. A gateway
+      sends each sensor's newest reading first after an outage, so a follower is known before its
+      backlog, whose old stamps are not beyond the limit, arrives.
     - by a sensor's own clock (an RTU that stamps its observations). If its newest reading in the
       batch is still more than `tolerance` ahead, its readings move so that the newest is `now`.
 
@@ -79,17 +88,25 @@ def corrected(
     gateway = batch.sent - now if batch.sent > limit else -behind
     if not gateway and all(r.time <= limit or r.source in FUTURE_SOURCES for r in readings):
         return readings, []  # the common case: nothing moves
+    beyond = {r.sensor for r in readings if r.time > limit and r.source not in FUTURE_SOURCES}
+    follow = beyond if followers is None else followers.union(beyond)
+    if followers is not None and gateway > 0:
+        followers.update(beyond)
+
+    def offset(r: Reading) -> float:  # the gateway's offset for this reading
+        return gateway if gateway < 0 or r.sensor in follow else 0.0
+
     moved: list[tuple[str, float]] = [(batch.origin, gateway)] if gateway else []
     ahead: dict[str, float] = {}  # sensor -> how far its newest reading is ahead, after the gateway's offset
     for r in readings:
         if r.source not in FUTURE_SOURCES:
-            t = r.time - gateway
+            t = r.time - offset(r)
             if t > limit and t - now > ahead.get(r.sensor, 0.0):
                 ahead[r.sensor] = t - now
     moved += ahead.items()
     out = []
     for r in readings:
-        shift = gateway + ahead.get(r.sensor, 0.0) if r.source not in FUTURE_SOURCES else 0.0
+        shift = offset(r) + ahead.get(r.sensor, 0.0) if r.source not in FUTURE_SOURCES else 0.0
         if shift:
             r = r._replace(time=to_ms(r.time - shift), quality="bad" if r.quality == "bad" else "suspect")
         out.append(r)

@@ -63,6 +63,7 @@ class Pipeline:
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
+        self._follows: dict[str, set[str]] = {}  # origin -> its sensors stamped by its clock (clocks.py)
         self.lateness = Lateness()  # how late each origin's batches arrive: a gateway clock behind
         self.clock_alerts = ClockAlerts()  # officers are told of a clock the hub corrects
         self.last_decision = 0.0
@@ -152,7 +153,8 @@ class Pipeline:
         fresh: list[Reading] = []
         lines: list[str] = []
         now = self.clock()
-        readings, moved = corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now))
+        follows = self._follows.setdefault(batch.origin, set())
+        readings, moved = corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now), follows)
         if moved:
             self._clocks_moved(batch, moved, now)
         for r in readings:
