@@ -60,25 +60,36 @@ class Deduper:
     starts a new window. A duplicate the new window lets through is harmless: the store keeps one
     point per time, and the engine one reading."""
 
-    def __init__(self) -> None:
-        self._origins: dict[str, tuple[int, SeqWindow]] = {}
+    def __init__(self, streams_per_origin: int = 4) -> None:
+        # origin -> its outbox streams' windows, newest last (bounded: older streams are forgotten)
+        self._origins: dict[str, dict[int, SeqWindow]] = {}
+        self.streams_per_origin = streams_per_origin
         self.duplicates = 0
         self.restarts = 0
+        self._shared: set[str] = set()  # origins logged as sent by two outboxes at once
 
     def first_time(self, origin: str, seq: int, stream: int = 0) -> bool:
         if seq == 0:
             return True
-        known = self._origins.get(origin)
-        if known is None or known[0] != stream:
-            if known is not None:
+        streams = self._origins.setdefault(origin, {})
+        window = streams.get(stream)
+        if window is None:
+            if streams:
                 self.restarts += 1
                 log.warning(
                     "sequence numbers start again origin=%s stream=%x (was %x): a new outbox, e.g. a new "
                     "SD card or a reinstalled gateway",
-                    origin, stream, known[0],
+                    origin, stream, next(reversed(streams)),
                 )  # fmt: skip
-            known = self._origins[origin] = (stream, SeqWindow())
-        if known[1].first_time(seq):
+            window = streams[stream] = SeqWindow()
+            if len(streams) > self.streams_per_origin:
+                del streams[next(iter(streams))]
+        elif stream != next(reversed(streams)) and origin not in self._shared:
+            # An older outbox of this origin sends again: two gateways share one id (a copied config).
+            # Each stream keeps its own window, so deduplication still holds; say it once.
+            self._shared.add(origin)
+            log.warning("two outboxes send as origin=%s: do two gateways share one id?", origin)
+        if window.first_time(seq):
             return True
         self.duplicates += 1
         return False

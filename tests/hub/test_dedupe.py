@@ -1,5 +1,8 @@
 """Deduplication by gateway sequence number against a plain set, for any arrival order."""
 
+import logging
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,3 +54,20 @@ def test_a_new_outbox_stream_starts_a_new_window() -> None:
     assert not d.first_time("gw1", 10, stream=0x77)
     assert d.restarts == 1 and d.duplicates == 2
     assert d.first_time("gw2", 1) and not d.first_time("gw2", 1)  # a gateway that names no stream
+
+
+def test_two_gateways_sharing_an_id_keep_their_own_windows_and_are_named_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A copied config: two gateways send as gw1 from two outboxes. Each outbox keeps its own window,
+    so a repeat from either is still a duplicate, and the log says so once, not at every switch."""
+    d = Deduper()
+    with caplog.at_level(logging.WARNING, logger="hub.dedupe"):
+        for s in range(1, 50):
+            assert d.first_time("gw1", s, stream=0xA) and d.first_time("gw1", s, stream=0xB)
+    assert not d.first_time("gw1", 7, stream=0xA) and not d.first_time("gw1", 7, stream=0xB)
+    assert caplog.text.count("two outboxes send as origin=gw1") == 1
+    assert caplog.text.count("sequence numbers start again origin=gw1") == 1
+    for stream in range(0xC, 0x10):  # streams beyond four: the oldest is forgotten
+        d.first_time("gw1", 1, stream=stream)
+    assert d.first_time("gw1", 7, stream=0xA)
