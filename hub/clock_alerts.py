@@ -17,7 +17,6 @@ QUIET_S: Final = 3600.0  # an hour without a correction: the clock is right agai
 class _Open:
     site: str
     site_name: str
-    off_s: float
     last: float  # hub time of the latest correction
 
 
@@ -40,9 +39,9 @@ class ClockAlerts:
         """A correction of `who`'s clock by off_s (+ ahead, − behind); the alert if this one raises it."""
         known = self.open.get(who)
         if known is not None:
-            known.last, known.off_s = now, off_s
+            known.last = now
             return None
-        self.open[who] = _Open(site, site_name, off_s, now)
+        self.open[who] = _Open(site, site_name, now)
         log.warning(
             "clock %s of the hub's clock=%s site=%s off_s=%.0f: its readings are moved to when they were "
             "taken and marked suspect; set its time (NTP, RTC time zone UTC)",

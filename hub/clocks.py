@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Set as AbstractSet
 from typing import Final
 
 from edge.wire import Batch, Reading, to_ms
@@ -53,11 +54,30 @@ class Lateness:
         return least if least > TOLERANCE_S and most - least <= STEADY_S else 0.0
 
 
+class Clocks:
+    """What the hub knows of each origin's clock: how late its batches arrive (Lateness) and which of
+    its sensors it stamps (`corrected`'s followers). Called from the ingest thread only."""
+
+    def __init__(self) -> None:
+        self.lateness = Lateness()
+        self._follows: dict[str, set[str]] = {}  # origin -> sensors seen beyond the hub's time
+
+    def correct(self, batch: Batch, now: float) -> tuple[tuple[Reading, ...], list[tuple[str, float]]]:
+        """corrected() with this origin's lateness and followers, both updated by this batch."""
+        follows = self._follows.setdefault(batch.origin, set())
+        limit = now + TOLERANCE_S
+        if batch.sent > limit:  # ahead: a sensor with a reading beyond the limit follows its clock
+            follows.update(
+                r.sensor for r in batch.readings if r.time > limit and r.source not in FUTURE_SOURCES
+            )
+        return corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now), follows)
+
+
 def corrected(
     batch: Batch,
     now: float,
     behind: float = 0.0,
-    followers: set[str] | None = None,
+    followers: AbstractSet[str] = frozenset(),
     tolerance: float = TOLERANCE_S,
 ) -> tuple[tuple[Reading, ...], list[tuple[str, float]]]:
     """The batch's readings at the times they were taken, and what was moved: [(gateway or sensor id,
@@ -74,8 +94,8 @@ def corrected(
       ahead of `now` is the gateway's clock, ahead by as much; `behind` is Lateness's finding. Every
       reading it stamped moves by the same amount, which keeps their spacing and the real times of an
       outbox backlog. Ahead, only the sensors that follow the gateway's clock move: those with a
-      reading beyond `now + tolerance`, in this batch or an earlier one (`followers`, the origin's set,
-      updated here). A sensor stamped by a clock of its own that is right (a remote network server's)
+      reading beyond `now + tolerance`, in this batch or an earlier one (`followers`, kept by Clocks).
+      A sensor stamped by a clock of its own that is right (a remote network server's)
       would otherwise move into the past by hours, out of the short windows: a missed alert. A gateway
       sends each sensor's newest reading first after an outage, so a follower is known before its
       backlog, whose old stamps are not beyond the limit, arrives.
@@ -88,10 +108,7 @@ def corrected(
     gateway = batch.sent - now if batch.sent > limit else -behind
     if not gateway and all(r.time <= limit or r.source in FUTURE_SOURCES for r in readings):
         return readings, []  # the common case: nothing moves
-    beyond = {r.sensor for r in readings if r.time > limit and r.source not in FUTURE_SOURCES}
-    follow = beyond if followers is None else followers.union(beyond)
-    if followers is not None and gateway > 0:
-        followers.update(beyond)
+    follow = followers | {r.sensor for r in readings if r.time > limit and r.source not in FUTURE_SOURCES}
 
     def offset(r: Reading) -> float:  # the gateway's offset for this reading
         return gateway if gateway < 0 or r.sensor in follow else 0.0

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from edge.wire import Batch, Reading
 from hub.clock_alerts import ClockAlerts
-from hub.clocks import Lateness, corrected
+from hub.clocks import Clocks
 from hub.dedupe import Deduper
 from hub.reading_lines import ReadingLines, iso, window_lines
 from hub.rules.model import Transition
@@ -63,8 +63,7 @@ class Pipeline:
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._unknown_logged: set[str] = set()
-        self._follows: dict[str, set[str]] = {}  # origin -> its sensors stamped by its clock (clocks.py)
-        self.lateness = Lateness()  # how late each origin's batches arrive: a gateway clock behind
+        self.clocks = Clocks()  # each origin's clock, as its batches show it (ingest thread only)
         self.clock_alerts = ClockAlerts()  # officers are told of a clock the hub corrects
         self.last_decision = 0.0
         # sensor -> (start, end, who) of its newest maintenance window; kept a week after it ends, for
@@ -153,8 +152,7 @@ class Pipeline:
         fresh: list[Reading] = []
         lines: list[str] = []
         now = self.clock()
-        follows = self._follows.setdefault(batch.origin, set())
-        readings, moved = corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now), follows)
+        readings, moved = self.clocks.correct(batch, now)
         if moved:
             self._clocks_moved(batch, moved, now)
         for r in readings:
@@ -195,7 +193,9 @@ class Pipeline:
 
     def tick(self) -> list[Transition]:
         """Advance time with no readings: hold times, step-down timers and staleness."""
-        self._submit(self.clock_alerts.quiet(self.clock()))
+        with self.lock:  # clock alerts are raised on the ingest thread, cleared here on the ticker's
+            cleared = self.clock_alerts.quiet(self.clock())
+        self._submit(cleared)
         return self.decide(())
 
     def _clocks_moved(self, batch: Batch, moved: list[tuple[str, float]], now: float) -> None:
@@ -207,7 +207,8 @@ class Pipeline:
             self.counts["clock_ahead" if off_s > 0 else "clock_behind"] += 1
             site = self.site_of(who) or at
             if site in sites and (self.sites is None or site in self.sites):
-                raised = self.clock_alerts.moved(who, site, sites[site].name, off_s, now)
+                with self.lock:
+                    raised = self.clock_alerts.moved(who, site, sites[site].name, off_s, now)
                 self._submit([raised] if raised else [])
 
     def warm_up(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.wire import Batch, Reading
-from hub.clocks import Lateness, corrected
+from hub.clocks import Clocks, Lateness, corrected
 from hub.rules.model import Level, Transition
 
 from .pipeline_helpers import Clock, Sink, engine, pipeline
@@ -56,15 +56,15 @@ def test_ahead_only_the_sensors_that_follow_the_gateways_clock_move() -> None:
     right. rg2 stays where it is: moved back 8 h it would leave every short window (a missed alert).
     rg1's newest reading, sent first after an outage, marks it as the gateway's; its backlog from
     10 h ago, stamped "2 h ago", then moves back 8 h too."""
-    now, follows = T0, set[str]()
+    now, clocks = T0, Clocks()
     fresh = (*rain([now - 30 + EIGHT_H], sensor="rg1"), *rain([now - 20], sensor="rg2"))
-    out, moved = corrected(Batch("fs-gw01", fresh, now + EIGHT_H), now, 0.0, follows)
+    out, moved = clocks.correct(Batch("fs-gw01", fresh, now + EIGHT_H), now)
     assert [(r.sensor, r.time) for r in out] == [("rg1", now - 30), ("rg2", now - 20)]
-    assert out[1] == fresh[1] and follows == {"rg1"} and moved == [("fs-gw01", EIGHT_H)]
+    assert out[1] == fresh[1] and moved == [("fs-gw01", EIGHT_H)]
     backlog = rain([now - 10 * 3600 + EIGHT_H + 600 * k for k in range(3)], sensor="rg1")
-    out, _ = corrected(Batch("fs-gw01", backlog, now + 5 + EIGHT_H), now + 5, 0.0, follows)
+    out, _ = clocks.correct(Batch("fs-gw01", backlog, now + 5 + EIGHT_H), now + 5)
     assert [r.time for r in out] == [pytest.approx(now - 10 * 3600 + 600 * k, abs=1e-3) for k in range(3)]
-    unknown, _ = corrected(Batch("fs-gw01", backlog, now + 5 + EIGHT_H), now + 5, 0.0, set())
+    unknown, _ = Clocks().correct(Batch("fs-gw01", backlog, now + 5 + EIGHT_H), now + 5)
     assert unknown == backlog  # not known to follow the gateway's clock: left where it is
 
 
