@@ -208,7 +208,9 @@ class Hub:
             old_ruleset, self.ruleset = self.ruleset, ruleset
             engine = Engine(ruleset)
             history = self.stored.load(engine)
-            self.stored.late = self.stored.late and history is None
+            # Without the store the new windows hold only the readings the running engine kept (a
+            # series only the new files read starts empty): rebuild them once the store answers.
+            self.stored.late = history is None
             self.pipeline.swap_engine(engine, history or [], self._sensor_sites())
         if self.feeds is not None:
             self.feeds.set_points(self._points())

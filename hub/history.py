@@ -16,7 +16,8 @@ FORECAST_AHEAD_S = 7 * 86400.0
 
 
 def _epoch(value: object) -> float:
-    """A stored time (integer nanoseconds: queries ask for epoch=ns) as the reading's own event time.
+    """A stored time as the reading's own event time: a point's time (integer nanoseconds, queries ask
+    for epoch=ns) or an RFC 3339 tag (`issued`).
 
     Readings carry millisecond times (edge.wire.to_ms) and are written in nanoseconds, a few hundred
     off the exact millisecond after float rounding: rounded back, they are the live reading's float
@@ -24,8 +25,6 @@ def _epoch(value: object) -> float:
     the ones the engine held counted each reading of the last hours twice."""
     if isinstance(value, int):
         return ((value + 500_000) // 1_000_000) / 1000.0
-    if isinstance(value, float):
-        return to_ms(value / 1e9)
     return to_ms(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
 
 

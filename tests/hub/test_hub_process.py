@@ -112,6 +112,13 @@ def test_a_hub_that_starts_before_influxdb_rebuilds_its_windows_when_it_answers(
             rig.gw.rain("fs-hp01-rg1", 12.5, [time.time() - 120, time.time() - 60])
             assert wait_for(lambda: "red" in rig.watch.levels("fs-hp01")), rig.watch.messages
             assert rig.watch.levels("fs-hp01").count("orange") == 1
+            # A reload while InfluxDB is away builds from what the engine holds, then again from the store.
+            influx.stop()
+            rig.hub.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: "rules reloaded" in rig.text()), rig.text()[-2000:]
+            influx = Influxd(tmp_path / "influx", port=influx.port)
+            influx.start()
+            assert wait_for(lambda: rig.text().count("windows rebuilt late from the store") == 2, 20)
     finally:
         influx.stop()
 
