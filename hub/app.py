@@ -28,10 +28,18 @@ from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
 from hub.rules.native import status as engine_status
+from hub.rules.ruleset import RuleSet
 from hub.store import Store
 from hub.stored import StoredHistory
 
 log = logging.getLogger(__name__)
+
+
+def _advise(ruleset: RuleSet) -> None:
+    """Rules that load but may flap reach the log at every start and reload, where `ews rules check`
+    is not run (a file edited in place and reloaded with SIGHUP)."""
+    for advice in ruleset.warnings:
+        log.warning("rule may flap: %s", advice)
 
 
 class _Rows:
@@ -73,6 +81,7 @@ class Hub:
     def start(self) -> None:
         log.info("rule engine %s", engine_status().line())  # native (mypyc) or pure Python, and why
         self.ruleset = load_ruleset(self.cfg.rules)
+        _advise(self.ruleset)
         engine = Engine(self.ruleset)
         self.dispatcher = build_dispatcher(self.cfg.alerts, _Rows(self.store))
         sites = frozenset(self.cfg.sites) if self.cfg.sites is not None else None
@@ -204,6 +213,7 @@ class Hub:
         except (ValueError, OSError) as exc:
             log.error("rules reload refused, keeping the running rules error=%s", exc)
             return False
+        _advise(ruleset)
         with self._rules_lock:
             old_ruleset, self.ruleset = self.ruleset, ruleset
             engine = Engine(ruleset)

@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ews hub: {exc}", file=sys.stderr)
         return 2
     if args.check:
+        for advice in ruleset.warnings:
+            print(f"ews hub: warning: {advice}")
         print(
             f"ews hub: {args.config}: {len(ruleset.rules)} rules over {len(ruleset.sites)} sites: config OK"
         )

@@ -70,7 +70,10 @@ def check(args: argparse.Namespace) -> int:
         return 1
     for line in describe(rs):
         print(line)
+    for advice in rs.warnings:
+        print(f"warning: {advice}")
     need = Engine(rs).history_needed()
     longest = max(need.values(), default=0.0)
-    print(f"ok: history needed at start-up: {len(need)} series, longest {_duration(longest)}")
+    warned = f", {len(rs.warnings)} warning(s) above" if rs.warnings else ""
+    print(f"ok: history needed at start-up: {len(need)} series, longest {_duration(longest)}{warned}")
     return 0

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.rules.build import build_health, build_rule
 from hub.rules.compiler import Plan
+from hub.rules.lint import unsteady
 from hub.rules.ruleset import RuleError, RuleSet, Sensor, Site
 
 
@@ -161,8 +162,13 @@ def load_ruleset(paths: Sequence[Path], *, extra_sensors: Iterable[Sensor] = ())
                 raise RuleError(f"{where}: field id: rule id used twice (also in {ids[model.id]})")
             ids[model.id] = str(path)
             if model.kind == "levels":
-                for site_id in _rule_sites(model, sites, where):
-                    rs.rules.append(build_rule(model, sites[site_id], rs, where, str(path)))
+                built = [
+                    build_rule(model, sites[s], rs, where, str(path))
+                    for s in _rule_sites(model, sites, where)
+                ]
+                rs.rules += built
+                if (advice := unsteady(model, built[0], where)) is not None:
+                    rs.warnings.append(advice)
             else:
                 rs.health.append(build_health(model, where, str(path)))
     return rs

@@ -106,6 +106,7 @@ class RuleSet:
     health: list[HealthRule]
     plan: Plan
     files: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)  # rules that load but may misbehave (lint.py)
     _by_site: dict[str, list[Sensor]] = field(default_factory=dict)
 
     def sensors_at(self, site: str) -> list[Sensor]:
