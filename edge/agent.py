@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.autonomy import Autonomy
-from edge.clock import Pacer, flag_time
+from edge.clock import STAMP_SLACK_S, Frame, Pacer, flag_time, system_frame
 from edge.config import GatewayConfig
 from edge.health import HealthProbe
 from edge.outbox import Outbox, OutboxError
@@ -41,9 +41,14 @@ class Agent:
         sensors: list[PolledSensor | ListeningSensor] | None = None,
         clock: Clock = time.time,
         relay: Relay | None = None,
+        frames: Callable[[], Frame] | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
+        # The clock's frame, for re-stamping readings taken before it is set (edge.clock.restamped).
+        # Only the system clock has one by default: a demo's storm clock runs fast, so its lead over
+        # the time since boot grows all the time and would look like a step at every reading.
+        self.frames = frames if frames is not None else (system_frame if clock is time.time else None)
         self._given_sensors = sensors
         self._given_relay = relay
         self._stop = threading.Event()
@@ -66,7 +71,7 @@ class Agent:
             self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_readings)
         except OutboxError as exc:
             raise AgentError(str(exc)) from exc
-        self.publisher = Publisher(cfg.id, cfg.mqtt, cfg.publish, self.outbox, self.clock)
+        self.publisher = Publisher(cfg.id, cfg.mqtt, cfg.publish, self.outbox, self.clock, self.frames)
         relay = self._given_relay
         if relay is None and cfg.autonomy.relay is not None:
             relay = build_relay(cfg.autonomy.relay)
@@ -208,18 +213,24 @@ class Agent:
         if good and slot.rejecting and len(good) == len(readings):
             slot.rejecting = False
             log.info("readings valid again sensor=%s rejected=%d", slot.id, slot.rejected)
-        return self._store(good, routine=True)
+        return self._store(good, routine=True, now=now)
 
     def _store_event(self, readings: list[Reading]) -> None:
         """Autonomy events (siren on/off) are never dropped when the outbox is full."""
         self._store(readings, routine=False)
 
-    def _store(self, readings: list[Reading], routine: bool) -> bool:
-        """Durable before returning: the caller polls its sensor again only after this."""
+    def _store(self, readings: list[Reading], routine: bool, now: float | None = None) -> bool:
+        """Durable before returning: the caller polls its sensor again only after this.
+
+        `now`: the gateway clock when the readings were taken; those it stamped keep its frame."""
         if not readings or self.outbox is None:
             return bool(not readings)
+        frames: list[Frame | None] | None = None
+        if self.frames is not None and now is not None:
+            fr = self.frames()  # read just after `now` was: a poll's duration apart, far below a step
+            frames = [fr if abs(r.time - now) <= STAMP_SLACK_S else None for r in readings]
         try:
-            stored = self.outbox.add(readings, routine=routine)
+            stored = self.outbox.add(readings, routine=routine, frames=frames)
         except OutboxError as exc:
             with self._lock:
                 self._unstored += len(readings)
@@ -243,7 +254,7 @@ class Agent:
             try:
                 if now >= next_health:
                     next_health = now + self.cfg.health.period_s
-                    self._store(probe.read(now, self.outbox.count(), self.outbox.dropped), routine=True)
+                    self._store(probe.read(now, self.outbox.count(), self.outbox.dropped), True, now)
                 if now >= next_rules:
                     next_rules = now + self.cfg.autonomy.check_s
                     self.autonomy.tick(now, self.publisher.down_since())

@@ -1,11 +1,14 @@
-"""Gateway time: flags readings whose event time is not to be trusted, and paces waits on any clock."""
+"""Gateway time: flags doubtful event times, re-stamps readings taken before a clock step, paces waits."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +52,55 @@ def flag_time(reading: Reading, now: float, cfg: ClockConfig) -> Reading:
     if reading.quality == "good" and time_doubt(reading.time, now, cfg) is not None:
         return reading._replace(quality="suspect")
     return reading
+
+
+# The wall clock's lead over the time since boot changes by a step when NTP, timesyncd or a GPS fix
+# sets the clock; slewing moves it by milliseconds. Above this it is a step.
+STEP_S = 60.0
+# A reading stamped within this of the gateway's clock at acceptance was stamped by that clock (a poll,
+# a LoRa node's frame); a sensor with a clock of its own (an SL651 RTU, a GNSS receiver) is further off
+# whenever the two clocks disagree, which is the only time a step moves anything.
+STAMP_SLACK_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The clock that stamped a reading: this boot, and the wall clock's lead over the time since boot."""
+
+    boot: str
+    offset: float
+
+
+def _boot_id() -> str:
+    try:  # the kernel's id for this boot: readings from before a reboot are not comparable
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return f"process-{uuid.uuid4()}"  # not Linux: one process is the most that can be vouched for
+
+
+BOOT_ID = _boot_id()
+
+
+def system_frame() -> Frame:
+    """The system clock's frame. CLOCK_BOOTTIME runs steadily through sleeps and is never set."""
+    since_boot = time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+    return Frame(BOOT_ID, time.time() - since_boot)
+
+
+def restamped(t: float, quality: str, then: Frame | None, now: Frame) -> tuple[float, str]:
+    """Pure: a reading's (time, quality) in the clock's present frame.
+
+    A gateway whose clock was wrong when it stamped the reading (a Pi back from a power cut restores
+    the clock to where it stopped) and that was set since (NTP once the link is back) moves the
+    reading by the step, so that a backlog taken during the outage lands when it fell and not hours
+    before (where the 1 h window would never see its rain). The time is reconstructed, so the reading
+    is marked suspect. A reading stamped by another clock (`then` None) or in another boot stays."""
+    if then is None or then.boot != now.boot:
+        return t, quality
+    step = now.offset - then.offset
+    if not abs(step) > STEP_S:
+        return t, quality
+    return t + step, "suspect" if quality == "good" else quality
 
 
 class Pacer:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from edge.clock import Frame, restamped
 from edge.wire import Reading
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,9 @@ CREATE TABLE IF NOT EXISTS readings (
     quality TEXT NOT NULL,
     source TEXT NOT NULL,
     issued REAL,
-    routine INTEGER NOT NULL  -- 1: may be dropped when full; 0: an event (local alarm) kept until acked
+    routine INTEGER NOT NULL,  -- 1: may be dropped when full; 0: an event (local alarm) kept until acked
+    boot TEXT,  -- the gateway clock's frame when it stamped the reading (edge.clock.Frame); NULL when
+    clock_off REAL  -- another clock did (an RTU's, a GNSS receiver's)
 );
 CREATE INDEX IF NOT EXISTS readings_by_series ON readings (sensor, quantity, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -31,22 +34,25 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('dropped', 0);
 -- This file's sequence numbers, as the hub tells them apart: a new outbox starts again from 1.
 INSERT OR IGNORE INTO meta (key, value) VALUES ('stream', (random() & 9223372036854775807) | 1);
 """
-_COLUMNS = "seq, sensor, quantity, value, time, quality, source, issued"
+_COLUMNS = "seq, sensor, quantity, value, time, quality, source, issued, boot, clock_off"
 
 
 class OutboxError(RuntimeError):
     """The outbox file cannot be opened or written (disk full, bad path, corrupt database)."""
 
 
-def _row_to_reading(row: tuple[object, ...]) -> Reading:
-    seq, sensor, quantity, value, time, quality, source, issued = row
+def _row_to_reading(row: tuple[object, ...], now: Frame | None) -> Reading:
+    seq, sensor, quantity, value, time, quality, source, issued, boot, clock_off = row
+    t, q = float(time), str(quality)  # type: ignore[arg-type]
+    if now is not None and boot is not None:
+        t, q = restamped(t, q, Frame(str(boot), float(clock_off)), now)  # type: ignore[arg-type]
     return Reading(
         str(sensor),
         str(quantity),
         float(value),  # type: ignore[arg-type]
-        float(time),  # type: ignore[arg-type]
+        t,
         int(seq),  # type: ignore[call-overload]
-        str(quality),
+        q,
         str(source),
         None if issued is None else float(issued),  # type: ignore[arg-type]
     )
@@ -87,24 +93,37 @@ class Outbox:
             # FULL: fsync the WAL on every commit, so an accepted reading survives a power cut.
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            have = {str(r[1]) for r in db.execute("PRAGMA table_info(readings)")}
+            for col, kind in (("boot", "TEXT"), ("clock_off", "REAL")):
+                if col not in have:  # an outbox written before clock frames were kept (NULL: left as is)
+                    db.execute(f"ALTER TABLE readings ADD COLUMN {col} {kind}")
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
         return db
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def add(self, readings: Sequence[Reading], routine: bool = True) -> list[Reading]:
+    def add(
+        self,
+        readings: Sequence[Reading],
+        routine: bool = True,
+        frames: Sequence[Frame | None] | None = None,
+    ) -> list[Reading]:
         """Store readings durably; return them with their gateway seq assigned (strictly increasing).
 
+        `frames` (one per reading): the gateway clock's frame for readings it stamped, so that
+        `take_batch` can move them if the clock is set before they are sent (edge.clock.restamped).
         When the outbox is over its bound, the oldest routine readings are dropped, never the newest
         reading of a sensor's quantity and never a non-routine (event) reading.
         """
         if not readings:
             return []
+        fr = list(frames) if frames is not None else [None] * len(readings)
         rows = [
-            (r.sensor, r.quantity, r.value, r.time, r.quality, r.source, r.issued, int(routine))
-            for r in readings
-        ]
+            (r.sensor, r.quantity, r.value, r.time, r.quality, r.source, r.issued, int(routine),
+             f.boot if f else None, f.offset if f else None)
+            for r, f in zip(readings, fr, strict=True)
+        ]  # fmt: skip
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -112,7 +131,7 @@ class Outbox:
                 for row in rows:
                     cur = self._db.execute(
                         "INSERT INTO readings (sensor, quantity, value, time, quality, source, issued,"
-                        " routine) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " routine, boot, clock_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         row,
                     )
                     seqs.append(int(cur.lastrowid or 0))
@@ -162,11 +181,13 @@ class Outbox:
 
     # ---- reading -----------------------------------------------------------------------------
 
-    def take_batch(self, n: int, fresh_first: bool = False) -> list[Reading]:
+    def take_batch(self, n: int, fresh_first: bool = False, frame: Frame | None = None) -> list[Reading]:
         """Hand out up to n readings not yet in flight and mark them in flight.
 
         Backlog order is seq order (the order the gateway accepted them, i.e. time order). With
         `fresh_first`, the newest reading of each sensor quantity comes out instead, newest first.
+        With `frame` (the gateway clock's now), readings stamped before a step of that clock are moved
+        by the step (edge.clock.restamped).
         """
         with self._lock:
             if fresh_first:
@@ -187,7 +208,7 @@ class Outbox:
                     self._cursor = int(chunk[-1][0])  # type: ignore[call-overload]
                     rows += [r for r in chunk if r[0] not in self._in_flight]
             self._in_flight.update(int(r[0]) for r in rows)  # type: ignore[call-overload]
-        return [_row_to_reading(r) for r in rows]
+        return [_row_to_reading(r, frame) for r in rows]
 
     def wait(self, timeout: float) -> bool:
         """Block until readings not yet in flight may be waiting (or timeout); True if there may be."""

@@ -14,6 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.clock import Frame
 from edge.mqttlink import MqttConfig, make_client
 from edge.outbox import Outbox, OutboxError
 from edge.wire import Batch, Reading, encode_batch, readings_topic, status_topic
@@ -56,8 +57,10 @@ class Publisher:
         cfg: PublishConfig,
         outbox: Outbox,
         clock: Callable[[], float] = time.time,
+        frames: Callable[[], Frame] | None = None,
     ) -> None:
         self.gateway = gateway
+        self.frames = frames  # the clock's frame now: readings stamped before a step move (edge.clock)
         self.mqtt_cfg = mqtt_cfg
         self.cfg = cfg
         self.outbox = outbox
@@ -265,7 +268,8 @@ class Publisher:
                     self._space.wait(0.5)
                     if self._stop.is_set():
                         return
-            batch = self.outbox.take_batch(self.cfg.batch_max, fresh_first=fresh)
+            frame = self.frames() if self.frames is not None else None
+            batch = self.outbox.take_batch(self.cfg.batch_max, fresh_first=fresh, frame=frame)
             if fresh and len(batch) < self.cfg.batch_max:
                 fresh = False  # every series' newest is out; the backlog follows in seq order
             if not batch:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from edge.clock import Frame
 from edge.mqttlink import MqttConfig
 from edge.outbox import Outbox
 from edge.publisher import PublishConfig, Publisher
@@ -224,6 +225,37 @@ def test_a_replaced_gateways_new_outbox_is_heard(
                 outbox.close()
         assert wait_for(lambda: "orange" in rig.watch.levels("fs-hp01")), rig.text()[-2000:]
         assert "sequence numbers start again origin=fs-gw01" in rig.text()
+
+
+def test_rain_taken_while_the_gateway_clock_was_behind_counts_where_it_fell(
+    mosquitto: Mosquitto, influxd: Influxd, tmp_path: Path
+) -> None:
+    """The real edge outbox and publisher: fs-gw01 came back from a power cut with its clock 3 h behind
+    and its link down, and stamped 60 mm in the last hour on that clock. The link and NTP come back,
+    and the backlog is sent. Before, it reached the hub 3 h in the past, a burst that the hub rightly
+    does not take for a clock, so the 1 h window never saw it and no warning came; now the outbox moves
+    the readings by the clock's step (edge.clock.restamped), and orange comes. The clock frames are
+    given by hand because a test cannot set the machine's clock."""
+    cfg = write_config(tmp_path, "hubA", mosquitto.port, influxd.url, "ews")
+    fast = PublishConfig(backoff_min_s=0.1, backoff_max_s=0.5, connect_timeout_s=5)
+    behind = 3 * 3600.0
+    with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
+        outbox = Outbox(tmp_path / "outbox.db")
+        stamped = [t - behind for t in _minutes_ago(50, time.time())]  # the wrong clock's times
+        outbox.add(
+            [Reading("fs-hp01-rg1", "rain_mm", 6.0, t) for t in stamped],
+            frames=[Frame("boot-1", -behind)] * len(stamped),
+        )
+        pub = Publisher(
+            "fs-gw01", MqttConfig(port=mosquitto.port), fast, outbox, frames=lambda: Frame("boot-1", 0.0)
+        )
+        pub.start()
+        try:
+            assert wait_for(lambda: outbox.count() == 0), outbox.count()
+        finally:
+            pub.stop()
+            outbox.close()
+        assert wait_for(lambda: "orange" in rig.watch.levels("fs-hp01")), rig.text()[-2000:]
 
 
 def test_two_partitioned_hubs_decide_each_reading_once(
