@@ -38,7 +38,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def run_go(args: argparse.Namespace) -> int:
-    from hub.channels.drone import UploadError, upload
+    from hub.channels.drone_upload import UploadError, upload
 
     plan = _load(args.plan)
     planned_for = plan.get("ews", {}).get("alert")

@@ -18,7 +18,7 @@ os.environ.setdefault(
 from pymavlink import mavutil  # noqa: E402
 
 from ews.cli import main as ews_main  # noqa: E402
-from hub.channels import drone, mission  # noqa: E402
+from hub.channels import drone, drone_upload, mission  # noqa: E402
 from hub.channels.base import ChannelError, Notification  # noqa: E402
 from hub.channels.registry import CHANNEL_KINDS  # noqa: E402
 
@@ -172,7 +172,7 @@ def test_unknown_site_and_unsafe_altitude_are_not_recoverable(config, tmp_path):
 def test_upload_reaches_mission_ack_accepted(written):
     plan = json.loads(written.read_text(encoding="utf-8"))
     with MavlinkVehicle() as vehicle:
-        result = drone.upload(plan, f"udpout:127.0.0.1:{vehicle.port}", timeout_s=10)
+        result = drone_upload.upload(plan, f"udpout:127.0.0.1:{vehicle.port}", timeout_s=10)
     assert vehicle.acks == [0, 1]  # mission then fence, each acknowledged MAV_MISSION_ACCEPTED
     items = vehicle.items[0]
     # ArduPilot: seq 0 is home, then the plan's items in order
@@ -188,16 +188,16 @@ def test_upload_reaches_mission_ack_accepted(written):
 def test_upload_reports_a_rejection(written):
     plan = json.loads(written.read_text(encoding="utf-8"))
     vehicle = MavlinkVehicle(reject_with=mavutil.mavlink.MAV_MISSION_NO_SPACE)
-    with vehicle, pytest.raises(drone.UploadError, match="MAV_MISSION_NO_SPACE"):
-        drone.upload(plan, f"udpout:127.0.0.1:{vehicle.port}", timeout_s=5)
+    with vehicle, pytest.raises(drone_upload.UploadError, match="MAV_MISSION_NO_SPACE"):
+        drone_upload.upload(plan, f"udpout:127.0.0.1:{vehicle.port}", timeout_s=5)
 
 
 def test_upload_without_an_aircraft_times_out():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-        with pytest.raises(drone.UploadError, match="no heartbeat"):
-            drone.upload({"mission": {"items": []}}, f"udpout:127.0.0.1:{port}", timeout_s=1.5)
+        with pytest.raises(drone_upload.UploadError, match="no heartbeat"):
+            drone_upload.upload({"mission": {"items": []}}, f"udpout:127.0.0.1:{port}", timeout_s=1.5)
 
 
 def test_ews_drone_go_uploads_on_the_human_go(written, capsys):
