@@ -23,6 +23,8 @@ class _Open:
 def _span(seconds: float) -> str:
     minutes = round(abs(seconds) / 60)
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48:  # a clock that was reset (years) or set to the wrong date: days say enough
+        return f"约{round(hours / 24)}天"
     return f"{hours}小时{minutes}分" if hours else f"{minutes}分钟"
 
 

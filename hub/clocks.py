@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Final
 
@@ -19,6 +20,10 @@ STEADY_S: Final = 60.0
 KEEP_S: Final = 1800.0
 MIN_BATCHES: Final = 3
 BUCKET_S: Final = 10.0  # batches arriving closer together share one record: bounded work for chatty gateways
+# A sensor's reading this far behind the hub was stamped by a clock that was reset (an RTU whose RTC
+# battery went flat starts again in 2000): no outbox or bridge holds a reading this long, and the edge
+# marks such times suspect too (edge.clock.ClockConfig.max_age_s).
+RESET_S: Final = 366 * 86400.0
 
 
 class Lateness:
@@ -61,16 +66,42 @@ class Clocks:
     def __init__(self) -> None:
         self.lateness = Lateness()
         self._follows: dict[str, set[str]] = {}  # origin -> sensors seen beyond the hub's time
+        # (origin, outbox stream, sensor) -> (highest seq seen, how far that reading was off the hub's
+        # time on arrival): the newest reading of a sensor tells its own clock's offset best.
+        self._newest: dict[tuple[str, int, str], tuple[int, float]] = {}
 
     def correct(self, batch: Batch, now: float) -> tuple[tuple[Reading, ...], list[tuple[str, float]]]:
-        """corrected() with this origin's lateness and followers, both updated by this batch."""
+        """corrected() with this origin's lateness, followers and sensors' newest offsets, all updated
+        by this batch."""
         follows = self._follows.setdefault(batch.origin, set())
         limit = now + TOLERANCE_S
         if batch.sent > limit:  # ahead: a sensor with a reading beyond the limit follows its clock
             follows.update(
                 r.sensor for r in batch.readings if r.time > limit and r.source not in FUTURE_SOURCES
             )
-        return corrected(batch, now, self.lateness.behind(batch.origin, batch.sent, now), follows)
+        behind = self.lateness.behind(batch.origin, batch.sent, now)
+        top: dict[str, Reading] = {}  # sensor -> its reading with the highest seq in this batch
+        for r in batch.readings:
+            first = r.sensor not in top
+            if r.seq > 0 and r.source not in FUTURE_SOURCES and (first or r.seq > top[r.sensor].seq):
+                top[r.sensor] = r
+        known: dict[str, float] = {}
+        for sensor, r in top.items():
+            key = (batch.origin, batch.stream, sensor)
+            seen = self._newest.get(key)
+            if seen is not None and r.seq < seen[0]:
+                known[sensor] = seen[1]  # an outbox backlog: its newest reading came first, and said this
+            else:
+                gateway = _gateway_offset(batch, now, behind, sensor in follows)
+                self._newest[key] = (r.seq, r.time - gateway - now)
+        return corrected(batch, now, behind, follows, known=known)
+
+
+def _gateway_offset(batch: Batch, now: float, behind: float, follows: bool) -> float:
+    """How far the batch's gateway clock is off (+ ahead, − behind) for a sensor it stamps."""
+    if batch.sent > now + TOLERANCE_S:
+        return batch.sent - now if follows else 0.0
+    return -behind
 
 
 def corrected(
@@ -79,6 +110,7 @@ def corrected(
     behind: float = 0.0,
     followers: AbstractSet[str] = frozenset(),
     tolerance: float = TOLERANCE_S,
+    known: Mapping[str, float] = {},  # noqa: B006 (read only)
 ) -> tuple[tuple[Reading, ...], list[tuple[str, float]]]:
     """The batch's readings at the times they were taken, and what was moved: [(gateway or sensor id,
     seconds its clock was off, + ahead, − behind)]. Pure: `now` is the hub's clock at arrival, `behind`
@@ -100,13 +132,24 @@ def corrected(
       sends each sensor's newest reading first after an outage, so a follower is known before its
       backlog, whose old stamps are not beyond the limit, arrives.
     - by a sensor's own clock (an RTU that stamps its observations). If its newest reading in the
-      batch is still more than `tolerance` ahead, its readings move so that the newest is `now`.
+      batch is still more than `tolerance` ahead, or more than RESET_S behind (a clock that was
+      reset), its readings move so that the newest is `now`. A batch that holds only readings older
+      than one already seen from the sensor (`known`: sensor -> how far that newest reading was off)
+      is an outbox backlog: each reading was taken before it arrived, so each one's offset is at most
+      the clock's, and the newest's is the closest. Its readings move by that offset. Moved by their
+      own newest, a backlog sent in several batches was squeezed into the minutes before each
+      batch's arrival, hours of rain into the 1 h window: a false alarm.
 
     Moved readings are marked `suspect` (a `bad` one stays bad)."""
     limit = now + tolerance
+    reset = now - RESET_S
     readings = batch.readings
     gateway = batch.sent - now if batch.sent > limit else -behind
-    if not gateway and all(r.time <= limit or r.source in FUTURE_SOURCES for r in readings):
+    if (
+        not gateway
+        and not any(v > tolerance or v < -RESET_S for v in known.values())
+        and all(reset <= r.time <= limit or r.source in FUTURE_SOURCES for r in readings)
+    ):
         return readings, []  # the common case: nothing moves
     follow = followers | {r.sensor for r in readings if r.time > limit and r.source not in FUTURE_SOURCES}
 
@@ -114,12 +157,17 @@ def corrected(
         return gateway if gateway < 0 or r.sensor in follow else 0.0
 
     moved: list[tuple[str, float]] = [(batch.origin, gateway)] if gateway else []
-    ahead: dict[str, float] = {}  # sensor -> how far its newest reading is ahead, after the gateway's offset
+    newest: dict[str, float] = {}  # sensor -> how far its newest reading here is off, after the gateway's
     for r in readings:
         if r.source not in FUTURE_SOURCES:
-            t = r.time - offset(r)
-            if t > limit and t - now > ahead.get(r.sensor, 0.0):
-                ahead[r.sensor] = t - now
+            off = r.time - offset(r) - now
+            if r.sensor not in newest or off > newest[r.sensor]:
+                newest[r.sensor] = off
+    ahead: dict[str, float] = {}  # sensor -> how far its own clock is off (+ ahead, − reset)
+    for sensor, off in newest.items():
+        off = max(off, known.get(sensor, off))
+        if off > tolerance or off < -RESET_S:
+            ahead[sensor] = off
     moved += ahead.items()
     out = []
     for r in readings:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.wire import Batch, Reading
+from hub.clock_alerts import ClockAlerts
 from hub.clocks import Clocks, Lateness, corrected
 from hub.rules.model import Level, Transition
 
@@ -202,3 +203,71 @@ def test_officers_are_told_of_a_clock_the_hub_corrects_and_told_when_it_is_right
     cleared = next(t.at for t in d.got if t.rule == "clock.fs-gw01" and not t.to_level)
     assert T0 + 89 * 60 <= cleared <= T0 + 90 * 60  # an hour after the last correction, at minute 29
     assert not p.decides("s1", "clock.fs-gw01")
+
+
+def rtu(times: list[float], seqs: list[int], mm: float = 5.0) -> tuple[Reading, ...]:
+    """An RTU's rain (rg1), stamped by its own clock, with the gateway's outbox seqs."""
+    return tuple(Reading("rg1", "rain_mm", mm, t, k) for t, k in zip(times, seqs, strict=True))
+
+
+def test_a_backlog_from_a_sensor_clock_ahead_keeps_its_spacing_across_batches() -> None:
+    """An RTU stamps 8 h ahead; the gateway's clock is right. After a 3 h outage the outbox sends each
+    sensor's newest reading first (seq 18), then the backlog in two batches. Before, each batch's own
+    newest reading was moved to its arrival, so the backlog of 3 h was squeezed into the minutes
+    before each batch came: two batches of 80 min ending "now". Now every backlog reading moves by
+    the offset its newest reading showed, and keeps its real time (within that reading's age)."""
+    now, clocks = T0, Clocks()
+    taken = [now - 10800 + 600 * k for k in range(1, 19)]  # seq 1..18, every 10 min, the last 5 min ago
+    taken[-1] = now - 300
+    stamped = [t + EIGHT_H for t in taken]
+    out, moved = clocks.correct(Batch("fs-gw01", rtu(stamped[-1:], [18]), now), now)
+    assert [r.time for r in out] == [now] and moved == [("rg1", EIGHT_H - 300)]
+    got = list(out)
+    for k, (lo, hi) in enumerate(((0, 9), (9, 17))):
+        arrival = now + 1 + k
+        out, moved = clocks.correct(
+            Batch("fs-gw01", rtu(stamped[lo:hi], list(range(lo + 1, hi + 1))), arrival), arrival
+        )
+        assert moved == [("rg1", EIGHT_H - 300)]
+        got += out
+    times = sorted(r.time for r in got)
+    assert times == [pytest.approx(t + 300, abs=1e-3) for t in taken]  # 5 min late at most, never squeezed
+    assert {r.quality for r in got} == {"suspect"}
+
+
+def test_a_sensor_clock_that_was_reset_years_back_is_moved_to_the_arrival() -> None:
+    """An RTU whose RTC battery went flat starts again on 2000-01-01. Left there, its rain never entered
+    a window and the gauge looked stale. Its newest reading moves to the arrival and the rest with it,
+    its backlog by the same offset; a normal backlog two hours old stays where it is."""
+    now, clocks = T0, Clocks()
+    y2000 = 946_684_800.0
+    out, moved = clocks.correct(Batch("fs-gw01", rtu([y2000 + 1200, y2000 + 1800], [7, 8]), now), now)
+    assert [r.time for r in out] == [now - 600, now] and {r.quality for r in out} == {"suspect"}
+    assert moved == [("rg1", pytest.approx(y2000 + 1800 - now))]
+    out, _ = clocks.correct(Batch("fs-gw01", rtu([y2000, y2000 + 600], [5, 6]), now + 1), now + 1)
+    assert [r.time for r in out] == [now - 1800, now - 1200]
+    old = rtu([now - 7200, now - 6600], [1, 2])
+    out, moved = Clocks().correct(Batch("fs-gw02", old, now), now)
+    assert out == old and moved == []
+    told = ClockAlerts().moved("rg1", "s1", "测试点一", y2000 + 1800 - now, now)
+    days = round((now - y2000 - 1800) / 86400)
+    assert told is not None and f"设备rg1时钟慢约{days}天" in told.message  # the officers' maintenance alert
+
+
+def test_rain_from_an_rtu_clock_ahead_sent_as_a_backlog_raises_no_false_alarm(tmp_path: Path) -> None:
+    """The real engine and rules: 3 h of 4 mm every 10 min (24 mm an hour, below blue's 35) from an RTU
+    stamping 8 h ahead, sent after an outage as above. Before, the squeezed backlog put about 50 mm
+    into the last hour and raised yellow; now nothing is raised (the readings land at most 5 min
+    late, the age of the newest reading: at most 28 mm in any hour)."""
+    clock = Clock()
+    p, d = pipeline(engine(tmp_path, HEAVY), clock)
+    clock.now = now = T0 + 6 * 3600
+    taken = [now - 10800 + 600 * k for k in range(1, 19)]
+    taken[-1] = now - 300
+    stamped = [t + EIGHT_H for t in taken]
+    p.handle_batch(Batch("fs-gw01", rtu(stamped[-1:], [18], 4.0), now))
+    for lo, hi in ((0, 9), (9, 17)):
+        clock.now += 1
+        p.handle_batch(Batch("fs-gw01", rtu(stamped[lo:hi], list(range(lo + 1, hi + 1)), 4.0), clock.now))
+    assert heavy(d) == []
+    assert p.counts["readings"] == 18
