@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import threading
@@ -19,13 +18,12 @@ from edge.outbox import Outbox, OutboxError
 from edge.publisher import Publisher
 from edge.relay import Relay, build_relay
 from edge.sensors.base import ListeningSensor, PolledSensor
-from edge.slots import SensorSlot, driver_id, invalid_reading, is_listening
+from edge.slots import SensorSlot, SlotError, build_slots, invalid_reading, is_listening
 from edge.wire import Reading
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-DEFAULT_PERIOD_S = 60.0
 
 
 class AgentError(RuntimeError):
@@ -66,7 +64,10 @@ class Agent:
 
     def start(self) -> None:
         cfg = self.cfg
-        self._slots = self._build_slots()
+        try:
+            self._slots = build_slots(self.cfg, self._given_sensors, self.clock)
+        except SlotError as exc:
+            raise AgentError(str(exc)) from exc
         try:
             self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_readings)
         except OutboxError as exc:
@@ -95,29 +96,6 @@ class Agent:
             len(buses),
             self.outbox.count(),
         )
-
-    def _build_slots(self) -> list[SensorSlot]:
-        by_id = {c.id: c for c in self.cfg.sensors}
-        slots: list[SensorSlot] = []
-        if self._given_sensors is None:
-            for c in self.cfg.sensors:
-                try:
-                    # Listening drivers stamp frames without their own time on the agent's clock
-                    # (the demo's compressed storm clock, or the gateway's NTP/GPS clock).
-                    build = c.build  # type: ignore[attr-defined]
-                    takes_clock = "clock" in inspect.signature(build).parameters
-                    driver = build(clock=self.clock) if takes_clock else build()
-                except Exception as exc:
-                    raise AgentError(
-                        f"sensor {c.id} ({getattr(c, 'kind', '?')}): cannot build: {exc}"
-                    ) from exc
-                slots.append(SensorSlot(c.id, driver, c.period_s))
-            return slots
-        for i, driver in enumerate(self._given_sensors):
-            sid = driver_id(driver, i)
-            period = by_id[sid].period_s if sid in by_id else getattr(driver, "period_s", DEFAULT_PERIOD_S)
-            slots.append(SensorSlot(sid, driver, float(period)))
-        return slots
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         t = threading.Thread(target=target, args=args, name=f"{self.cfg.id}-{name}", daemon=True)
@@ -158,10 +136,21 @@ class Agent:
         start = self.clock()
         due = {id(s): start for s in slots}
         while not self._stop.is_set():
+            now = self.clock()
+            for s in slots:
+                if due[id(s)] - now > s.period_s:
+                    # The clock was set back (NTP correcting an RTC kept in Beijing time): poll now,
+                    # not once the clock is back at the old schedule, hours later.
+                    log.warning(
+                        "clock set back sensor=%s by_s=%.0f: polling from now", s.id, due[id(s)] - now
+                    )
+                    due[id(s)] = now
             slot = min(slots, key=lambda s: due[id(s)])
-            if not pacer.sleep_until(due[id(slot)]):
+            if not pacer.sleep_until(due[id(slot)], horizon=slot.period_s):
                 return
             now = self.clock()
+            if now < due[id(slot)]:
+                continue  # woken because the clock was set back: plan again
             self._poll_one(slot, now)
             # Stay on the sensor's phase; if polling fell behind (slow bus), skip the missed slots.
             behind = max(0, math.ceil((now - due[id(slot)]) / slot.period_s))
@@ -249,7 +238,14 @@ class Agent:
         probe = HealthProbe(self.cfg.id, self.cfg.health, self.cfg.outbox.path.parent)
         pacer = Pacer(self.clock, self._stop)
         next_health = next_rules = self.clock()
-        while pacer.sleep_until(min(next_health, next_rules)):
+        longest = max(self.cfg.health.period_s, self.cfg.autonomy.check_s)
+        while True:
+            now = self.clock()
+            # A clock set back would stop health reports and the siren rules until it caught up.
+            next_health = min(next_health, now + self.cfg.health.period_s)
+            next_rules = min(next_rules, now + self.cfg.autonomy.check_s)
+            if not pacer.sleep_until(min(next_health, next_rules), horizon=longest):
+                return
             now = self.clock()
             try:
                 if now >= next_health:

@@ -116,12 +116,13 @@ class Pacer:
         self.max_wait_s = max_wait_s
         self.rate: float | None = None  # clock seconds per real second, learned from the first wait
 
-    def sleep_until(self, target: float) -> bool:
-        """True when the clock reached `target`; False if stopped first."""
+    def sleep_until(self, target: float, horizon: float = math.inf) -> bool:
+        """True when the clock reached `target`, or when `target` is more than `horizon` away (the
+        clock was set back: the caller plans again from the new time); False if stopped first."""
         while not self.stop.is_set():
             now = self.clock()
             remaining = target - now
-            if remaining <= 0:
+            if remaining <= 0 or remaining > horizon:
                 return True
             # Until the rate is known, take a short first step to measure it.
             real = 0.01 if self.rate is None else min(max(remaining / self.rate, 0.0005), self.max_wait_s)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.wire import QUALITIES, SOURCES, Reading
+
+if TYPE_CHECKING:
+    from edge.config import GatewayConfig
+
+DEFAULT_PERIOD_S = 60.0
 
 
 @dataclass
@@ -49,3 +56,31 @@ def driver_id(driver: Any, index: int) -> str:
             return value
     cfg = getattr(driver, "cfg", None)
     return str(getattr(cfg, "id", None) or f"{type(driver).__name__}#{index}")
+
+
+def build_slots(
+    cfg: GatewayConfig, given: Sequence[Any] | None, clock: Callable[[], float]
+) -> list[SensorSlot]:
+    """The agent's slots: drivers built from the config's sensors, or the drivers given (tests, demo)."""
+    by_id = {c.id: c for c in cfg.sensors}
+    slots: list[SensorSlot] = []
+    if given is None:
+        for c in cfg.sensors:
+            try:
+                # Listening drivers stamp frames without their own time on the agent's clock
+                # (the demo's compressed storm clock, or the gateway's NTP/GPS clock).
+                build = c.build  # type: ignore[attr-defined]
+                driver = build(clock=clock) if "clock" in inspect.signature(build).parameters else build()
+            except Exception as exc:
+                raise SlotError(f"sensor {c.id} ({getattr(c, 'kind', '?')}): cannot build: {exc}") from exc
+            slots.append(SensorSlot(c.id, driver, c.period_s))
+        return slots
+    for i, driver in enumerate(given):
+        sid = driver_id(driver, i)
+        period = by_id[sid].period_s if sid in by_id else getattr(driver, "period_s", DEFAULT_PERIOD_S)
+        slots.append(SensorSlot(sid, driver, float(period)))
+    return slots
+
+
+class SlotError(RuntimeError):
+    """A sensor's driver cannot be built from its config."""

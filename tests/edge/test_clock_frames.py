@@ -10,7 +10,7 @@ from edge.agent import Agent
 from edge.clock import BOOT_ID, STEP_S, Frame, restamped, system_frame
 from edge.outbox import Outbox
 from edge.wire import Reading
-from ews.servers import Mosquitto
+from ews.servers import Mosquitto, free_port
 from tests.edge.agent_fakes import CountingSensor
 from tests.edge.mqtt_probe import Probe
 from tests.edge.test_agent_loop import GW, gw_config, wait_until
@@ -76,12 +76,13 @@ def test_an_outbox_from_before_frames_opens_and_sends_as_it_did(tmp_path: Path) 
 
 
 class SteppedClock:
-    """A gateway clock 3 h behind, as on a Pi back from a power cut with the link still down, until
-    set() (NTP, once the link is back). Faked because a test cannot set the machine's clock; its frame
-    is taken against the real monotonic clock, as system_frame's is against CLOCK_BOOTTIME."""
+    """A gateway clock 3 h behind (as on a Pi back from a power cut with the link still down) or, with
+    `off`, ahead, until set() (NTP, once the link is back). Faked because a test cannot set the
+    machine's clock; its frame is taken against the real monotonic clock, as system_frame's is against
+    CLOCK_BOOTTIME."""
 
-    def __init__(self) -> None:
-        self.off = -H3
+    def __init__(self, off: float = -H3) -> None:
+        self.off = off
 
     def __call__(self) -> float:
         return time.time() + self.off
@@ -126,3 +127,29 @@ def test_a_backlog_stamped_before_the_clock_was_set_arrives_at_the_right_time(
     assert before and all(r.quality == "suspect" for r in before)  # moved: the time is reconstructed
     assert after and all(r.quality == "good" for r in after)
     assert all(a.time <= b.time for a, b in zip(got, got[1:], strict=False))  # still in order
+
+
+def test_a_clock_set_back_hours_does_not_stop_polling(tmp_path: Path) -> None:
+    """A gateway whose RTC keeps Beijing time boots 8 h ahead, and NTP then sets its clock back. Before,
+    every bus and the housekeeping waited for the clock to reach their old schedule again: eight hours
+    without a reading, a health report or the offline siren rules. Now they go on from the new time.
+    (No broker: the readings wait in the outbox, where the test counts them.)"""
+    clock = SteppedClock(8 * 3600.0)
+    rain = CountingSensor("fs-hp01-rg1", period_s=0.05)
+    agent = Agent(gw_config(tmp_path, free_port(), health_period_s=0.2), sensors=[rain], clock=clock)
+    agent.start()
+    try:
+        health = f"{GW}-health"
+        assert wait_until(
+            lambda: rain.polls >= 5 and agent.stats()["sensors"].get(health, {}).get("accepted", 0) > 0
+        )
+        clock.set()
+        polls, reports = rain.polls, agent.stats()["sensors"][health]["accepted"]
+        assert wait_until(lambda: rain.polls >= polls + 20, timeout=5.0)
+        assert wait_until(lambda: agent.stats()["sensors"][health]["accepted"] > reports + 3, timeout=5.0)
+    finally:
+        agent.stop()
+    box = Outbox(tmp_path / "outbox.db")
+    newest = box.take_batch(1, fresh_first=True)
+    box.close()
+    assert newest and abs(newest[0].time - time.time()) < 60  # stamped by the clock as set
