@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 log = logging.getLogger(__name__)
+# (origin, kind, detail in Chinese): a hub finding about a gateway, for the Gateways dashboard (hub_notice).
+Notice = tuple[str, str, str]
 
 
 class SeqWindow:
@@ -67,6 +69,9 @@ class Deduper:
         self.duplicates = 0
         self.restarts = 0
         self._shared: set[str] = set()  # origins logged as sent by two outboxes at once
+        # (origin, kind, detail in Chinese) for the Gateways dashboard, drained by the pipeline: the
+        # county's technicians do not read the hub's log.
+        self.notices: list[Notice] = []
 
     def first_time(self, origin: str, seq: int, stream: int = 0) -> bool:
         if seq == 0:
@@ -81,6 +86,9 @@ class Deduper:
                     "SD card or a reinstalled gateway",
                     origin, stream, next(reversed(streams)),
                 )  # fmt: skip
+                self.notices.append(
+                    (origin, "new_outbox", "序号重新从1开始：新的存储卡或重装的网关（读数照常接收）")
+                )
             window = streams[stream] = SeqWindow()
             if len(streams) > self.streams_per_origin:
                 del streams[next(iter(streams))]
@@ -89,6 +97,9 @@ class Deduper:
             # Each stream keeps its own window, so deduplication still holds; say it once.
             self._shared.add(origin)
             log.warning("two outboxes send as origin=%s: do two gateways share one id?", origin)
+            self.notices.append(
+                (origin, "shared_id", "两个存储以同一网关编号发送：是否两台网关共用一个编号？")
+            )
         if window.first_time(seq):
             return True
         self.duplicates += 1

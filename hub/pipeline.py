@@ -11,8 +11,8 @@ from typing import Any, Protocol
 from edge.wire import Batch, Reading
 from hub.clock_alerts import ClockAlerts
 from hub.clocks import Clocks
-from hub.dedupe import Deduper
-from hub.reading_lines import ReadingLines, iso, window_lines
+from hub.dedupe import Deduper, Notice
+from hub.reading_lines import ReadingLines, iso, notice_line, window_lines
 from hub.rules.model import Transition
 from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.restart import held_readings, told_levels
@@ -153,8 +153,9 @@ class Pipeline:
         lines: list[str] = []
         now = self.clock()
         readings, moved = self.clocks.correct(batch, now)
+        notices: list[Notice] = []
         if moved:
-            self._clocks_moved(batch, moved, now)
+            notices += self._clocks_moved(batch, moved, now)
         for r in readings:
             if not self.owns(r.sensor):
                 self.counts["not_owned"] += 1
@@ -175,6 +176,10 @@ class Pipeline:
                     self.counts["maintenance_readings"] += 1
             fresh.append(r)
             lines.append(self.lines(r, batch.origin, site))
+        notices += self.dedupe.notices
+        self.dedupe.notices.clear()
+        if notices and self.store is not None:  # for the Gateways dashboard (docs/schema.md, hub_notice)
+            self.store.put([notice_line(*n, now) for n in notices])
         if not fresh:
             return []
         self.counts["readings"] += len(fresh)
@@ -198,18 +203,23 @@ class Pipeline:
         self._submit(cleared)
         return self.decide(())
 
-    def _clocks_moved(self, batch: Batch, moved: list[tuple[str, float]], now: float) -> None:
+    def _clocks_moved(self, batch: Batch, moved: list[tuple[str, float]], now: float) -> list[Notice]:
         """Count the corrections; a clock's first raises an officers' maintenance alert at its site
-        (a gateway's: the site of its readings), in the partition that decides that site."""
+        (a gateway's: the site of its readings), in the partition that decides that site, and a
+        notice for the Gateways dashboard."""
         at = next((s for r in batch.readings if (s := self.site_of(r.sensor))), "")
         sites = self.engine.ruleset.sites
+        notices: list[Notice] = []
         for who, off_s in moved:
             self.counts["clock_ahead" if off_s > 0 else "clock_behind"] += 1
             site = self.site_of(who) or at
             if site in sites and (self.sites is None or site in self.sites):
                 with self.lock:
                     raised = self.clock_alerts.moved(who, site, sites[site].name, off_s, now)
-                self._submit([raised] if raised else [])
+                if raised is not None:
+                    self._submit([raised])
+                    notices.append((batch.origin, "clock", raised.message))
+        return notices
 
     def warm_up(
         self, readings: Iterable[Reading], levels: dict[tuple[str, str], tuple[Any, float]] | None = None

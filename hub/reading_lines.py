@@ -1,4 +1,4 @@
-"""The hub's rows as InfluxDB line protocol: readings (each series' tags escaped once) and maintenance windows."""
+"""The hub's rows as InfluxDB line protocol: readings (each series' tags escaped once), maintenance windows, notices."""
 
 from __future__ import annotations
 
@@ -61,3 +61,9 @@ def window_lines(sensor: str, site: str, start: float, until: float, who: str, n
             now,
         ),
     ]
+
+
+def notice_line(origin: str, kind: str, detail: str, now: float) -> str:
+    """A hub finding about a gateway (a new outbox, a shared id, a clock corrected): the Gateways
+    dashboard's notices table (docs/schema.md, hub_notice)."""
+    return line("hub_notice", {"origin": origin, "kind": kind}, {"n": 1, "detail": detail}, now)

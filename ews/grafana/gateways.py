@@ -144,4 +144,22 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         w=12,
         h=8,
     )
+    # What the hub found about a gateway and wrote down for the county's technicians, who do not read
+    # the hub's log (hub/pipeline.py, hub_notice): each is a reason to visit or to check a config.
+    notices = P.newest("hub_notice", ("origin", "kind", "detail"), ORIGINS)
+    b.add(
+        P.query_table(
+            "网关提示",
+            "What the hub noticed about a gateway: a new outbox (sequence numbers start again: a new SD card "
+            "or a reinstalled gateway), two gateways sending under one id, a gateway or sensor clock the "
+            "hub had to correct (the site's officers also get a maintenance alert).",
+            notices,
+            overrides=[F.names_column("origin", names), F.names_column("kind", NOTICE_ZH)],
+        ),
+        w=24,
+        h=7,
+    )
     return b.to_json()
+
+
+NOTICE_ZH = {"new_outbox": "新存储(序号重置)", "shared_id": "网关编号重复", "clock": "时钟校正"}

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from hub.influx import InfluxClient, line
+from hub.reading_lines import notice_line
 from tests.data.storm_alerts import alert_rows
 
 STEP_S = 600  # sensors report every 10 min in storm mode
@@ -190,6 +191,14 @@ def _gateways(storm: Storm, rng: random.Random) -> None:
                 up_at + 120 + k,
             )
         )
+    # What the hub wrote for the Gateways dashboard, through its own line format: fs-gw02 came back
+    # from its outage with a new SD card and its clock 3 h behind.
+    storm.lines += [
+        notice_line(
+            "fs-gw02", "new_outbox", "序号重新从1开始：新的存储卡或重装的网关（读数照常接收）", up_at
+        ),
+        notice_line("fs-gw02", "clock", "凤山村设备fs-gw02时钟慢3小时0分，读数已按实际时间校正", up_at + 1),
+    ]
     storm.lines.append(
         line(
             "rejected",

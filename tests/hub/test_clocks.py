@@ -116,6 +116,8 @@ def test_rain_from_a_clock_ahead_raises_the_alert_and_leaves_the_window_on_time(
     # The readings as stored: at their real times, marked suspect.
     stored = [ln for ln in p.store.lines if ln.startswith("rain_mm,")]  # type: ignore[union-attr]
     assert len(stored) == 4 and all("quality=suspect" in ln for ln in stored)
+    [notice] = [ln for ln in p.store.lines if ln.startswith("hub_notice,")]  # type: ignore[union-attr]
+    assert "kind=clock,origin=fs-gw01" in notice and "时钟快8小时0分" in notice  # the Gateways dashboard
     assert all(int(ln.rsplit(" ", 1)[1]) <= (T0 + 3601) * 1e9 for ln in stored)
     # Dry minutes, still from the clock 8 h ahead (the gauge reports every minute).
     for minute in range(2, 120):

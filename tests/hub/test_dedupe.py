@@ -1,12 +1,24 @@
 """Deduplication by gateway sequence number against a plain set, for any arrival order."""
 
 import logging
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.wire import Batch, Reading
 from hub.dedupe import Deduper, SeqWindow
+
+from .pipeline_helpers import Clock, engine, pipeline
+from .rules.helpers import T0
+
+RULE = """  - id: wet
+    sites: [s1]
+    inputs: {rain: {sensor: rg1}}
+    levels: {blue: "sum(rain, 1h) >= 30"}
+    min_time_at_level: 1h
+"""
 
 
 @given(st.lists(st.integers(min_value=1, max_value=200), max_size=400))
@@ -68,6 +80,19 @@ def test_two_gateways_sharing_an_id_keep_their_own_windows_and_are_named_once(
     assert not d.first_time("gw1", 7, stream=0xA) and not d.first_time("gw1", 7, stream=0xB)
     assert caplog.text.count("two outboxes send as origin=gw1") == 1
     assert caplog.text.count("sequence numbers start again origin=gw1") == 1
+    assert [n[:2] for n in d.notices] == [("gw1", "new_outbox"), ("gw1", "shared_id")]  # for the dashboard
     for stream in range(0xC, 0x10):  # streams beyond four: the oldest is forgotten
         d.first_time("gw1", 1, stream=stream)
     assert d.first_time("gw1", 7, stream=0xA)
+
+
+def test_the_pipeline_stores_a_new_outbox_as_a_notice_for_the_gateways_dashboard(tmp_path: Path) -> None:
+    """The notice reaches the store as a hub_notice row (the Gateways dashboard's 网关提示), once."""
+    clock = Clock()
+    p, _ = pipeline(engine(tmp_path, RULE), clock)
+    clock.now = T0
+    for stream in (0x51, 0x77, 0x77):
+        p.handle_batch(Batch("fs-gw01", (Reading("rg1", "rain_mm", 0.0, T0, 1),), T0, stream))
+    notices = [ln for ln in p.store.lines if ln.startswith("hub_notice,")]  # type: ignore[union-attr]
+    assert len(notices) == 1 and "kind=new_outbox,origin=fs-gw01 n=1i,detail=" in notices[0]
+    assert "新的存储卡" in notices[0] and p.dedupe.notices == []
