@@ -106,8 +106,15 @@ class Publisher:
         return self._connected
 
     def down_since(self) -> float | None:
-        """Clock time since which the broker has been out of reach; None while connected."""
-        return self._down_since
+        """Clock time since which the broker has been out of reach; None while connected.
+
+        A clock set back since (NTP correcting an RTC kept in Beijing time) would put the start of the
+        outage hours ahead, and hold off the offline siren rules (autonomy.py) that long: the outage
+        then counts from now, at worst `unreachable_s` late."""
+        since, now = self._down_since, self.clock()
+        if since is not None and since > now:
+            self._down_since = since = now
+        return since
 
     # ---- connection loop -----------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from edge.agent import Agent
 from edge.clock import BOOT_ID, STEP_S, Frame, restamped, system_frame
+from edge.mqttlink import MqttConfig
 from edge.outbox import Outbox
+from edge.publisher import PublishConfig, Publisher
 from edge.wire import Reading
 from ews.servers import Mosquitto, free_port
 from tests.edge.agent_fakes import CountingSensor
@@ -153,3 +155,17 @@ def test_a_clock_set_back_hours_does_not_stop_polling(tmp_path: Path) -> None:
     newest = box.take_batch(1, fresh_first=True)
     box.close()
     assert newest and abs(newest[0].time - time.time()) < 60  # stamped by the clock as set
+
+
+def test_an_outage_is_not_dated_ahead_by_a_clock_set_back(tmp_path: Path) -> None:
+    """The broker is out of reach when NTP sets an 8 h fast clock back. The outage's start then lay
+    8 h ahead, and the offline siren rules waited for it: now it counts from the correction."""
+    clock = SteppedClock(8 * 3600.0)
+    box = Outbox(tmp_path / "outbox.db")
+    pub = Publisher(GW, MqttConfig(port=free_port()), PublishConfig(backoff_min_s=0.1), box, clock)
+    since = pub.down_since()
+    assert since is not None and abs(since - clock()) < 1.0
+    clock.set()
+    since = pub.down_since()
+    assert since is not None and 0.0 <= clock() - since < 1.0
+    box.close()
