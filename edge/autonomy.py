@@ -15,6 +15,7 @@ from edge.wire import Reading
 log = logging.getLogger(__name__)
 
 ALARM_QUANTITY = "local_alarm"  # 1: the gateway switched its relay on by a local rule, 0: off again
+FUTURE_S = 300.0  # readings further ahead of the clock than this were stamped before it was set back
 
 
 class LocalRule(BaseModel):
@@ -80,6 +81,12 @@ class LocalRules:
     def _aggregate(self, rule: LocalRule, window: deque[tuple[float, float]], now: float) -> float | None:
         while window and window[0][0] <= now - rule.window_s:
             window.popleft()
+        if window and window[0][0] > now + FUTURE_S:
+            # Stamped by the gateway's clock before it was set back: that rain did not fall hours from
+            # now, and left in the window it would sound the siren again once the clock got there.
+            kept = [(t, v) for t, v in window if t <= now + FUTURE_S]
+            window.clear()
+            window.extend(kept)
         values = [v for t, v in window if t <= now]
         if not values:
             return None
@@ -149,6 +156,8 @@ class Autonomy:
                 )
                 self.queue([Reading(self.sensor, ALARM_QUANTITY, 1.0, now)])
         else:
+            if self.on_since > now:  # the clock was set back: count the siren's time on from now
+                self.on_since = now
             held = now - self.on_since
             expired = self.cfg.max_on_s is not None and held >= self.cfg.max_on_s
             if (not firing and held >= self.cfg.min_on_s) or expired:

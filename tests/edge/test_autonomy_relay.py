@@ -97,6 +97,26 @@ def test_max_on_latches_off_until_the_condition_clears(tmp_path: Path) -> None:
     assert [r.value for r in queued] == [1.0, 0.0]
 
 
+def test_a_clock_set_back_neither_holds_the_siren_on_nor_sounds_it_again(tmp_path: Path) -> None:
+    """The gateway's clock ran 8 h ahead (an RTC in Beijing time) when the siren went on; NTP then sets
+    it back while the hub is still out of reach. Before, the siren's time on counted from 8 h ahead, so
+    it sounded for those 8 hours after the rain had stopped, and once the clock reached the old stamps
+    their rain counted again and could sound it a second time."""
+    ahead = 8 * 3600.0
+    queued: list[Reading] = []
+    cfg = AutonomyConfig(enabled=True, unreachable_s=60, min_on_s=600, rules=[RAIN_1H_RED])
+    auto = Autonomy("fs-gw01", cfg, FileRelay(tmp_path / "siren"), queued.extend)
+    auto.observe([rain("fs-hp01-rg1", 90.0, T0 + ahead)])
+    auto.tick(T0 + ahead + 120, down_since=T0 + ahead)
+    assert [r.value for r in queued] == [1.0]
+    auto.tick(T0 + 200, down_since=T0 + 150)  # set back: the rain is out of the window, and
+    auto.tick(T0 + 900, down_since=T0 + 150)  # the siren goes off after min_on_s, not 8 h later
+    assert [(r.value, r.time) for r in queued] == [(1.0, T0 + ahead + 120), (0.0, T0 + 900)]
+    auto.tick(T0 + ahead + 600, down_since=T0 + 150)  # the clock reaches the old stamps: silence
+    assert [r.value for r in queued] == [1.0, 0.0]
+    assert (tmp_path / "siren").read_text() == "0\n"
+
+
 def test_lcus_serial_relay_over_a_real_pty() -> None:
     """The LCUS USB relay board protocol (A0 ch state sum) sent over a real pseudo-terminal."""
     master, slave = os.openpty()
