@@ -36,10 +36,10 @@ log = logging.getLogger(__name__)
 
 
 def _advise(ruleset: RuleSet) -> None:
-    """Rules that load but may flap reach the log at every start and reload, where `ews rules check`
-    is not run (a file edited in place and reloaded with SIGHUP)."""
+    """Rules that load but will misbehave (hub/rules/lint.py) reach the log at every start and reload,
+    where `ews rules check` is not run (a file edited in place and reloaded with SIGHUP)."""
     for advice in ruleset.warnings:
-        log.warning("rule may flap: %s", advice)
+        log.warning("rule warning: %s", advice)
 
 
 class _Rows:

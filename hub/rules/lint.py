@@ -1,4 +1,4 @@
-"""Advice on rules that load but will misbehave in the field: levels that sensor noise steps up and down."""
+"""Advice on rules that load but will misbehave in the field: levels noise flaps, villagers told nothing useful."""
 
 from __future__ import annotations
 
@@ -32,3 +32,35 @@ def unsteady(model: RuleModel, rule: Rule, where: str) -> str | None:
         f"clear_for or validity): a value that wavers at a threshold sends {told} a warning and an "
         "all-clear again and again; add hysteresis (thresholds:), clear: (levels:) or min_time_at_level"
     )
+
+
+def untold(model: RuleModel, rule: Rule, where: str) -> str | None:
+    """A warning when a level that reaches villagers has no message of its own, else None.
+
+    The default text names the rule's id (`{site_name}{hazard_zh}{level_zh}预警：landslide-rain-3`):
+    an SMS and a loudspeaker call that tell villagers neither what is happening nor what to do."""
+    if isinstance(model.message, str):
+        given = set(LEVEL_NAMES) if model.message else set()
+    else:
+        given = {name.lower() for name in model.message}
+    if model.levels is not None:
+        reached = {name.lower() for name in model.levels}
+    else:
+        rows = (model.thresholds or {}).values()
+        reached = {
+            name for k, name in enumerate(LEVEL_NAMES) if any(len(r) > k and r[k] is not None for r in rows)
+        }
+    bare = [
+        name
+        for k, name in enumerate(LEVEL_NAMES, start=1)
+        if name in reached and name not in given and rule.audience.get(k, "").strip().lower() in WIDE
+    ]
+    if not bare:
+        return None
+    return (
+        f"{where}: level(s) {', '.join(bare)} reach villagers with the default message, which names the "
+        f"rule id ({model.id}) and says nothing of what to do: give message.{bare[0]} in Chinese"
+    )
+
+
+LEVEL_NAMES = tuple(Level(k).label for k in range(1, 5))  # blue, yellow, orange, red

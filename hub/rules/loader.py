@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.rules.build import build_health, build_rule
 from hub.rules.compiler import Plan
-from hub.rules.lint import unsteady
+from hub.rules.lint import unsteady, untold
 from hub.rules.ruleset import RuleError, RuleSet, Sensor, Site
 
 
@@ -167,8 +167,9 @@ def load_ruleset(paths: Sequence[Path], *, extra_sensors: Iterable[Sensor] = ())
                     for s in _rule_sites(model, sites, where)
                 ]
                 rs.rules += built
-                if (advice := unsteady(model, built[0], where)) is not None:
-                    rs.warnings.append(advice)
+                for check in (unsteady, untold):
+                    if (advice := check(model, built[0], where)) is not None:
+                        rs.warnings.append(advice)
             else:
                 rs.health.append(build_health(model, where, str(path)))
     return rs

@@ -23,12 +23,13 @@ def wavering() -> list[Reading]:
     return [Reading("cr1", "crack_mm", v, T0 + 600 * (i + 1), i) for i, v in enumerate(NOISE)]
 
 
-RULE = """
+BARE = """
   - id: crack-level
     sites: [s1]
     inputs: {cr: {sensor: cr1}}
     audience: {blue: officers, yellow: villagers}
 """
+RULE = BARE + '    message: {yellow: "【测试黄色预警】裂缝加速，请坡下群众做好转移准备。"}\n'
 
 
 def test_a_rule_without_hysteresis_flaps_and_loading_it_warns(tmp_path: Path) -> None:
@@ -84,3 +85,18 @@ def test_rules_check_prints_the_warning_and_still_passes(
     assert f"warning: {path}: rule crack-level: nothing holds a level against noise" in out
     assert out.strip().splitlines()[-1].endswith("1 warning(s) above")
     assert load_ruleset([path]).warnings  # the same advice the hub logs at start and reload
+
+
+def test_a_villager_level_without_a_message_of_its_own_warns(tmp_path: Path) -> None:
+    """The default text names the rule's id: villagers would hear 预警：crack-level, not what to do."""
+    steady = '    levels: {yellow: "last(cr) >= 10", red: "last(cr) >= 30"}\n    min_time_at_level: 1h\n'
+    engine = engine_for(tmp_path, BARE + steady)
+    _, out = play(engine, wavering())
+    assert out[0].message.endswith("预警：crack-level")  # what the villagers would have read
+    [advice] = engine.ruleset.warnings
+    assert "level(s) yellow reach villagers with the default message" in advice
+    assert "names the rule id (crack-level)" in advice and "r.yaml: rule crack-level" in advice
+    assert engine_for(tmp_path, RULE + steady, name="told.yaml").ruleset.warnings == []
+    # Officers only: the default text is no villager's concern.
+    officers = BARE.replace("yellow: villagers", "yellow: officers") + steady
+    assert engine_for(tmp_path, officers, name="officers.yaml").ruleset.warnings == []
