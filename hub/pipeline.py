@@ -13,6 +13,7 @@ from hub.clock_alerts import ClockAlerts
 from hub.clocks import Clocks
 from hub.dedupe import Deduper, Notice
 from hub.reading_lines import ReadingLines, iso, notice_line, window_lines
+from hub.rules.health import alert_rule
 from hub.rules.model import Transition
 from hub.rules.periods import median_gaps, slow_sensors, slow_warning
 from hub.rules.restart import held_readings, told_levels
@@ -130,7 +131,7 @@ class Pipeline:
             return True
         h, sensors = engine.health, engine.ruleset.sensors
         return any(
-            f"{entry[0].id}.{sid}" == rule and sensors[sid].site == site
+            alert_rule(entry[0].id, sid) == rule and sensors[sid].site == site
             for table in (h.stale, h.range, h.stuck)
             for (sid, _), entry in table.items()
         )

@@ -90,6 +90,11 @@ def _flag(
     events.append(HealthEvent(hr, ser.key, on, t, v))
 
 
+def alert_rule(check: str, sensor: str) -> str:
+    """The rule name of a health check's maintenance alert on one sensor (the hub asks it back)."""
+    return f"{check}.{sensor}"
+
+
 def health_transition(ev: HealthEvent, rs: RuleSet) -> Transition:
     """A maintenance alert for officers; never a villager audience."""
     sensor_id, quantity = ev.key
@@ -128,7 +133,7 @@ def health_transition(ev: HealthEvent, rs: RuleSet) -> Transition:
         "rule": hr.id,
     }
     return Transition(
-        rule=f"{hr.id}.{sensor_id}",
+        rule=alert_rule(hr.id, sensor_id),
         site=site.id,
         at=ev.at,
         from_level=Level.NONE if ev.raised else hr.level,

@@ -13,6 +13,7 @@ from edge.outbox import Outbox
 from edge.publisher import PublishConfig, Publisher
 from edge.wire import Reading
 from ews.servers import Influxd, Mosquitto
+from hub.influx import InfluxClient, InfluxConfig
 
 from .hubproc import REPO, RULES, AlertWatch, Gateway, HubRig, start_hub, wait_for, write_config
 
@@ -77,7 +78,10 @@ def test_a_batch_sent_again_after_a_restart_counts_once(
         times = _minutes_ago(50, time.time())
         gw.rain("fs-hp01-rg1", 6.0, times)  # 60 mm in the last hour: orange
         assert wait_for(lambda: "orange" in watch.levels("fs-hp01")), watch.messages
-        time.sleep(0.5)  # the store's flush interval is 0.05 s: the readings are in influxd
+        # The restart rebuilds the windows from influxd: wait until the store has written them there
+        # (a fixed sleep was too short on a loaded machine).
+        store = InfluxClient(InfluxConfig.model_validate({"url": influxd.url, "database": "ews"}))
+        assert wait_for(lambda: store.count("rain_mm", "\"sensor\" = 'fs-hp01-rg1'") == len(times))
         rig.restart()
         gw.seq -= len(times)  # the same batch again: same sequence numbers, same times
         gw.rain("fs-hp01-rg1", 6.0, times)
@@ -102,7 +106,8 @@ def test_a_hub_that_starts_before_influxdb_rebuilds_its_windows_when_it_answers(
         with HubRig(cfg, tmp_path / "hub.log", mosquitto.port) as rig:
             rig.gw.rain("fs-hp01-rg1", 6.0, _minutes_ago(50, time.time()))  # 60 mm: orange
             assert wait_for(lambda: "orange" in rig.watch.levels("fs-hp01")), rig.watch.messages
-            time.sleep(0.5)  # the store's flush interval is 0.05 s: the readings are in influxd
+            store = InfluxClient(InfluxConfig.model_validate({"url": influx.url, "database": "ews"}))
+            assert wait_for(lambda: store.count("rain_mm", "\"sensor\" = 'fs-hp01-rg1'") == 10)
             influx.stop()
             rig.restart()
             assert "windows started without the stored history" in rig.text()
