@@ -56,6 +56,7 @@ class Ingest:
     def start(self) -> None:
         client = make_client(self.cfg, self.client_id, clean_start=False)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(1, 5)
@@ -80,6 +81,10 @@ class Ingest:
             return
         client.subscribe([(t, 1) for t in (*INGEST_SUBSCRIPTIONS, STATUS_SUB, COMMAND_SUB)])
         log.info("mqtt connected host=%s port=%d client=%s", self.cfg.host, self.cfg.port, self.client_id)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, _reasons: Any, _p: Any = None) -> None:
+        # Connected means subscribed: on a new session, a batch published before the broker's SUBACK
+        # would not be delivered (a persistent session keeps its subscriptions across reconnects).
         self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:

@@ -71,10 +71,14 @@ class AlertWatch:
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.client = make_client(MqttConfig(port=port), f"alert-watch-{time.monotonic_ns()}")
+        subscribed = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe(f"{ROOT}/alert/#", 1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_message = self._on
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+        # An alert published before the broker's SUBACK would be missed (a loaded machine is slow).
+        assert subscribed.wait(10), "alert watch could not subscribe"
 
     def _on(self, _c: Any, _u: Any, msg: Any) -> None:
         if msg.retain:
