@@ -16,6 +16,7 @@ from edge.mqttlink import make_client
 from hub.alerts.config import build_dispatcher
 from hub.alerts.dispatcher import Dispatcher
 from hub.alerts.inbound import InboundPoller
+from hub.clocks import Clocks
 from hub.config import HubConfig
 from hub.feeds.base import FeedEvent
 from hub.feeds.registry import build_feed
@@ -33,6 +34,7 @@ from hub.store import Store
 from hub.stored import StoredHistory
 
 log = logging.getLogger(__name__)
+SET_BACK_S = 60.0  # the hub's clock went back further than this between ticks: NTP set a wrong clock right
 
 
 def _advise(ruleset: RuleSet) -> None:
@@ -262,11 +264,18 @@ class Hub:
             self.pipeline.maintain(sensor, self.clock() + minutes * 60, who)
 
     def _tick_loop(self) -> None:
+        wall = self.clock()
         while not self._stop.wait(self.cfg.tick_s):
             self.last_tick = time.monotonic()
             if self.pipeline is None:
                 continue
             try:
+                wall, was = self.clock(), wall
+                if wall < was - SET_BACK_S:
+                    # The engine's time never goes back: it would find all rain too old for the short windows.
+                    log.warning("hub clock set back by_s=%.0f: rebuilding the windows", was - wall)
+                    self.pipeline.clocks = Clocks()  # what it learnt of the gateways' clocks, it learnt wrong
+                    self.reload_rules()
                 self.pipeline.tick()
                 if self.stored.due():
                     self._rebuild_late()
