@@ -63,8 +63,8 @@ def bcd_value(raw: bytes, decimals: int) -> float | None:
 def _step_seconds(raw: bytes) -> int:
     """Time step code DRxnn: 3 BCD bytes day, hour, minute."""
     digits = raw.hex()
-    if not digits.isdigit():
-        raise SL651Error(f"time step {digits} is not BCD")
+    if len(raw) != 3 or not digits.isdigit():
+        raise SL651Error(f"time step {digits.upper() or '(none)'} is not 3 BCD bytes")
     return int(digits[0:2]) * 86400 + int(digits[2:4]) * 3600 + int(digits[4:6]) * 60
 
 

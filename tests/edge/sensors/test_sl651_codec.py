@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edge.sensors.sl651_body import parse_report
@@ -206,6 +206,7 @@ def test_random_bytes_only_ever_raise_sl651error(data: bytes) -> None:
 
 @settings(max_examples=300)
 @given(st.binary(min_size=1, max_size=120), st.integers(0, 200))
+@example(noise=b"\x04", at=131)  # a time step (DRxnn) one byte long; found by a CI run (int(''))
 def test_mutated_real_frames_only_raise_sl651error(noise: bytes, at: int) -> None:
     base = bytearray(bytes.fromhex(CAP_34))
     pos = at % len(base)
