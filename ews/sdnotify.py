@@ -20,7 +20,11 @@ def notify(state: str, env: Mapping[str, str] | None = None) -> bool:
     if address.startswith("@"):  # abstract namespace socket
         address = "\0" + address[1:]
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        # Non-blocking: a notify socket whose queue is full (a stalled reader) must cost a dropped
+        # ping and a warning, never a hub or gateway that hangs on it, at stop above all.
+        with socket.socket(
+            socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+        ) as sock:
             sock.connect(address)
             sock.sendall(state.encode())
         return True

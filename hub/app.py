@@ -68,10 +68,10 @@ class Hub:
         self.ingest: Ingest | None = None
         self.feeds: FeedRunner | None = None
         self._feed_client: mqtt.Client | None = None
-        self._stop = threading.Event()
+        self.stopping = threading.Event()  # set to stop; a signal handler may set it to end a start-up wait
         self._rules_lock = threading.Lock()  # a reload and a late rebuild each swap the engine whole
         self.stored = StoredHistory(
-            self.client, clock, cfg.history_wait_s, self._stop, self.store.spill_waiting
+            self.client, clock, cfg.history_wait_s, self.stopping, self.store.spill_waiting
         )
         self._ticker: threading.Thread | None = None
         self.last_tick = time.monotonic()
@@ -131,7 +131,7 @@ class Hub:
             self.dispatcher.handle_sms,
             self.clock,
             self.cfg.inbound_poll_s,
-            self._stop,
+            self.stopping,
         ).start()
 
     def _reopen_maintenance(self) -> None:
@@ -265,7 +265,7 @@ class Hub:
 
     def _tick_loop(self) -> None:
         wall = self.clock()
-        while not self._stop.wait(self.cfg.tick_s):
+        while not self.stopping.wait(self.cfg.tick_s):
             self.last_tick = time.monotonic()
             if self.pipeline is None:
                 continue
@@ -285,7 +285,7 @@ class Hub:
                 log.exception("tick failed")
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopping.set()
         if self.feeds is not None:
             self.feeds.stop(wait=False)
         if self._feed_client is not None:

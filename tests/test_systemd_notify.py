@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ews.servers import Influxd, Mosquitto
+from ews.servers import Influxd, Mosquitto, free_port
 from tests.hub.hubproc import REPO, write_config
 
 
@@ -25,10 +25,12 @@ def _listen(tmp_path: Path) -> tuple[socket.socket, str]:
 def _run_until(
     argv: list[str], sock: socket.socket, path: str, want: set[str], timeout: float = 30.0
 ) -> set[str]:
-    """Start the command under a NOTIFY_SOCKET, collect messages until `want` were seen, then SIGTERM."""
+    """Start the command under a NOTIFY_SOCKET, collect messages until `want` were seen, then SIGTERM.
+    Its log goes to a file (a pipe nobody reads could fill and stop it), shown if it fails."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}
+    log = Path(path).with_suffix(".log")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ews.cli", *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "ews.cli", *argv], env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")
     )
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
@@ -41,9 +43,14 @@ def _run_until(
                     if "=" in m
                 }
             except TimeoutError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        try:
+            assert proc.wait(30) == 0, log.read_text(errors="replace")[-2000:]
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"no exit 30 s after SIGTERM; seen {seen}; log:\n{log.read_text(errors='replace')[-3000:]}"
+            ) from None
         while True:  # drain what it said while stopping
             try:
                 seen |= {
@@ -76,3 +83,34 @@ def test_edge_ready_watchdog_stopping(mosquitto: Mosquitto, tmp_path: Path) -> N
     }))  # fmt: skip
     seen = _run_until(["edge", "--config", str(cfg)], sock, path, {"READY=1", "WATCHDOG=1"})
     assert {"READY=1", "WATCHDOG=1", "STOPPING=1"} <= seen
+
+
+def test_a_hub_stopped_while_it_waits_for_influxdb_exits_at_once(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """After a power cut InfluxDB may take a while; the hub waits up to history_wait_s (60 s) for it.
+    A stop in that time (systemctl stop, a reboot) used to wait the minute out: now it ends the wait."""
+    cfg = write_config(tmp_path, "hubW", mosquitto.port, f"http://127.0.0.1:{free_port()}", "ews")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log = tmp_path / "hub.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ews.cli", "hub", "--config", str(cfg)], env=env, stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            "stored history unavailable" not in log.read_text(errors="replace")
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        assert "stored history unavailable" in log.read_text(errors="replace"), log.read_text(
+            errors="replace"
+        )[-2000:]
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text(errors="replace")[-2000:]
+        assert time.monotonic() - started < 20  # not the rest of the 60 s wait
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -41,10 +41,15 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     stop, reload = threading.Event(), threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload.set())
     hub = Hub(cfg)
+
+    def halt(*_: object) -> None:
+        stop.set()
+        hub.stopping.set()  # a stop during start-up must not wait out the wait for InfluxDB (60 s)
+
+    signal.signal(signal.SIGTERM, halt)
+    signal.signal(signal.SIGINT, halt)
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
     hub.start()
     heartbeat = sdnotify.Heartbeat.from_env(hub.healthy)
     if heartbeat:
