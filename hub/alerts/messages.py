@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from hub.alerts.directory import Role, Site
 from hub.rules.model import Level
+from hub.rules.text import local_time  # one Beijing-time format for every text people read
 
 PREFIX = "【凤山预警】"
 TEST_MARK = "【测试】"
@@ -65,11 +65,6 @@ class Notice:
     labels: Mapping[str, str] = field(default_factory=dict)
     unacked_min: int = 0  # escalations: minutes without acknowledgement
     who: str = ""  # acks and evacuation reports: who (name, never a phone number)
-
-
-def local_time(at: float) -> str:
-    """Beijing time for people (China has one time zone, UTC+8); code keeps UTC."""
-    return (datetime.fromtimestamp(at, UTC) + timedelta(hours=8)).strftime("%m月%d日%H:%M")
 
 
 def level_text(level: Level) -> str:
