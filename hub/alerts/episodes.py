@@ -8,6 +8,8 @@ from hub.alerts import messages as m
 from hub.alerts.tables import AlertRow
 from hub.rules.model import AlertState, Level, Transition
 
+CLOCK_SLACK_S = 300.0  # the hub's clock is NTP-kept: a level dated further ahead means it was set back
+
 
 def kind_of(t: Transition) -> str:
     """Test alerts and data-health alerts are told apart by labels; both go to officers only."""
@@ -74,7 +76,9 @@ def escalation_due(a: AlertRow, now: float, min_level: Level, after_s: float) ->
         return None
     if a.acked_at is not None and a.acked_at >= a.level_since:
         return None
-    if now - a.level_since < after_s:
+    # A level that began "later" than now: the hub's clock has been set back since (hub/app.py). How
+    # long it stood unacknowledged is unknown, and the town told early beats the town told hours late.
+    if -CLOCK_SLACK_S <= now - a.level_since < after_s:
         return None
     level = Level(a.level)
     return m.Notice(
@@ -88,5 +92,5 @@ def escalation_due(a: AlertRow, now: float, min_level: Level, after_s: float) ->
         audience_level=level,
         at=now,
         from_level=level,
-        unacked_min=int((now - a.level_since) // 60),
+        unacked_min=max(0, int((now - a.level_since) // 60)),
     )
