@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.autonomy import Autonomy
-from edge.clock import STAMP_SLACK_S, Frame, Pacer, flag_time, system_frame
+from edge.clock import CLOCK_STEP, STAMP_SLACK_S, Frame, Pacer, StepWatch, flag_time, system_frame
 from edge.config import GatewayConfig
 from edge.health import HealthProbe
 from edge.outbox import Outbox, OutboxError
@@ -239,6 +239,7 @@ class Agent:
         pacer = Pacer(self.clock, self._stop)
         next_health = next_rules = self.clock()
         longest = max(self.cfg.health.period_s, self.cfg.autonomy.check_s)
+        steps = StepWatch(self.frames) if self.frames is not None else None
         while True:
             now = self.clock()
             # A clock set back would stop health reports and the siren rules until it caught up.
@@ -250,7 +251,11 @@ class Agent:
             try:
                 if now >= next_health:
                     next_health = now + self.cfg.health.period_s
-                    self._store(probe.read(now, self.outbox.count(), self.outbox.dropped), True, now)
+                    health = probe.read(now, self.outbox.count(), self.outbox.dropped)
+                    if steps is not None and (step := steps.step()) is not None:
+                        log.warning("gateway clock set gateway=%s step_s=%.0f", self.cfg.id, step)
+                        health.append(Reading(probe.sensor, CLOCK_STEP, round(step), now, source="health"))
+                    self._store(health, True, now)
                 if now >= next_rules:
                     next_rules = now + self.cfg.autonomy.check_s
                     self.autonomy.tick(now, self.publisher.down_since())

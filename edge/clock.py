@@ -61,6 +61,7 @@ STEP_S = 60.0
 # a LoRa node's frame); a sensor with a clock of its own (an SL651 RTU, a GNSS receiver) is further off
 # whenever the two clocks disagree, which is the only time a step moves anything.
 STAMP_SLACK_S = 60.0
+CLOCK_STEP = "clock_step_s"  # health quantity: seconds the gateway's clock was set by (+ forward)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,22 @@ def restamped(t: float, quality: str, then: Frame | None, now: Frame) -> tuple[f
     if not abs(step) > STEP_S:
         return t, quality
     return t + step, "suspect" if quality == "good" else quality
+
+
+class StepWatch:
+    """Notices the gateway's clock being set: the step, once, for a health reading (officers cannot read
+    the gateway's log, and the readings it moves are only marked suspect)."""
+
+    def __init__(self, frames: Callable[[], Frame]) -> None:
+        self.frames = frames
+        self.last = frames()
+
+    def step(self) -> float | None:
+        """Seconds the clock was set by since the last call (+ forward), or None."""
+        now, last = self.frames(), self.last
+        self.last = now
+        moved = now.offset - last.offset
+        return moved if now.boot == last.boot and abs(moved) > STEP_S else None
 
 
 class Pacer:

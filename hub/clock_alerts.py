@@ -20,7 +20,8 @@ class _Open:
     last: float  # hub time of the latest correction
 
 
-def _span(seconds: float) -> str:
+def span_zh(seconds: float) -> str:
+    """A clock offset as people read it: 8小时0分, 25分钟, 约9668天."""
     minutes = round(abs(seconds) / 60)
     hours, minutes = divmod(minutes, 60)
     if hours >= 48:  # a clock that was reset (years) or set to the wrong date: days say enough
@@ -51,7 +52,7 @@ class ClockAlerts:
         )  # fmt: skip
         way = "快" if off_s > 0 else "慢"
         text = (
-            f"{site_name}设备{who}时钟{way}{_span(off_s)}，读数已按实际时间校正，请尽快校准时钟（维护告警）"
+            f"{site_name}设备{who}时钟{way}{span_zh(off_s)}，读数已按实际时间校正，请尽快校准时钟（维护告警）"
         )
         return self._transition(who, site, site_name, Level.BLUE, off_s, text, now)
 

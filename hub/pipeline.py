@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from edge.clock import CLOCK_STEP
 from edge.wire import Batch, Reading
-from hub.clock_alerts import ClockAlerts
+from hub.clock_alerts import ClockAlerts, span_zh
 from hub.clocks import Clocks
 from hub.dedupe import Deduper, Notice
 from hub.reading_lines import ReadingLines, iso, notice_line, window_lines
@@ -175,6 +176,9 @@ class Pipeline:
                 if start <= r.time and (r.time < end or now < end):
                     r = r._replace(quality=MAINTENANCE)
                     self.counts["maintenance_readings"] += 1
+            if r.quantity == CLOCK_STEP and r.source == "health":  # the gateway says its clock was set
+                way = "慢" if r.value > 0 else "快"
+                notices.append((batch.origin, "clock_step", f"网关时钟原来{way}{span_zh(r.value)}，已校准"))
             fresh.append(r)
             lines.append(self.lines(r, batch.origin, site))
         notices += self.dedupe.notices

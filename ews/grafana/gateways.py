@@ -152,7 +152,8 @@ def build(sites: tuple[Site, ...]) -> P.Json:
             "网关提示",
             "What the hub noticed about a gateway: a new outbox (sequence numbers start again: a new SD card "
             "or a reinstalled gateway), two gateways sending under one id, a gateway or sensor clock the "
-            "hub had to correct (the site's officers also get a maintenance alert).",
+            "hub had to correct (the site's officers also get a maintenance alert), a gateway clock that "
+            "NTP set (the gateway moved the readings waiting in its outbox).",
             notices,
             overrides=[F.names_column("origin", names), F.names_column("kind", NOTICE_ZH)],
         ),
@@ -162,4 +163,9 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     return b.to_json()
 
 
-NOTICE_ZH = {"new_outbox": "新存储(序号重置)", "shared_id": "网关编号重复", "clock": "时钟校正"}
+NOTICE_ZH = {
+    "new_outbox": "新存储(序号重置)",
+    "shared_id": "网关编号重复",
+    "clock": "时钟校正",
+    "clock_step": "网关时钟校准",
+}

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from edge.agent import Agent
-from edge.clock import BOOT_ID, STEP_S, Frame, restamped, system_frame
+from edge.clock import BOOT_ID, CLOCK_STEP, STEP_S, Frame, restamped, system_frame
 from edge.mqttlink import MqttConfig
 from edge.outbox import Outbox
 from edge.publisher import PublishConfig, Publisher
@@ -129,6 +129,9 @@ def test_a_backlog_stamped_before_the_clock_was_set_arrives_at_the_right_time(
     assert before and all(r.quality == "suspect" for r in before)  # moved: the time is reconstructed
     assert after and all(r.quality == "good" for r in after)
     assert all(a.time <= b.time for a, b in zip(got, got[1:], strict=False))  # still in order
+    steps = [r for r in probe.readings() if r.quantity == CLOCK_STEP]
+    assert [(r.sensor, r.source) for r in steps] == [(f"{GW}-health", "health")]  # the dashboard is told
+    assert abs(steps[0].value - H3) < 5
 
 
 def test_a_clock_set_back_hours_does_not_stop_polling(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.clock import CLOCK_STEP
 from edge.wire import Batch, Reading
 from hub.clock_alerts import ClockAlerts
 from hub.clocks import Clocks, Lateness, corrected
@@ -273,3 +274,16 @@ def test_rain_from_an_rtu_clock_ahead_sent_as_a_backlog_raises_no_false_alarm(tm
         p.handle_batch(Batch("fs-gw01", rtu(stamped[lo:hi], list(range(lo + 1, hi + 1)), 4.0), clock.now))
     assert heavy(d) == []
     assert p.counts["readings"] == 18
+
+
+def test_a_gateway_that_says_its_clock_was_set_gets_a_dashboard_notice(tmp_path: Path) -> None:
+    """The edge reports a step of its clock as a health reading (edge.clock.StepWatch); the hub keeps
+    it like any reading and writes the Gateways dashboard's notice."""
+    clock = Clock()
+    p, _ = pipeline(engine(tmp_path, HEAVY), clock)
+    clock.now = T0
+    step = Reading("fs-gw01-health", CLOCK_STEP, 3 * 3600.0, T0, 7, source="health")
+    p.handle_batch(Batch("fs-gw01", (step,), T0))
+    [notice] = [ln for ln in p.store.lines if ln.startswith("hub_notice,")]  # type: ignore[union-attr]
+    assert "kind=clock_step,origin=fs-gw01" in notice and "网关时钟原来慢3小时0分，已校准" in notice
+    assert any(ln.startswith("clock_step_s,") for ln in p.store.lines)  # type: ignore[union-attr]
