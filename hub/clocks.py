@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from collections import deque
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -24,6 +25,19 @@ BUCKET_S: Final = 10.0  # batches arriving closer together share one record: bou
 # battery went flat starts again in 2000): no outbox or bridge holds a reading this long, and the edge
 # marks such times suspect too (edge.clock.ClockConfig.max_age_s).
 RESET_S: Final = 366 * 86400.0
+TIME_ERROR: Final = 5  # adjtimex's clock state when no NTP (or PTP, GPS) daemon keeps the clock
+
+
+def synchronized() -> bool | None:
+    """Whether the kernel counts this machine's clock as synchronized (adjtimex, as `timedatectl` asks);
+    None when it cannot be asked (not Linux). The hub corrects every gateway and sensor clock against
+    its own, so an unsynchronized hub clock is worth saying out loud."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        state = libc.adjtimex(ctypes.create_string_buffer(512))  # a zeroed struct timex: modes 0, read only
+    except (OSError, AttributeError):
+        return None
+    return None if state < 0 else state != TIME_ERROR
 
 
 class Lateness:

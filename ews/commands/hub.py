@@ -24,6 +24,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hub.app import Hub
+    from hub.clocks import synchronized
     from hub.config import ConfigError, load_hub_config
     from hub.rules.loader import load_ruleset
 
@@ -54,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     heartbeat = sdnotify.Heartbeat.from_env(hub.healthy)
     if heartbeat:
         heartbeat.start()
-    sdnotify.ready(f"{len(ruleset.rules)} rules, {len(ruleset.sites)} sites")
+    status = f"{len(ruleset.rules)} rules, {len(ruleset.sites)} sites"
+    if synchronized() is False:  # shown by `systemctl status ews-hub`, where the installer looks
+        status += "; clock NOT synchronized (NTP): gateway clocks are corrected against it"
+        log.warning("hub clock not synchronized: check timedatectl; gateway clocks are corrected against it")
+    sdnotify.ready(status)
     log.info("hub running config=%s", args.config)
     try:
         while not stop.wait(0.5):
