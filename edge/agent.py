@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge.autonomy import Autonomy
-from edge.clock import CLOCK_STEP, STAMP_SLACK_S, Frame, Pacer, StepWatch, flag_time, system_frame
+from edge.clock import STAMP_SLACK_S, Frame, Pacer, StepWatch, flag_time, system_frame
 from edge.config import GatewayConfig
 from edge.health import HealthProbe
 from edge.outbox import Outbox, OutboxError
@@ -19,7 +19,7 @@ from edge.publisher import Publisher
 from edge.relay import Relay, build_relay
 from edge.sensors.base import ListeningSensor, PolledSensor
 from edge.slots import SensorSlot, SlotError, build_slots, invalid_reading, is_listening
-from edge.wire import Reading
+from edge.wire import CLOCK_STEP, Reading
 
 log = logging.getLogger(__name__)
 

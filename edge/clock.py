@@ -61,7 +61,6 @@ STEP_S = 60.0
 # a LoRa node's frame); a sensor with a clock of its own (an SL651 RTU, a GNSS receiver) is further off
 # whenever the two clocks disagree, which is the only time a step moves anything.
 STAMP_SLACK_S = 60.0
-CLOCK_STEP = "clock_step_s"  # health quantity: seconds the gateway's clock was set by (+ forward)
 
 
 @dataclass(frozen=True, slots=True)

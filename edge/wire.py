@@ -17,6 +17,8 @@ QUALITIES = ("good", "suspect", "bad")
 # Where a reading came from: a field sensor, a forecast feed (has `issued`), an official
 # warning feed, or the gateway's own health.
 SOURCES = ("sensor", "forecast", "warning", "health")
+# A gateway health quantity the hub acts on: seconds the gateway's clock was set by (+ forward; edge/clock.py).
+CLOCK_STEP = "clock_step_s"
 
 
 class WireError(ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 from collections import deque
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -25,19 +24,6 @@ BUCKET_S: Final = 10.0  # batches arriving closer together share one record: bou
 # battery went flat starts again in 2000): no outbox or bridge holds a reading this long, and the edge
 # marks such times suspect too (edge.clock.ClockConfig.max_age_s).
 RESET_S: Final = 366 * 86400.0
-TIME_ERROR: Final = 5  # adjtimex's clock state when no NTP (or PTP, GPS) daemon keeps the clock
-
-
-def synchronized() -> bool | None:
-    """Whether the kernel counts this machine's clock as synchronized (adjtimex, as `timedatectl` asks);
-    None when it cannot be asked (not Linux). The hub corrects every gateway and sensor clock against
-    its own, so an unsynchronized hub clock is worth saying out loud."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        state = libc.adjtimex(ctypes.create_string_buffer(512))  # a zeroed struct timex: modes 0, read only
-    except (OSError, AttributeError):
-        return None
-    return None if state < 0 else state != TIME_ERROR
 
 
 class Lateness:
@@ -96,8 +82,8 @@ class Clocks:
         behind = self.lateness.behind(batch.origin, batch.sent, now)
         top: dict[str, Reading] = {}  # sensor -> its reading with the highest seq in this batch
         for r in batch.readings:
-            first = r.sensor not in top
-            if r.seq > 0 and r.source not in FUTURE_SOURCES and (first or r.seq > top[r.sensor].seq):
+            best = top.get(r.sensor)
+            if r.seq > 0 and r.source not in FUTURE_SOURCES and (best is None or r.seq > best.seq):
                 top[r.sensor] = r
         known: dict[str, float] = {}
         for sensor, r in top.items():
@@ -106,14 +92,15 @@ class Clocks:
             if seen is not None and r.seq < seen[0]:
                 known[sensor] = seen[1]  # an outbox backlog: its newest reading came first, and said this
             else:
-                gateway = _gateway_offset(batch, now, behind, sensor in follows)
+                gateway = _gateway_offset(batch, now, behind, sensor in follows, TOLERANCE_S)
                 self._newest[key] = (r.seq, r.time - gateway - now)
         return corrected(batch, now, behind, follows, known=known)
 
 
-def _gateway_offset(batch: Batch, now: float, behind: float, follows: bool) -> float:
-    """How far the batch's gateway clock is off (+ ahead, − behind) for a sensor it stamps."""
-    if batch.sent > now + TOLERANCE_S:
+def _gateway_offset(batch: Batch, now: float, behind: float, follows: bool, tolerance: float) -> float:
+    """How far the batch's gateway clock is off (+ ahead, − behind) for a reading of a sensor that
+    follows it or not: ahead, only followers move (a sensor with a right clock of its own stays)."""
+    if batch.sent > now + tolerance:
         return batch.sent - now if follows else 0.0
     return -behind
 
@@ -167,8 +154,8 @@ def corrected(
         return readings, []  # the common case: nothing moves
     follow = followers | {r.sensor for r in readings if r.time > limit and r.source not in FUTURE_SOURCES}
 
-    def offset(r: Reading) -> float:  # the gateway's offset for this reading
-        return gateway if gateway < 0 or r.sensor in follow else 0.0
+    def offset(r: Reading) -> float:
+        return _gateway_offset(batch, now, behind, r.sensor in follow, tolerance)
 
     moved: list[tuple[str, float]] = [(batch.origin, gateway)] if gateway else []
     newest: dict[str, float] = {}  # sensor -> how far its newest reading here is off, after the gateway's

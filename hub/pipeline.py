@@ -8,8 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from edge.clock import CLOCK_STEP
-from edge.wire import Batch, Reading
+from edge.wire import CLOCK_STEP, Batch, Reading
 from hub.clock_alerts import ClockAlerts, span_zh
 from hub.clocks import Clocks
 from hub.dedupe import Deduper, Notice

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from ews.commands.hub import synchronized
 from ews.servers import Influxd, Mosquitto, free_port
-from hub.clocks import synchronized
 from tests.hub.hubproc import REPO, write_config
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import signal
 import sys
@@ -13,6 +14,19 @@ from typing import Any
 from ews import sdnotify
 
 log = logging.getLogger(__name__)
+TIME_ERROR = 5  # adjtimex's clock state when no NTP (or PTP, GPS) daemon keeps the clock
+
+
+def synchronized() -> bool | None:
+    """Whether the kernel counts this machine's clock as synchronized (adjtimex, as `timedatectl` asks);
+    None when it cannot be asked (not Linux). The hub corrects every gateway and sensor clock against
+    its own (hub/clocks.py), so an unsynchronized hub clock is worth saying out loud."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        state = libc.adjtimex(ctypes.create_string_buffer(512))  # a zeroed struct timex: modes 0, read only
+    except (OSError, AttributeError):
+        return None
+    return None if state < 0 else state != TIME_ERROR
 
 
 def register(sub: Any) -> None:
@@ -24,7 +38,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hub.app import Hub
-    from hub.clocks import synchronized
     from hub.config import ConfigError, load_hub_config
     from hub.rules.loader import load_ruleset
 

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from edge.agent import Agent
-from edge.clock import BOOT_ID, CLOCK_STEP, STEP_S, Frame, restamped, system_frame
+from edge.clock import BOOT_ID, STEP_S, Frame, restamped, system_frame
 from edge.mqttlink import MqttConfig
 from edge.outbox import Outbox
 from edge.publisher import PublishConfig, Publisher
-from edge.wire import Reading
+from edge.wire import CLOCK_STEP, Reading
 from ews.servers import Mosquitto, free_port
 from tests.edge.agent_fakes import CountingSensor
 from tests.edge.mqtt_probe import Probe

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.clock import CLOCK_STEP
-from edge.wire import Batch, Reading
+from edge.wire import CLOCK_STEP, Batch, Reading
 from hub.clock_alerts import ClockAlerts
 from hub.clocks import Clocks, Lateness, corrected
 from hub.rules.model import Level, Transition
