@@ -6,9 +6,8 @@ from dataclasses import replace
 
 from hub.alerts import messages as m
 from hub.alerts.tables import AlertRow
+from hub.clocks import TOLERANCE_S  # NTP's slack: a level dated further ahead, the clock was set back
 from hub.rules.model import AlertState, Level, Transition
-
-CLOCK_SLACK_S = 300.0  # the hub's clock is NTP-kept: a level dated further ahead means it was set back
 
 
 def kind_of(t: Transition) -> str:
@@ -78,7 +77,7 @@ def escalation_due(a: AlertRow, now: float, min_level: Level, after_s: float) ->
         return None
     # A level that began "later" than now: the hub's clock has been set back since (hub/app.py). How
     # long it stood unacknowledged is unknown, and the town told early beats the town told hours late.
-    if -CLOCK_SLACK_S <= now - a.level_since < after_s:
+    if -TOLERANCE_S <= now - a.level_since < after_s:
         return None
     level = Level(a.level)
     return m.Notice(
