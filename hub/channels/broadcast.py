@@ -105,7 +105,8 @@ class BroadcastChannel:
         self.config.out_dir.mkdir(parents=True, exist_ok=True)
         body, rate = self._clip(n) or self._speak(n.text)
         gap = array.array("h", bytes(2 * int(self.config.gap_s * rate)))
-        pcm = siren(self.config, rate) + gap
+        # Only a warning wails; a step down or all-clear opens with a steady tone (the all-clear signal).
+        pcm = siren(self.config, rate, steady=n.extra.get("kind", "alert") != "alert") + gap
         for _ in range(self.config.repeat):
             pcm += body + gap
         fd, tmp = tempfile.mkstemp(dir=self.config.out_dir, suffix=".part")
@@ -118,7 +119,14 @@ class BroadcastChannel:
     def _clip(self, n: Notification) -> tuple[array.array, int] | None:
         if self.config.clips_dir is None:
             return None
-        names = [n.extra.get("clip", ""), f"{n.site}-{n.level}", n.level]
+        kind = n.extra.get("kind", "alert")
+        if kind == "alert":
+            names = [n.extra.get("clip", ""), f"{n.site}-{n.level}", n.level]
+        elif kind == "clear":  # never a level's clip: red.wav says "evacuate now"
+            names = [f"{n.site}-clear", "clear"]
+        else:
+            return None  # a step down names both levels: only speech says that
+
         for name in filter(None, names):
             path = self.config.clips_dir / f"{name}.wav"
             if path.is_file():
@@ -195,12 +203,13 @@ class BroadcastChannel:
         return f"broadcast:http:{n.recipient}:{resp.status_code}:{resp.text.strip()[:80]}"
 
 
-def siren(config: BroadcastConfig, rate: int) -> array.array:
-    """A wailing tone sweeping between the low and high pitch, faded in and out to avoid clicks."""
+def siren(config: BroadcastConfig, rate: int, *, steady: bool = False) -> array.array:
+    """A wailing tone sweeping between the low and high pitch (steady: held at the middle pitch), faded
+    in and out to avoid clicks."""
     count = int(config.siren_s * rate)
     amp = 32767 * config.siren_volume
     mid = (config.siren_low_hz + config.siren_high_hz) / 2
-    half = (config.siren_high_hz - config.siren_low_hz) / 2
+    half = 0.0 if steady else (config.siren_high_hz - config.siren_low_hz) / 2
     fade = max(1, int(0.05 * rate))
     out = array.array("h", bytes(2 * count))
     phase = 0.0

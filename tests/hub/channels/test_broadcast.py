@@ -203,3 +203,38 @@ def test_siren_is_faded_in_and_out():
     cfg = BroadcastConfig(kind="broadcast", out_dir=Path("/nonexistent"), siren_s=1.0)
     s = siren(cfg, 8000)
     assert len(s) == 8000 and s[0] == 0 and abs(s[-1]) < 100 and max(s) > 20000
+
+
+def crossings_hz(samples: array.array, rate: int) -> float:
+    return (
+        sum(1 for a, b in zip(samples, samples[1:], strict=False) if (a < 0) != (b < 0))
+        / 2
+        / (len(samples) / rate)
+    )
+
+
+def test_all_clear_never_plays_a_level_clip_or_wails(tmp_path):
+    """The all-clear keeps the level it ends (red): red.wav ("请立即转移！") and the wail must not announce it."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    rate = 16000
+    tone = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate)))
+    write_wav(clips / "red.wav", tone, rate)
+    write_wav(clips / "fs-hp01-red.wav", tone, rate)
+    ch = channel(tmp_path, clips_dir=clips)
+    text = "【凤山预警】凤山村后山滑坡隐患点预警已解除（最高红色），11:30。请继续留意天气，注意安全。"
+    clear = Notification("fs-hp01/landslide", "fs-g1", text, "red", "fs-hp01", extra={"kind": "clear"})
+    samples, out_rate = read_wav(ch.render(clear))
+    assert out_rate == 22050  # spoken, not the red clip
+    lead = samples[: 2 * out_rate]  # a steady tone at the middle pitch: both halves at ~900 Hz
+    assert 850 < crossings_hz(lead[:out_rate], out_rate) < 950
+    assert 850 < crossings_hz(lead[out_rate:], out_rate) < 950
+    wail = read_wav(ch.render(note(text="红色预警")))[0][:rate]  # a warning still wails: its pitch moves
+    assert abs(crossings_hz(wail[: rate // 2], rate) - crossings_hz(wail[rate // 2 :], rate)) > 100
+    write_wav(clips / "clear.wav", tone, rate)  # a recorded all-clear is used
+    again = Notification("fs-hp02/flood", "fs-g2", text, "red", "fs-hp02", extra={"kind": "clear"})
+    assert read_wav(ch.render(again))[1] == rate
+    down = Notification("fs-hp01/landslide", "fs-g1", "预警由红色降为橙色", "orange", "fs-hp01",
+                        extra={"kind": "down"})  # fmt: skip
+    write_wav(clips / "orange.wav", tone, rate)
+    assert read_wav(ch.render(down))[1] == 22050  # a step down is always spoken
