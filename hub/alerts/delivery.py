@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
@@ -88,7 +89,13 @@ class DeliveryBook:
             return None
         if not self.workers[d.channel].ordered:
             # People: mark it, so a restart knows this one may have left (record channels are idempotent).
-            self.state.mark(did, INFLIGHT)
+            # The mark only informs a restart: a failing disk must not hold the warning back.
+            try:
+                self.state.mark(did, INFLIGHT)
+            except sqlite3.Error as exc:
+                log.error(
+                    "delivery not marked in flight channel=%s delivery=%d error=%s", d.channel, did, exc
+                )
         extra = {
             **d.extra,
             "delivery_id": delivery_key(d),

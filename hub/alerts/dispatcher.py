@@ -279,7 +279,7 @@ class Dispatcher:
             }
             out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
             for k in ("escalations", "acks", "evacuation_reports", "transitions", "duplicates",
-                      "suppressed_repeats", "errors", "closed_by_hand"):  # fmt: skip
+                      "suppressed_repeats", "errors", "closed_by_hand", "replies_ignored"):  # fmt: skip
                 out[k] = self.counts.get(k, 0)
         out["queued"] = {name: w.depth() for name, w in self.workers.items()}
         return out

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# The roles whose messages ask "回复1确认": their reply acknowledges an alert for the village.
+ACKERS = (Role.OFFICER, Role.TOWN_OFFICER, Role.GRID_WORKER)
+
+
 def _err(msg: str) -> dict[str, Any]:
     return {"ok": False, "error": msg}
 
@@ -71,6 +75,12 @@ class Responder:
         if r is None:
             log.warning("sms from unknown sender sender=%s kind=%s", mask_phone(sender), reply.kind)
             return _err(f"unknown sender {mask_phone(sender)}")
+        if reply.kind == "ack" and r.role not in ACKERS:
+            # A villager's polite "收到" must not stand for the duty officer's: it would stop the
+            # escalation to the town. Counted and logged, and no receipt (hundreds may reply in a storm).
+            self.d._count("replies_ignored")
+            log.info("reply not an acknowledgement sender=%s role=%s", mask_phone(sender), r.role.value)
+            return _err(f"ack from {r.name}: only officers and grid workers acknowledge alerts")
         if reply.kind == "ack":
             alert_id = self._resolve_alert(reply.target) if reply.target else None
             alert_id = alert_id or self.d.state.recent_alert_for(r.id)
@@ -179,7 +189,12 @@ class Responder:
             if now - self._helped.get(r.id, float("-inf")) < 3600:
                 return
             self._helped[r.id] = now
-            text = f"{m.PREFIX}未能处理您的回复：请回复“1”确认预警，或“撤离 已转移户数/总户数”报告转移进度。"
+            if r.role in ACKERS:
+                text = (
+                    f"{m.PREFIX}未能处理您的回复：请回复“1”确认预警，或“撤离 已转移户数/总户数”报告转移进度。"
+                )
+            else:  # nothing a villager sends changes an alert: tell them where danger is reported
+                text = f"{m.PREFIX}本号码只发送预警，无需回复。发现险情请立即报告村干部或网格员。"
         alert_id = str(res.get("alert_id") or f"{r.id}/reply")
         episode, key = f"receipt#{r.id}", f"receipt:{now:.3f}:{reply.kind}:{len(text)}"
         planned = Planned(chans[0], r.id, r.phone, r.role.value, text, (URGENCY[r.role], 0.0, r.id),

@@ -200,16 +200,20 @@ def rule_actions(n: m.Notice) -> set[str] | None:
 def plan(n: m.Notice, d: Directory, policy: RoutingPolicy) -> list[Planned]:
     """Every delivery a notice needs, ordered by urgency then proximity to the hazard.
 
-    For a clear or a de-escalation this is a superset; the dispatcher keeps those who heard the alert.
+    For a clear or a de-escalation this is everyone it could concern; the dispatcher keeps those told.
     """
     site = d.site(n.site)
     base = notice_extra(n, site)
     actions = rule_actions(n) if n.kind == m.ALERT else None
     drone = bool(policy.drone_channel) and n.kind == m.ALERT and site is not None and (
         "drone" in actions if actions is not None else n.level >= Level.parse(policy.drone_min_level))  # fmt: skip
-    broadcast = bool(policy.broadcast_channel) and n.kind in (m.ALERT, m.DOWN, m.CLEAR) and site is not None and (
+    # A step down or an all-clear is planned for every zone and person it could concern: the rule's
+    # audience and actions labels may have widened any level of the episode beyond the policy, and the
+    # dispatcher keeps exactly those told (people waiting to go home must hear that it is over).
+    ending = n.kind in (m.DOWN, m.CLEAR)
+    broadcast = bool(policy.broadcast_channel) and site is not None and (ending or n.kind == m.ALERT and (
         "broadcast" in actions if actions is not None
-        else n.audience_level >= Level.parse(policy.broadcast_min_level))  # fmt: skip
+        else n.audience_level >= Level.parse(policy.broadcast_min_level)))  # fmt: skip
     out: list[Planned] = []
     for chan, kinds in policy.record_channels.items():
         if n.kind in kinds:
@@ -225,7 +229,7 @@ def plan(n: m.Notice, d: Directory, policy: RoutingPolicy) -> list[Planned]:
         if drone and Role.DRONE_TEAM not in roles:
             roles.append(Role.DRONE_TEAM)  # the team gets its dispatch card by SMS with the mission
     else:
-        roles = policy.audiences(n.audience_level, site, n.site)
+        roles = list(Role)  # ending: everyone told in the episode (above), the town and teams included
     people: list[Planned] = []
     for role in roles:
         for r in d.recipients:

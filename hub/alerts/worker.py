@@ -71,6 +71,9 @@ class ChannelWorker:
         self._q: queue.PriorityQueue[tuple[Priority, int]] = queue.PriorityQueue(queue_size)
         self._later: list[tuple[float, Priority, int]] = []  # (monotonic due, priority, did) retries
         self._known: set[int] = set()  # queued, waiting for retry or being sent
+        # Final outcomes (sent, failed) the state store refused (a full or failing disk), written again
+        # before the next delivery; their ids stay known meanwhile, so a refill cannot send them twice.
+        self._unrecorded: list[tuple[int, str, str, int]] = []
         self._lock = threading.Lock()
         self._overflow = False
         self._stop = threading.Event()
@@ -132,6 +135,8 @@ class ChannelWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._unrecorded:
+                self._record_again()
             item = self._next()
             if item is None:
                 continue
@@ -140,10 +145,43 @@ class ChannelWorker:
             wait = self._last_send + self.interval_s - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
                 return
-            if self._send_many is not None:
-                self._deliver_many(self._drain(did))
-            else:
-                self._deliver(prio, did)
+            dids = self._drain(did) if self._send_many is not None else [did]
+            try:
+                if self._send_many is not None:
+                    self._deliver_many(dids)
+                else:
+                    self._deliver(prio, did)
+            except Exception:
+                # Nothing else sends this channel's warnings: the thread must outlive any bug here. The
+                # deliveries are tried again (a duplicate SMS is better than a warning never sent).
+                log.exception("channel worker error channel=%s deliveries=%d", self.name, len(dids))
+                due = time.monotonic() + self.retry.delay(2)
+                for d in dids:
+                    heapq.heappush(self._later, (due, prio, d))
+
+    def _record(self, did: int, result: str, detail: str, attempts: int) -> bool:
+        """Report an outcome; False when the state store failed. A final one is kept to be written again."""
+        try:
+            self._report(did, result, detail, attempts)
+        except Exception:
+            log.exception(
+                "delivery outcome not recorded channel=%s delivery=%d result=%s", self.name, did, result
+            )
+            if result != "retry":  # a lost retry count is harmless; a lost "sent" would send it again
+                self._unrecorded.append((did, result, detail, attempts))
+            return False
+        if result != "retry":
+            with self._lock:
+                self._known.discard(did)
+        return True
+
+    def _record_again(self) -> None:
+        todo, self._unrecorded = self._unrecorded, []
+        for k, outcome in enumerate(todo):
+            if not self._record(*outcome):
+                self._unrecorded += todo[k + 1 :]
+                self._stop.wait(1.0)  # the disk is still failing: do not spin
+                return
 
     def _drain(self, first: int) -> list[int]:
         """The first delivery and whatever else is already queued (never waits to fill a burst)."""
@@ -156,12 +194,9 @@ class ChannelWorker:
         return dids
 
     def _fetch_or_forget(self, did: int) -> tuple[Notification, int] | None:
-        """The delivery's notification and attempts so far; None (and forgotten) if it is gone or unreadable."""
-        try:
-            got = self._fetch(did)
-        except Exception:
-            log.exception("delivery fetch failed channel=%s delivery=%d", self.name, did)
-            got = None
+        """The delivery's notification and attempts so far; None (and forgotten) if it is gone or done.
+        A store that cannot be read raises: _run tries the delivery again later, it is never dropped."""
+        got = self._fetch(did)
         if got is None:
             with self._lock:
                 self._known.discard(did)
@@ -199,13 +234,11 @@ class ChannelWorker:
             dids = []
             for i, ((did, _, tries), res) in enumerate(zip(todo, results, strict=True)):
                 if not isinstance(res, ChannelError):
-                    self._report(did, "sent", str(res), tries)
-                    with self._lock:
-                        self._known.discard(did)
+                    self._record(did, "sent", str(res), tries)
                 elif not res.recoverable:
                     self._failed((), did, tries, str(res), False)
                 else:
-                    self._report(did, "retry", str(res), tries)
+                    self._record(did, "retry", str(res), tries)
                     dids = [d for d, _, _ in todo[i:]]  # this one and everything after it, in order
                     delay = self.retry.delay(tries)
                     if self._stop.wait(delay):
@@ -230,9 +263,7 @@ class ChannelWorker:
                 error, recoverable = f"{exc.__class__.__name__}: {exc}", False
             else:
                 # Record the outcome before forgetting the id, so a refill cannot queue it again.
-                self._report(did, "sent", str(receipt), attempts)
-                with self._lock:
-                    self._known.discard(did)
+                self._record(did, "sent", str(receipt), attempts)
                 return
             finally:
                 self.busy = False
@@ -241,7 +272,7 @@ class ChannelWorker:
                 return
             # Ordered channels (retained alert state, CAP references) must not overtake themselves:
             # retry this one in place, however long the broker or disk is away.
-            self._report(did, "retry", error, attempts)
+            self._record(did, "retry", error, attempts)
             if self._stop.wait(self.retry.delay(attempts)):
                 return  # still pending in SQLite: the next start resumes it
 
@@ -249,8 +280,6 @@ class ChannelWorker:
         if recoverable and attempts < self.retry.attempts:
             delay = self.retry.delay(attempts)
             heapq.heappush(self._later, (time.monotonic() + delay, prio, did))
-            self._report(did, "retry", error, attempts)
+            self._record(did, "retry", error, attempts)
             return
-        self._report(did, "failed", error, attempts)
-        with self._lock:
-            self._known.discard(did)
+        self._record(did, "failed", error, attempts)
