@@ -223,7 +223,9 @@ class Dispatcher:
         if n.kind in (m.DOWN, m.CLEAR, m.MAINTENANCE_CLEAR):
             told = self.state.told(n.episode)
             planned = [p for p in planned if p.audience == "record" or p.recipient_id in told]
-        silenced = self.state.silenced(n.site, n.rule, n.at)
+        # As in the engine (hub/rules/silences.py): a step up to red is never silenced.
+        red = n.kind == m.ALERT and n.level == Level.RED
+        silenced = not red and self.state.silenced(n.site, n.rule, n.at)
         maint = self.settings.in_maintenance(n.site, n.at)
         kept, muted = [], []
         for p in planned:

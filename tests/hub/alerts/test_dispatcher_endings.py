@@ -99,3 +99,19 @@ def test_channel_thread_survives_a_failing_state_store(rig: Rig) -> None:  # noq
     blue = [did for (did,) in d.state._q("SELECT id FROM delivery WHERE channel='sms' AND level=1")]
     assert len(blue) == 2
     assert all(d.state.delivery(did).status == SENT for did in blue)  # type: ignore[union-attr]
+
+
+def test_a_silence_never_mutes_red_and_must_name_what_it_mutes(rig: Rig) -> None:  # noqa: F811
+    """A silence set for a flapping yellow or orange must not keep "evacuate now" from the villagers
+    (the engine's own silences let red through the same way), and an empty command is not "mute all"."""
+    d = rig.start()
+    res = d.handle_command("silence", {"minutes": 30}, "officer-app", T0)
+    assert res["ok"] is False and "name a site or a rule" in res["error"]
+    assert d.handle_command("silence", {"site": "fs-hp01", "minutes": 30}, "黄主任", T0)["ok"]
+    d.submit([tr(60, Level.NONE, Level.ORANGE)])
+    rig.settle()
+    assert rig.chans["sms"].sent == []
+    d.submit([tr(120, Level.ORANGE, Level.RED)])
+    rig.settle()
+    got = sms_to(rig)
+    assert len(got) == len(set(got)) == 10 and {"v-101", "v-201"} <= set(got)
