@@ -53,13 +53,16 @@ class Dispatcher:
         self.stamp = Stamper()
         types = {n: (channel_types or {}).get(n, n) for n in channels}
         self.book = DeliveryBook(state, rows, types, settings.failover)
-        retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
+        retry = RetryPolicy(
+            settings.retry_attempts, settings.retry_base_s, settings.retry_max_s, settings.retry_keep_s
+        )
         self.workers = {
             name: ChannelWorker(
                 name, chan, interval_s=settings.rate_limits.get(name, 0.0), retry=retry,
                 fetch=self.book.fetch, report=self.book.report,
                 refill=lambda name=name: self.book.pending_for(name),  # type: ignore[misc]
                 queue_size=settings.channel_queue, ordered=name in settings.policy.record_channels,
+                last_resort=name not in settings.failover,
             )
             for name, chan in self.channels.items()
         }  # fmt: skip

@@ -34,6 +34,9 @@ class DispatchSettings(BaseModel):
     retry_attempts: int = Field(5, ge=1, description="Attempts per delivery for recoverable errors")
     retry_base_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt")
     retry_max_s: float = Field(60.0, gt=0, description="Longest retry delay")
+    retry_keep_s: float = Field(
+        6 * 3600.0, ge=0, description="A channel with no failover keeps retrying recoverable errors this long"
+    )
     failover: dict[str, str] = Field(
         default_factory=dict,
         description="Channel -> next channel when it fails for good (sms_modem: sms_http)",

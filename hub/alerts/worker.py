@@ -29,11 +29,18 @@ SendMany = Callable[[list[Notification]], list["str | ChannelError"]]
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Recoverable errors are retried `attempts` times in all, waiting base·2^k seconds (capped)."""
+    """Recoverable errors are retried `attempts` times in all, waiting base·2^k seconds (capped at max_s)."""
 
     attempts: int = 5
     base_s: float = 1.0
     max_s: float = 60.0
+    # A channel nothing fails over to keeps trying this much longer, at max_s: a cell tower or the
+    # internet down for minutes in a typhoon must delay a warning, not lose it.
+    keep_s: float = 0.0
+
+    def limit(self, last_resort: bool) -> int:
+        """Attempts before a delivery fails for good."""
+        return self.attempts + (int(self.keep_s // self.max_s) if last_resort else 0)
 
     def delay(self, attempt: int) -> float:
         return float(min(self.max_s, self.base_s * 2 ** max(0, attempt - 1)))
@@ -61,12 +68,14 @@ class ChannelWorker:
         queue_size: int = 10_000,
         ordered: bool = False,
         burst: int = 500,
+        last_resort: bool = False,
     ) -> None:
         self.name = name
         self.channel = channel
         self.interval_s = interval_s
         self.retry = retry
         self.ordered = ordered  # FIFO, retried in place: for record channels whose order is meaning
+        self.limit = retry.limit(last_resort)  # no failover after this channel: retry for retry.keep_s
         self._fetch, self._report, self._refill = fetch, report, refill
         self._q: queue.PriorityQueue[tuple[Priority, int]] = queue.PriorityQueue(queue_size)
         self._later: list[tuple[float, Priority, int]] = []  # (monotonic due, priority, did) retries
@@ -277,7 +286,7 @@ class ChannelWorker:
                 return  # still pending in SQLite: the next start resumes it
 
     def _failed(self, prio: Priority, did: int, attempts: int, error: str, recoverable: bool) -> None:
-        if recoverable and attempts < self.retry.attempts:
+        if recoverable and attempts < self.limit:
             delay = self.retry.delay(attempts)
             heapq.heappush(self._later, (time.monotonic() + delay, prio, did))
             self._record(did, "retry", error, attempts)

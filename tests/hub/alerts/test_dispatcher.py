@@ -239,6 +239,28 @@ def test_recoverable_errors_exhausted_fail_over(rig: Rig, fengshan: AlertsConfig
     assert d.stats()["channels"]["sms"] == {"sent": 0, "failed": 2, "retried": 4}
 
 
+def test_the_last_channel_of_a_chain_keeps_trying(rig: Rig, fengshan: AlertsConfig) -> None:
+    """Nothing fails over from sms_http: a gateway (or the internet) away for longer than the normal
+    retries delays the warning, it does not lose it. The modem still fails over after its 3 attempts."""
+    rig.settings = fengshan.dispatch.model_copy(update={
+        "failover": {"sms": "sms_http"}, "retry_attempts": 3, "retry_base_s": 0.01, "retry_max_s": 0.02,
+        "retry_keep_s": 0.2})  # fmt: skip
+    down, away = RecordingChannel("sms"), RecordingChannel("sms_http")
+    down.fail = [ChannelError("no network registration", recoverable=True)] * 6
+    away.fail = [ChannelError("gateway unreachable", recoverable=True)] * 12  # 6 attempts each
+    d = rig.start(sms=down, sms_http=away)
+    d.submit([tr(0, Level.NONE, Level.BLUE)])
+    rig.settle()
+    assert sorted(n.extra["recipient_id"] for n in away.sent) == ["off-huang", "off-li"]
+    st = d.stats()["channels"]
+    assert st["sms"]["failed"] == 2 and st["sms_http"] == {"sent": 2, "failed": 0, "retried": 12}
+    away.fail = [ChannelError("gateway unreachable", recoverable=True)] * 40  # beyond retry_keep_s
+    down.fail = [ChannelError("no network registration", recoverable=True)] * 6
+    d.submit([tr(60, Level.NONE, Level.BLUE, site="fs-hp02")])
+    rig.settle()
+    assert d.stats()["channels"]["sms_http"]["failed"] == 2  # 3 + 0.2 s / 0.02 s = 13 attempts each
+
+
 def test_restart_sends_nothing_twice_and_resumes_the_rest(rig: Rig) -> None:
     stalled = RecordingChannel("sms")
     stalled.gate = threading.Event()
