@@ -49,7 +49,7 @@ class Responder:
                         "a sensor's maintenance window is the hub's (hub/app.py), not the dispatcher's"
                     )
                 if "site" not in payload and "rule" not in payload:  # an empty payload: not "mute all"
-                    return _err(f"silence from {who}: name a site or a rule (\"*\" for every one)")
+                    return _err(f'silence from {who}: name a site or a rule ("*" for every one)')
                 minutes = float(payload.get("minutes", 60))
                 site, rule = str(payload.get("site", "*")), str(payload.get("rule", "*"))
                 self.d.state.add_silence(site, rule, now + minutes * 60, who)
