@@ -235,9 +235,9 @@ class Hub:
         return True
 
     def healthy(self) -> bool:
-        """For the systemd watchdog: the ticker runs and the broker session is up (or being re-made)."""
+        """For the systemd watchdog: the ticker and store writer run, the broker session is up (or re-made)."""
         ticking = time.monotonic() - self.last_tick < max(10.0, 5 * self.cfg.tick_s)
-        return ticking and self.ingest is not None and self.ingest.client is not None
+        return ticking and self.store.alive() and self.ingest is not None and self.ingest.client is not None
 
     def _on_command(self, verb: str, doc: dict[str, Any]) -> None:
         who = str(doc.get("who", ""))

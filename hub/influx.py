@@ -13,11 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class InfluxError(Exception):
-    """A write or query failed. recoverable=True: server down or 5xx, try again; False: bad data or query."""
+    """A write or query failed. recoverable=True: server down, 5xx, missing database or refused credentials:
+    keep the data and try again; False: bad data or query (HTTP 400)."""
 
-    def __init__(self, message: str, *, recoverable: bool) -> None:
+    def __init__(self, message: str, *, recoverable: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.recoverable = recoverable
+        self.status = status
+
+    @property
+    def database_missing(self) -> bool:
+        """1.x answers 404 "database not found" when its data dir was wiped or the database never created."""
+        return self.status == 404 and "database not found" in str(self)
 
 
 class InfluxConfig(BaseModel):
@@ -61,6 +68,23 @@ def _field_value(v: Any) -> str:
     return f'"{text}"'
 
 
+def escape_unencodable(lines: list[str]) -> list[int]:
+    """Escape in place the text UTF-8 cannot carry, and return the indexes of the lines changed.
+
+    That is a lone UTF-16 surrogate: JSON "\\ud83d" decodes to one (a name an app cut inside an emoji).
+    It is kept visible as the six characters \\ud83d. str.isascii() is O(1), so clean lines cost nothing."""
+    changed = []
+    for i, text in enumerate(lines):
+        if text.isascii():
+            continue
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            lines[i] = text.encode("utf-8", "backslashreplace").decode()
+            changed.append(i)
+    return changed
+
+
 def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, Any], time_s: float) -> str:
     """One line of line protocol; time in epoch seconds, written with nanosecond precision."""
     if not fields:
@@ -93,8 +117,8 @@ class InfluxClient:
         return headers, params
 
     def _post(self, path: str, params: dict[str, str], data: bytes | None = None) -> requests.Response:
-        headers, auth = self._auth()
-        try:
+        try:  # an unreadable token file keeps the data as a refused login does
+            headers, auth = self._auth()
             resp = self.session.post(
                 f"{self.cfg.url}{path}",
                 params={**auth, **params},
@@ -102,21 +126,27 @@ class InfluxClient:
                 headers=headers,
                 timeout=self.cfg.timeout_s,
             )
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests.RequestException is one
             raise InfluxError(
                 f"influx {self.cfg.url}{path}: {exc.__class__.__name__}: {exc}", recoverable=True
             ) from None
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise InfluxError(f"influx {path}: HTTP {resp.status_code}: {resp.text[:200]}", recoverable=True)
-        if resp.status_code >= 400:
-            raise InfluxError(f"influx {path}: HTTP {resp.status_code}: {resp.text[:300]}", recoverable=False)
+        code, text = resp.status_code, resp.text[:300]
+        if code in (401, 403):  # the server is fine and the data too: it will take them once the login is
+            why = "credentials refused (check influx username/password_env or token)"
+            raise InfluxError(f"influx {path}: HTTP {code}: {why}: {text}", recoverable=True, status=code)
+        if code >= 500 or code in (404, 429):  # 404: database not found (or a wrong url): keep the data
+            raise InfluxError(f"influx {path}: HTTP {code}: {text}", recoverable=True, status=code)
+        if code >= 400:
+            raise InfluxError(f"influx {path}: HTTP {code}: {text}", recoverable=False, status=code)
         return resp
 
     def create_database(self) -> None:
         self.query(f'CREATE DATABASE "{self.cfg.database}"', db=False)
 
     def write(self, lines: Iterable[str]) -> None:
-        body = "\n".join(lines).encode()
+        # The store escapes and counts lone surrogates (escape_unencodable); this only makes sure that no
+        # caller's write can raise on one.
+        body = "\n".join(lines).encode("utf-8", "backslashreplace")
         if body:
             self._post("/write", {"db": self.cfg.database, "precision": "ns"}, body)
 
