@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from edge.wire import Reading, to_ms
+from hub.clocks import TOLERANCE_S
 from hub.influx import InfluxClient
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ def _epoch(value: object) -> float:
 
 
 def load_history(client: InfluxClient, needed: dict[tuple[str, str], float], now: float) -> list[Reading]:
-    """One query per quantity over the longest window any rule needs for it; readings sorted by time."""
+    """One query per quantity over the longest window any rule needs for it; readings sorted by time.
+
+    Up to TOLERANCE_S after `now`: a gauge whose clock runs a little fast (within NTP's slack the hub
+    does not correct, hub/clocks.py) stores readings stamped ahead, which the live windows counted."""
     longest: dict[str, float] = defaultdict(float)
     sensors: dict[str, set[str]] = defaultdict(set)
     for (sensor, quantity), seconds in needed.items():
@@ -38,7 +42,7 @@ def load_history(client: InfluxClient, needed: dict[tuple[str, str], float], now
     out: list[Reading] = []
     for quantity, seconds in longest.items():
         q = (
-            f'SELECT "value", "seq" FROM "{quantity}" WHERE {_span(now - seconds, now)} '
+            f'SELECT "value", "seq" FROM "{quantity}" WHERE {_span(now - seconds, now + TOLERANCE_S)} '
             f'GROUP BY "sensor", "source", "quality", "issued"'
         )
         out += _readings(client, q, quantity, sensors[quantity])

@@ -112,3 +112,26 @@ def test_a_stored_reading_reads_back_as_the_very_reading_decoded(influx_db: tupl
     back = load_history(client, {(f"rg{k}", "rain_mm"): 7200.0 for k in range(3)}, T0 + 3601)
     assert sorted((r.sensor, r.time) for r in back) == sorted((r.sensor, r.time) for r in batch.readings)
     assert all(r.time == to_ms(r.time) for r in back)
+
+
+def test_readings_stamped_a_little_ahead_are_reloaded(influx_db: tuple[str, str]) -> None:
+    """A gauge whose clock runs 4 minutes fast is within NTP's slack: the hub stores its readings as
+    stamped, and the live windows count them. Before, start-up read history only up to `now`, so a
+    restart forgot the newest rain of every such gauge for good."""
+    url, db = influx_db
+    client = InfluxClient(InfluxConfig(url=url, database=db))
+    client.create_database()
+    rules = [DEPLOY / "flash_flood.yaml"]
+    live = Engine(load_ruleset(rules))
+    readings = rain("fs-hp02-rg1", [2.0] * 12)  # an hour of rain, every 5 min
+    now = readings[-1].time
+    readings = [r._replace(time=r.time + 240.0) for r in readings]  # the gauge's clock is 4 min fast
+    st, _ = live.evaluate(live.initial_state(), readings, now)
+    client.write(reading_line(r, "fs-gw02", "fs-hp02") for r in readings)
+    fresh = Engine(load_ruleset(rules))
+    history = load_history(client, fresh.history_needed(), now)
+    assert len(history) == len(readings)
+    st2, _ = fresh.rebuild(fresh.initial_state(), history, now)
+    key = ("fs-hp02-rg1", "rain_mm")
+    for w_live, w_new in zip(st.series[key].windows, st2.series[key].windows, strict=True):
+        assert w_new.sum(now) == w_live.sum(now) == 24.0
