@@ -265,8 +265,12 @@ class Agent:
     # ---- numbers -------------------------------------------------------------------------------
 
     def healthy(self) -> bool:
-        """For the systemd watchdog: every polling and housekeeping thread is still running."""
-        return not self._stop.is_set() and bool(self._threads) and all(t.is_alive() for t in self._threads)
+        """For the systemd watchdog: every polling, housekeeping, listening and publishing thread runs."""
+        if self._stop.is_set() or not self._threads or self.publisher is None:
+            return False
+        alive = [t.is_alive() for t in self._threads]
+        alive += [s.driver.alive() for s in self._slots if is_listening(s.driver)]
+        return all(alive) and self.publisher.alive()
 
     def stats(self) -> dict[str, Any]:
         """Counts for the demo, tests and operators: totals and per sensor."""

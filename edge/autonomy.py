@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -79,22 +80,22 @@ class LocalRules:
                     self._windows[(i, r.sensor)].append((r.time, r.value))
 
     def _aggregate(self, rule: LocalRule, window: deque[tuple[float, float]], now: float) -> float | None:
-        while window and window[0][0] <= now - rule.window_s:
-            window.popleft()
-        if window and window[0][0] > now + FUTURE_S:
-            # Stamped by the gateway's clock before it was set back: that rain did not fall hours from
-            # now, and left in the window it would sound the siren again once the clock got there.
-            kept = [(t, v) for t, v in window if t <= now + FUTURE_S]
+        # Readings come in out of time order (a LoRa node's kept frames, an SL651 backlog), so each is
+        # judged by its own time, not by where it sits. Those further ahead than FUTURE_S were stamped
+        # before the clock was set back: that rain did not fall hours from now, and left in the window
+        # it would sound the siren again once the clock got there.
+        kept = [(t, v) for t, v in window if now - rule.window_s < t <= now + FUTURE_S]
+        if len(kept) < len(window):
             window.clear()
             window.extend(kept)
-        values = [v for t, v in window if t <= now]
-        if not values:
+        inside = [(t, v) for t, v in kept if t <= now]
+        if not inside:
             return None
         if rule.agg == "sum":
-            return sum(values)
+            return sum(v for _, v in inside)
         if rule.agg == "max":
-            return max(values)
-        return values[-1] - values[0]
+            return max(v for _, v in inside)
+        return max(inside, key=itemgetter(0))[1] - min(inside, key=itemgetter(0))[1]
 
     def evaluate(self, now: float) -> list[str]:
         """Names of the rules firing at `now` (each with the sensor that makes it fire)."""

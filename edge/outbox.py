@@ -38,7 +38,7 @@ _COLUMNS = "seq, sensor, quantity, value, time, quality, source, issued, boot, c
 
 
 class OutboxError(RuntimeError):
-    """The outbox file cannot be opened or written (disk full, bad path, corrupt database)."""
+    """The outbox file cannot be opened, read or written (disk full, bad path, corrupt database)."""
 
 
 def _row_to_reading(row: tuple[object, ...], now: Frame | None) -> Reading:
@@ -190,23 +190,29 @@ class Outbox:
         by the step (edge.clock.restamped).
         """
         with self._lock:
-            if fresh_first:
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM readings WHERE seq IN ("
-                    " SELECT MAX(seq) FROM readings GROUP BY sensor, quantity) ORDER BY seq DESC"
-                ).fetchall()
-                rows = [r for r in rows if r[0] not in self._in_flight][:n]
-            else:
-                rows = []
-                while len(rows) < n:
-                    chunk = self._db.execute(
-                        f"SELECT {_COLUMNS} FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
-                        (self._cursor, n - len(rows)),
+            cursor = self._cursor
+            try:
+                if fresh_first:
+                    rows = self._db.execute(
+                        f"SELECT {_COLUMNS} FROM readings WHERE seq IN ("
+                        " SELECT MAX(seq) FROM readings GROUP BY sensor, quantity) ORDER BY seq DESC"
                     ).fetchall()
-                    if not chunk:
-                        break
-                    self._cursor = int(chunk[-1][0])  # type: ignore[call-overload]
-                    rows += [r for r in chunk if r[0] not in self._in_flight]
+                    rows = [r for r in rows if r[0] not in self._in_flight][:n]
+                else:
+                    rows = []
+                    while len(rows) < n:
+                        chunk = self._db.execute(
+                            f"SELECT {_COLUMNS} FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
+                            (cursor, n - len(rows)),
+                        ).fetchall()
+                        if not chunk:
+                            break
+                        cursor = int(chunk[-1][0])  # type: ignore[call-overload]
+                        rows += [r for r in chunk if r[0] not in self._in_flight]
+            except sqlite3.Error as exc:
+                # Nothing is handed out (the cursor stays), so the next try takes the same readings.
+                raise OutboxError(f"outbox {self.path}: cannot read: {exc}") from exc
+            self._cursor = cursor
             self._in_flight.update(int(r[0]) for r in rows)  # type: ignore[call-overload]
         return [_row_to_reading(r, frame) for r in rows]
 

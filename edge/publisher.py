@@ -105,6 +105,9 @@ class Publisher:
     def connected(self) -> bool:
         return self._connected
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def down_since(self) -> float | None:
         """Clock time since which the broker has been out of reach; None while connected.
 
@@ -125,9 +128,7 @@ class Publisher:
             if client is not None:
                 delay = self.cfg.backoff_min_s
                 try:
-                    self._serve(client)
-                except OutboxError as exc:
-                    log.error("publisher outbox failed gateway=%s error=%s", self.gateway, exc)
+                    self._serve(client)  # an outbox error is retried inside, on the same link
                 finally:
                     self._teardown(client)
             if self._stop.is_set():
@@ -268,7 +269,7 @@ class Publisher:
         self.connects += 1
         log.info("broker link up gateway=%s backlog=%d", self.gateway, self.outbox.count())
         self.outbox.release()
-        fresh = True
+        fresh, pause = True, 0.0
         while not self._stop.is_set() and not self._conn_down.is_set():
             with self._lock:
                 while len(self._pending) > self.cfg.max_inflight and not self._conn_down.is_set():
@@ -276,7 +277,18 @@ class Publisher:
                     if self._stop.is_set():
                         return
             frame = self.frames() if self.frames is not None else None
-            batch = self.outbox.take_batch(self.cfg.batch_max, fresh_first=fresh, frame=frame)
+            try:
+                batch = self.outbox.take_batch(self.cfg.batch_max, fresh_first=fresh, frame=frame)
+            except OutboxError as exc:
+                # The disk failed, not the link (an SD card read error may pass): keep it, retry later.
+                if not pause:
+                    log.error("outbox read failed gateway=%s error=%s", self.gateway, exc)
+                pause = min(max(pause * 2, self.cfg.backoff_min_s), self.cfg.backoff_max_s)
+                self._stop.wait(pause)
+                continue
+            if pause:
+                pause = 0.0
+                log.info("outbox readable again gateway=%s", self.gateway)
             if fresh and len(batch) < self.cfg.batch_max:
                 fresh = False  # every series' newest is out; the backlog follows in seq order
             if not batch:

@@ -138,6 +138,10 @@ class AsciiSensor:
             raise SensorError(f"sensor {self.cfg.id}: {self.cfg.port}: {exc}") from None
         if not buf:
             raise SensorError(f"sensor {self.cfg.id}: no answer within {self.cfg.timeout_s}s")
+        end = buf.rfind(b"\n") + 1
+        if end < len(buf):  # as above: a line still open at the timeout may hold a number cut short
+            cut = buf[end:][-40:].decode("ascii", errors="replace")
+            raise SensorError(f"sensor {self.cfg.id}: answer cut off at {self.cfg.timeout_s}s: {cut!r}")
         return buf.decode("ascii", errors="replace")
 
     def close(self) -> None:

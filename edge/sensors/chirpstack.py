@@ -179,6 +179,10 @@ class ChirpStackListener:
             self._client.loop_stop()
             self._client = None
 
+    def alive(self) -> bool:
+        # paho clears its loop thread when that thread ends, and has no public accessor for it.
+        return self._client is not None and self._client._thread is not None
+
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("chirpstack connect failed sensor=%s reason=%s", self.cfg.id, reason)

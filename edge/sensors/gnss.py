@@ -123,6 +123,9 @@ class GnssStation:
         if self._thread is not None:
             self._thread.join(timeout=3)
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def feed(self, line: str, emit: Callable[[Reading], None]) -> None:
         try:
             sol = parse_enu_line(line, gpst=self.cfg.time_system == "gpst", leap_s=self.cfg.leap_seconds)

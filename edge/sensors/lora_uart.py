@@ -82,7 +82,9 @@ class LoraUartGateway:
         self.cfg = cfg
         self.clock = clock
         self.dedupe = Dedupe()
-        self.stats = {"frames": 0, "readings": 0, "bad": 0, "duplicates": 0, "unknown_node": 0}
+        self.stats = dict.fromkeys(
+            ("frames", "readings", "bad", "duplicates", "unknown_node", "late_totals"), 0
+        )
         self._rain: dict[str, counter.CounterState] = counter_store.load(cfg.state_file)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,6 +103,9 @@ class LoraUartGateway:
         if self._thread is not None:
             self._thread.join(timeout=3)
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self, emit: Callable[[Reading], None]) -> None:
         while not self._stop.is_set():
             try:
@@ -111,20 +116,30 @@ class LoraUartGateway:
                 continue
             self.connected.set()
             with port:
-                scanner = Scanner(trailer=1 if self.cfg.rssi_byte else 0)
-                while not self._stop.is_set():
-                    try:
-                        data = port.read(512)
-                    except (OSError, serial.SerialException) as exc:
-                        self._bad(f"{self.cfg.port}: {exc}")
-                        break
-                    for item in scanner.feed(data) if data else []:
-                        if isinstance(item, LoraFrameError):
-                            self._bad(str(item))
-                            continue
-                        reply = self.handle(item[0], item[1], emit)
-                        if reply:
-                            port.write(reply)
+                self._serve(port, emit)
+
+    def _serve(self, port: serial.Serial, emit: Callable[[Reading], None]) -> None:
+        """Read frames and ack them until stopped or the port fails (then the caller reopens it)."""
+        scanner = Scanner(trailer=1 if self.cfg.rssi_byte else 0)
+        while not self._stop.is_set():
+            try:
+                data = port.read(512)
+            except (OSError, serial.SerialException) as exc:
+                self._bad(f"{self.cfg.port}: {exc}")
+                return
+            for item in scanner.feed(data) if data else []:
+                if isinstance(item, LoraFrameError):
+                    self._bad(str(item))
+                    continue
+                reply = self.handle(item[0], item[1], emit)
+                if not reply:
+                    continue
+                try:
+                    port.write(reply)
+                except (OSError, serial.SerialException) as exc:
+                    # Like a failed read: reopen. The unacked node sends again; the dedupe acks it, once.
+                    self._bad(f"{self.cfg.port}: ack not sent: {exc}")
+                    return
 
     def handle(self, frame: LoraFrame, trailer: bytes, emit: Callable[[Reading], None]) -> bytes | None:
         """One received frame: readings through emit, then the ack to send (None: do not ack)."""
@@ -152,8 +167,10 @@ class LoraUartGateway:
             snap = dict(self._rain)
             try:
                 for r in records:
-                    emit(self._reading(frame.node, node.sensor, r.quantity, r.value, t))
-                    self.stats["readings"] += 1
+                    reading = self._reading(frame.node, node.sensor, r.quantity, r.value, t)
+                    if reading is not None:
+                        emit(reading)
+                        self.stats["readings"] += 1
                 if trailer:
                     emit(Reading(node.sensor, "signal_dbm", float(trailer[0] - 256), now, source="health"))
             except Exception as exc:  # the agent could not take it: no ack, the node retransmits
@@ -165,11 +182,21 @@ class LoraUartGateway:
                 counter_store.save(self.cfg.state_file, self._rain)
         return self._ack(frame, node)
 
-    def _reading(self, node: int, sensor: str, quantity: str, value: float, t: float) -> Reading:
+    def _reading(self, node: int, sensor: str, quantity: str, value: float, t: float) -> Reading | None:
         if quantity != "rain_total_mm":
             return Reading(sensor, quantity, value, t)
+        prev = self._rain.get(str(node))
+        if prev is not None and t < prev.time <= self.clock():
+            # A frame the node kept unacked and sent after a newer one: the newer total already holds
+            # its rain, and taking it as the baseline would count that rain again. (A baseline ahead
+            # of the clock means the clock was set back: counter.step takes that, marked suspect.)
+            self.stats["late_totals"] += 1
+            log.info(
+                "lora late rain total skipped sensor=%s node=%d older_s=%.0f", sensor, node, prev.time - t
+            )
+            return None
         state, inc = counter.step(
-            self._rain.get(str(node)),
+            prev,
             int(round(value * 10)) % (1 << 32),
             t,
             modulus=1 << 32,

@@ -126,6 +126,10 @@ class SL651Centre:
         if self._server is not None:
             self._server.close()
 
+    def alive(self) -> bool:
+        """The first thread is the accept or serial loop; connection threads end with their DTU's link."""
+        return bool(self._threads) and self._threads[0].is_alive()
+
     def _serial_loop(self, emit: Callable[[Reading], None]) -> None:
         """Keep the port open; a USB adapter that drops out is reopened, logged once per outage."""
         source = f"serial:{self.cfg.port}"

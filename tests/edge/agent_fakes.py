@@ -104,6 +104,9 @@ class PushSensor:
         if self._thread:
             self._thread.join(5)
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
 
 class CounterConfig(SensorConfig):
     """Config kind for CountingSensor, registered only inside a test (monkeypatch) or the child process."""

@@ -232,3 +232,19 @@ def test_listening_sensor_readings_are_stored_from_its_thread(tmp_path: Path, ru
     rows = [r for r in box.take_batch(10_000) if r.sensor == "fs-hp02-wl1"]
     box.close()
     assert len(rows) == agent.stats()["sensors"]["fs-hp02-wl1"]["accepted"]
+
+
+def test_healthy_needs_the_listener_and_publisher_threads_too(tmp_path: Path, running: list[Agent]) -> None:
+    """The systemd watchdog's check looked only at the polling and housekeeping threads: with a dead
+    listener (no more LoRa frames) or publisher (nothing sent) the gateway stayed up, deaf or mute."""
+    push = PushSensor("fs-hp02-wl1")
+    agent = Agent(gw_config(tmp_path, free_port()), sensors=[push])  # no broker: the publisher retries
+    running.append(agent)
+    agent.start()
+    assert agent.healthy() and agent.publisher is not None
+    agent.publisher.stop()  # its thread ends, as an uncaught error would end it
+    assert not agent.healthy()
+    agent.publisher.start()
+    assert agent.healthy()
+    push.stop()
+    assert not agent.healthy()

@@ -59,6 +59,33 @@ def test_delta_and_max_rules() -> None:
     assert rules.evaluate(T0 + 1800) == ["crack:cr", "level:wl"]
 
 
+def test_readings_arriving_out_of_time_order_are_judged_by_their_own_time() -> None:
+    """A LoRa node's kept frame or an SL651 backlog comes after newer readings. Only the head of the
+    window was pruned, so 75 mm that fell 3 h ago, arriving second, counted as rain of the last hour."""
+    rules = LocalRules([RAIN_1H_RED])
+    rules.observe([rain("rg", 6.0, T0 - 60)])
+    rules.observe([rain("rg", 75.0, T0 - 3 * 3600)])
+    assert rules.evaluate(T0) == []
+    crack = LocalRule(name="crack", quantity="crack_mm", window_s=3600, agg="delta", threshold=5.0)
+    rules = LocalRules([crack])
+    rules.observe([Reading("cr", "crack_mm", 10.0, T0), Reading("cr", "crack_mm", 16.0, T0 + 1800)])
+    rules.observe([Reading("cr", "crack_mm", 9.0, T0 - 60)])  # late, and earlier: growth is 7 mm, not -7
+    assert rules.evaluate(T0 + 1800) == ["crack:cr"]
+
+
+def test_a_clock_set_back_drops_every_reading_stamped_ahead_of_it() -> None:
+    """The clock ran 8 h ahead, then NTP set it back. Readings stamped ahead were dropped only when the
+    oldest of the window was ahead; in a 24 h window they stayed and their rain counted a second time."""
+    hour = 3600.0
+    rules = LocalRules([LocalRule(name="rain-24h-red", window_s=24 * hour, threshold=180.0)])
+    ahead = T0 + 8 * hour
+    rules.observe([rain("rg", 1.0, ahead - 32 * hour + k * 600) for k in range(1, 32 * 6 + 1)])  # 6 mm/h
+    assert rules.evaluate(ahead) == []  # 144 mm in 24 h
+    for k in range(1, 8 * 6 + 1):  # set back to T0; the rain goes on at 6 mm/h, 144 mm in any 24 h
+        rules.observe([rain("rg", 1.0, T0 + k * 600)])
+        assert rules.evaluate(T0 + k * 600) == [], k
+
+
 def test_rule_config_rejects_clear_above_threshold() -> None:
     with pytest.raises(ValidationError, match="clear_below"):
         LocalRule(name="x", window_s=60, threshold=10, clear_below=20)

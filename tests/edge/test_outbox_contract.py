@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxError
 from edge.wire import Reading
 
 MakeOutbox = Callable[..., Outbox]
@@ -237,3 +237,20 @@ def test_on_disk_settings_are_wal_and_full_sync(make_outbox: MakeOutbox, tmp_pat
     box = make_outbox(name="pragma.db")
     assert box._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_corrupt_page_makes_take_batch_raise_outbox_error(make_outbox: MakeOutbox, tmp_path: Path) -> None:
+    """The class promises OutboxError; a raw sqlite3.Error from take_batch ended the publisher thread."""
+    box = make_outbox(name="corrupt.db")
+    box.add([rd(t=1_780_000_000.0 + i) for i in range(2000)])
+    root = box._db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'readings'").fetchone()[0]
+    size = box._db.execute("PRAGMA page_size").fetchone()[0]
+    box.close()
+    with open(tmp_path / "corrupt.db", "r+b") as f:  # an SD card returning garbage for the table's root
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * size)
+    box = make_outbox(name="corrupt.db")  # it opens: SQLite counts the rows from the intact index
+    for fresh in (True, False):
+        with pytest.raises(OutboxError, match="cannot read: database disk image is malformed"):
+            box.take_batch(10, fresh_first=fresh)
+    assert box.in_flight() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -190,6 +191,44 @@ def test_refused_connection_is_logged_once_and_nothing_is_acked(
         pub.stop()
         broker.stop()
         os.environ.pop("EWS_TEST_NO_PW", None)
+
+
+def deny_reads(box: Outbox, deny: bool) -> None:
+    """Make SQLite itself fail every read of the readings table (as a failing SD card would), or stop."""
+
+    def auth(action: int, table: str | None, *_: object) -> int:
+        return (
+            sqlite3.SQLITE_DENY
+            if action == sqlite3.SQLITE_READ and table == "readings"
+            else sqlite3.SQLITE_OK
+        )
+
+    with box._lock:
+        box._db.set_authorizer(auth if deny else None)
+
+
+def test_an_outbox_read_error_is_retried_on_the_same_link(
+    mosquitto: Mosquitto, outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A raw sqlite3.Error from take_batch ended the publisher thread for good; an OutboxError dropped
+    the link and reconnected twice a second. The link stays up and the read is retried with backoff."""
+    probe = Probe(mosquitto.port, GW)
+    pub = Publisher(GW, MqttConfig(port=mosquitto.port), FAST, outbox)
+    added = outbox.add([Reading("fs-hp01-rg1", "rain_mm", 0.5, T0)])
+    deny_reads(outbox, True)
+    try:
+        with caplog.at_level(logging.INFO, logger="edge.publisher"):
+            pub.start()
+            assert wait_until(pub.connected)
+            time.sleep(1.5)  # several retries
+            assert outbox.count() == 1 and pub.published == 0
+            deny_reads(outbox, False)
+            assert probe.wait_for({added[0].seq}) == set()
+        assert pub.alive() and pub.connects == 1
+        assert caplog.text.count("outbox read failed") == 1 and "outbox readable again" in caplog.text
+    finally:
+        pub.stop()
+        probe.close()
 
 
 def test_clean_stop_drains_the_outbox_first(mosquitto: Mosquitto, outbox: Outbox) -> None:

@@ -61,6 +61,20 @@ def test_queried_crack_meter_with_custom_regex_and_scale() -> None:
         assert (r.sensor, r.quantity, r.value, r.time) == ("fs-hp01-cr1", "crack_mm", 1.2345, NOW)
 
 
+def test_an_answer_cut_off_at_the_timeout_is_an_error_not_a_shorter_number() -> None:
+    """Past the timeout the whole buffer was parsed, so "Y=-12.3" of a "Y=-12.345" still on its way was
+    taken as a good -12.3. Only complete lines count, as they do before the timeout."""
+    with (
+        PtyPair() as pty,
+        AsciiDevice(pty.device, "X=+00.430\r\nY=-12.3", {}, query=b"?\r\n") as dev,
+    ):
+        s = cfg(port=pty.host, profile="xy_tilt", query="?\\r\\n").build()
+        with pytest.raises(SensorError, match=r"fs-hp03-tl1: answer cut off .*'Y=-12.3'"):
+            s.poll(NOW)
+        dev.template = "X=+00.430\r\nY=-12.345\r\n"
+        assert {r.quantity: r.value for r in s.poll(NOW + 60)}["tilt_y_deg"] == -12.345
+
+
 def test_config_errors() -> None:
     with pytest.raises(ValidationError, match="named groups"):
         cfg(port="/dev/null", pattern=r"X=(\d+)")

@@ -147,8 +147,10 @@ def test_uplinks_through_real_mosquitto(mosquitto: Any) -> None:
         while listener.stats["rejected"] + listener.stats["duplicates"] < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert listener.stats["rejected"] == 3 and listener.stats["duplicates"] == 1
+        assert listener.alive()  # paho's network thread, which the agent's watchdog check asks about
         # The agent is down for a while: QoS 1 events wait in its persistent session and arrive after restart.
         listener.stop()
+        assert not listener.alive()
         publish(event(CRACK_EUI, 12, bytes.fromhex("010204D3")), CRACK_EUI)
         again = cfg(mosquitto.port).build(clock=lambda: 0.0)
         again.start(got.put)

@@ -90,9 +90,10 @@ def test_serial_stream_over_pty() -> None:
             with open(pty.device, "wb", buffering=0) as dev:
                 dev.write(stream())
                 check(drain(got, 4))
-            assert station.stats["bad"] == 1
+            assert station.stats["bad"] == 1 and station.alive()
         finally:
             station.stop()
+        assert not station.alive()
 
 
 def test_tcp_stream_from_rtkrcv_style_server() -> None:

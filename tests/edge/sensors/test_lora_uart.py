@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import serial  # type: ignore[import-untyped]
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.sensors import lora_uart
 from edge.sensors.lora_frame import (
     ACK,
     DATA,
@@ -168,3 +170,85 @@ def test_noise_posing_as_a_long_frame_does_not_hold_back_real_ones() -> None:
     fake = bytes.fromhex("EB901000070001C8")  # version 1, DATA, length 200: never completes
     items = Scanner().feed(fake + good)
     assert [f.seq for f, _ in (i for i in items if isinstance(i, tuple))] == [5]
+
+
+def test_a_late_older_rain_total_is_neither_counted_nor_taken_as_the_baseline() -> None:
+    """A node keeps unacked frames and sends them later (age_s up to 18 h). Taking an older total as the
+    baseline counted its rain twice: 40 -> 50 -> late 45 -> 51 mm gave 10 + 0 (suspect) + 6 mm."""
+    cfg = LoraUartConfig.model_validate(
+        {
+            "kind": "lora_uart",
+            "id": "fs-lora",
+            "site": "fs-hp01",
+            "port": "/dev/null",
+            "nodes": {8: {"sensor": "rg"}},
+        }
+    )
+    now = [NOW]
+    gw = LoraUartGateway(cfg, clock=lambda: now[0])
+    got: list[Reading] = []
+
+    def send(seq: int, total: float, age: int = 0) -> bytes | None:
+        records = [Record("rain_total_mm", total), Record("battery_v", 3.6)]
+        return gw.handle(
+            LoraFrame(DATA, 8, seq, encode_payload(age, records), first=seq == 0), b"", got.append
+        )
+
+    send(0, 40.0)
+    now[0] += 600
+    send(2, 50.0)
+    assert send(1, 45.0, age=300) is not None  # still acked: the node must stop sending it
+    now[0] += 600
+    send(3, 51.0)
+    rain = [(r.value, r.quality) for r in got if r.quantity == "rain_mm"]
+    assert rain == [(0.0, "good"), (10.0, "good"), (1.0, "good")]
+    assert [r.time for r in got if r.quantity == "battery_v"][2] == NOW + 300  # the rest of the frame is kept
+    assert gw.stats["late_totals"] == 1
+    now[0] -= 8 * 3600  # the clock is set back 8 h: newer totals still count, in doubt, not skipped
+    send(4, 53.0)
+    assert [(r.value, r.quality) for r in got if r.quantity == "rain_mm"][-1] == (2.0, "suspect")
+
+
+def test_a_failed_ack_write_reopens_the_port_and_the_listener_lives_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ack write had no error handling: one failed write ended the listener thread for good."""
+    opened: list[object] = []
+    real_open = lora_uart.serial.serial_for_url
+
+    def open_port(*a: object, **kw: object) -> object:
+        port = real_open(*a, **kw)
+        if not opened:  # the first opening's writes fail, as on a USB adapter dropping out
+
+            def broken(_data: bytes) -> int:
+                raise serial.SerialException("write failed: [Errno 5] Input/output error")
+
+            port.write = broken
+        opened.append(port)
+        return port
+
+    monkeypatch.setattr(lora_uart.serial, "serial_for_url", open_port)
+    with PtyPair() as pty:
+        cfg = LoraUartConfig.model_validate(
+            {
+                "kind": "lora_uart",
+                "id": "fs-lora",
+                "site": "fs-hp01",
+                "port": pty.host,
+                "nodes": {7: {"sensor": "cr"}},
+            }
+        )
+        gw = LoraUartGateway(cfg, clock=lambda: NOW)
+        got: queue.Queue[Reading] = queue.Queue()
+        gw.start(got.put)
+        node = LoraNodeSim(pty.device, 7)
+        try:
+            assert gw.connected.wait(5)
+            assert node.send([Record("crack_mm", 12.5)]) == 2  # the first ack was never sent
+            assert node.send([Record("crack_mm", 12.75)]) == 1
+            assert [r.value for r in drain(got)] == [12.5, 12.75]  # the retransmission is not emitted again
+            assert gw.alive() and len(opened) == 2 and gw.stats["duplicates"] == 1
+        finally:
+            node.close()
+            gw.stop()
+    assert not gw.alive()

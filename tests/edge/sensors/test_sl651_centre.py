@@ -66,8 +66,10 @@ def test_tcp_centre_emits_acks_and_dedupes(encoding: str) -> None:
         assert drain(got, 1, timeout=0.3) == []
         assert c.stats["duplicates"] == 1
         link.close()
+        assert c.alive()  # the accept loop, which the agent's watchdog check asks about
     finally:
         c.stop()
+    assert not c.alive()
 
 
 def test_unknown_station_and_garbage_are_counted_not_acked() -> None:
