@@ -40,8 +40,9 @@ class Probe:
         *,
         guards: bool = True,
         tile: int | None = None,
+        cold: bool = False,
     ) -> None:
-        self.engine, self.batch, self.measure = engine, batch, hours * ROUNDS_PER_HOUR
+        self.engine, self.batch, self.measure, self.cold = engine, batch, hours * ROUNDS_PER_HOUR, cold
         self.state = engine.initial_state()
         if not guards:
             self.state.guards = None  # every touched rule is evaluated: the windows' and rules' own cost
@@ -51,7 +52,9 @@ class Probe:
         self.costs: list[float] = []
 
     def block(self) -> None:
-        secs, n, _ = run(self.engine, self.state, islice(self.rounds, self.measure), self.batch)
+        secs, n, _ = run(
+            self.engine, self.state, islice(self.rounds, self.measure), self.batch, cold=self.cold
+        )
         self.costs.append(secs / n * 1e6)
 
     def best(self) -> float:
@@ -76,9 +79,12 @@ def ratio(costs: Mapping[str, float]) -> float:
     return round(max(costs.values()) / min(costs.values()), 3)
 
 
-def by_rule_count(quick: bool, batch: int, progress: Callable[[str], None]) -> dict[str, object]:
+def by_rule_count(
+    quick: bool, batch: int, progress: Callable[[str], None], cold: bool = False
+) -> dict[str, object]:
     """The same per-site mix at 100 to 100,000 rules, every window 1 h (so all are full after the same
-    8 rounds), each block >= 40,000 readings.
+    8 rounds), each block >= 40,000 readings. With `cold`, the caches are evicted before every
+    evaluate() (workload.evict) and the figures are reported under `..._cold` keys.
 
     Every size repeats the data of the smallest (10 sites, TILE). Drawn afresh, 10 sites are a sample
     too small to hold the mix's 2 % of storming sites or its share of noisy GNSS stations, and that, not
@@ -88,11 +94,13 @@ def by_rule_count(quick: bool, batch: int, progress: Callable[[str], None]) -> d
     for rules in counts:
         progress(f"flatness: building and warming {rules} rules")
         n_sites = rules // RULES_PER_SITE
-        probes[str(rules)] = Probe(build(n_sites, "1h"), n_sites, 8, hours_for(n_sites), batch, tile=TILE)
+        engine = build(n_sites, "1h")
+        probes[str(rules)] = Probe(engine, n_sites, 8, hours_for(n_sites), batch, tile=TILE, cold=cold)
     progress("flatness: rule counts, taking turns")
     take_turns(list(probes.values()))
     costs = {k: p.best() for k, p in probes.items()}
-    return {"us_per_reading_by_rules": costs, "flatness_rules": ratio(costs)}
+    tag = "_cold" if cold else ""
+    return {f"us_per_reading_by_rules{tag}": costs, f"flatness_rules{tag}": ratio(costs)}
 
 
 def by_window_length(quick: bool, batch: int, progress: Callable[[str], None]) -> dict[str, object]:
