@@ -35,6 +35,13 @@ class InverseVelocityWindow(Window):
         vel = (v1 - v0) * 3600.0 / (t1 - t0)
         if vel <= 0:
             return  # no 1/v for a reading that did not move forward
+        if not self.pts:
+            # Nothing in the sums: start them afresh from this point. A window is built over an empty
+            # series (start-up, reload), so its first origin was 0: x in hours since 1970 made every
+            # failure time look further than HORIZON_S and cost the sums their precision for days.
+            self.sx = self.sy = self.sxx = self.sxy = self.syy = self.ymag = 0.0
+            self.turnover = 0
+            self.origin = t0
         x, y = ((t0 + t1) / 2.0 - self.origin) / 3600.0, 1.0 / vel
         self.pts.append((t0, x, y))
         self.sx += x
