@@ -43,12 +43,18 @@ class Alert:
         return self.level > 0 or any(p is not None for p in self.pending[1:])
 
 
+# A reading vouches for its sensor this many reporting periods. One would leave a gap at every period
+# (the next reading is stamped on time but arrives after it: the wire, a batch, a LoRa retry), and a
+# tick in that gap restarted `clear_for`, so a level with clear_for longer than the period never fell.
+VOUCH_PERIODS: Final = 1.5
+
+
 def inputs_news(
     series: Mapping[tuple[str, str], Series], rule: Rule, muted: Collection[str]
 ) -> tuple[bool, float, float]:
     """What a rule's inputs allow a step-down: (every input healthy, the time until which the newest
     readings of the series its expressions read all vouch for them, the earliest time one of those
-    newest readings arrived). A reading vouches for its sensor for one reporting period.
+    newest readings arrived). A reading vouches for its sensor for VOUCH_PERIODS reporting periods.
 
     A muted sensor (a maintenance window) is out of the rules, so its health and its silence are left
     out: waiting for it would hold the level for the whole window while the other inputs decide.
@@ -67,7 +73,7 @@ def inputs_news(
         unmuted = True
         ser = series[k]
         if ser.seen > -math.inf:
-            vouched = min(vouched, ser.seen + ser.period)
+            vouched = min(vouched, ser.seen + VOUCH_PERIODS * ser.period)
             heard = min(heard, ser.heard)
     if rule.reads and not unmuted:
         vouched = -math.inf  # every sensor it reads is muted: nothing can confirm a lower level
