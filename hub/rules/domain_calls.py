@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.rules import functions as fx
 from hub.rules import slopes
-from hub.rules.calls import MISSING, bind, per_member, win_delta
+from hub.rules.calls import MISSING, bind, per_member, win_rate
 from hub.rules.expr import Call
 
 if TYPE_CHECKING:
@@ -21,21 +21,23 @@ def _tangent(comp: Compiler, call: Call) -> C:
         comp, call, [("input", "input", MISSING), ("window", "dur", MISSING), ("steady", "num", MISSING)]
     )
     length, v = a["window"], a["steady"]
-    scalar = not a["input"].group  # keeps the window's least value for its slope guard (slopes.py)
-    slots = [comp.plan.window(k, length, scalar) for k in a["input"].keys]
+    slots = [comp.plan.window(k, length) for k in a["input"].keys]
 
     def make(ix: list[int]) -> Callable[[list[Any], float], float]:
         i = ix[0]
-        return lambda W, now: fx.tangent_angle_deg(win_delta(W, i, now), length, v)
+        # ΔS over the Δt the window's readings span, as rate() does: divided by the window's length,
+        # a window with a gap in it (or hourly readings, which span 23 h of a 24 h window) read low.
+        return lambda W, now: fx.tangent_angle_deg(win_rate(W, i, now), 3600.0, v)
 
     c = per_member(comp, a["input"], make, slots)
-    if c.type == "num" and v > 0:  # the angle rises with the window's delta: a slope guard
-        return replace(c, slope=("delta", slots[0], slopes.tangent_inverse(length, v)))
+    if c.type == "num" and v > 0:  # the angle rises with the window's rate: a slope guard
+        return replace(c, slope=("rate", slots[0], slopes.tangent_inverse(v)))
     return c
 
 
 def _ttf(comp: Compiler, call: Call) -> C:
-    a = bind(comp, call, [("input", "input", MISSING), ("window", "dur", MISSING), ("min_r2", "num", 0.0)])
+    # min_r2 0.8 unless the rule says: a poor fit of noisy GNSS "predicts" failures (docs/rules.md).
+    a = bind(comp, call, [("input", "input", MISSING), ("window", "dur", MISSING), ("min_r2", "num", 0.8)])
     slots = [comp.plan.fit(k, a["window"]) for k in a["input"].keys]
     want_r2, min_r2 = call.func == "ttf_r2", a["min_r2"]
 

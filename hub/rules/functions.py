@@ -58,7 +58,9 @@ def effective_antecedent(daily_mm: Sequence[float], k: float) -> float:
 
 
 def tangent_angle_deg(delta_mm: float, window_s: float, steady_mm_per_day: float) -> float:
-    """Improved tangent angle α = arctan(ΔT/Δt), T = S/v, in degrees.
+    """Improved tangent angle α = arctan(ΔT/Δt), T = S/v, in degrees, for a displacement ΔS = delta_mm
+    over the Δt = window_s between two observations (the rule language passes the window's mean rate
+    over one hour: the span its readings cover, not the window's nominal length).
 
     The displacement S is divided by the steady (constant-velocity stage) rate v so that the
     displacement axis has the unit of time; the constant-velocity stage then plots at 45°.

@@ -141,13 +141,13 @@ def budget(kind: str, w: Window, now: float, thr: float) -> tuple[float, float] 
     return best, rows[ROW * k] + w.length
 
 
-def tangent_inverse(length: float, steady: float) -> Callable[[float], float]:
-    """The delta (mm) at which tangent_angle_deg(delta, length, steady) reaches an angle."""
+def tangent_inverse(steady: float) -> Callable[[float], float]:
+    """The rate (mm/h) at which tangent_angle_deg(rate, 3600, steady) reaches an angle."""
     from hub.rules.functions import DAY_S
 
     def inv(angle: float) -> float:
         if angle >= 90.0:
             return math.inf
-        return math.tan(math.radians(angle)) * steady * (length / DAY_S)
+        return math.tan(math.radians(angle)) * steady * (3600.0 / DAY_S)
 
     return inv

@@ -120,7 +120,7 @@ def test_slope_guards_engage_and_skip_on_quiet_creep(tmp_path: Path) -> None:
         "either": "rate",
         "shifted": "delta",
         "table": "delta",
-        "tangent": "delta",
+        "tangent": "rate",  # the angle of the window's rate (docs/rules.md)
         "gnssrate": "rate",
     }
     assert skipped > 0
