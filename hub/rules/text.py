@@ -39,6 +39,17 @@ def local_time(epoch: float) -> str:
     return f"{t.tm_mon}月{t.tm_mday}日 {t.tm_hour:02d}:{t.tm_min:02d}"
 
 
+class _NoData:
+    """A value with no data (NaN: every sensor of a group stale) as people read it, whatever the format."""
+
+    def __format__(self, spec: str) -> str:
+        return "--"
+
+
+def _readable(v: Any) -> Any:
+    return _NoData() if isinstance(v, float) and math.isnan(v) else v
+
+
 class _Safe(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -60,9 +71,9 @@ def render(
         time=local_time(at),
         rule=rule.id,
         sensor="",
-        value=value if value is not None else math.nan,
+        value=_readable(value if value is not None else math.nan),
     )
-    fields.update(values)
+    fields.update({k: _readable(v) for k, v in values.items()})
     template = rule.messages.get(int(level), "") if level else rule.message_clear
     try:
         return template.format_map(fields)
