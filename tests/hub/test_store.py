@@ -31,9 +31,7 @@ def _lines(start: int, n: int, t0: float = 1_700_000_000) -> list[str]:
 
 
 def test_batches_reach_influxd(influx_db: tuple[str, str], tmp_path: Path) -> None:
-    url, db = influx_db
-    client = InfluxClient(InfluxConfig(url=url, database=db))
-    client.create_database()
+    client = _client(influx_db)
     store = Store(client, StoreConfig(spill_dir=tmp_path / "spill", batch_points=100, flush_interval_s=0.05))
     store.start()
     for i in range(0, 1000, 37):
@@ -79,6 +77,14 @@ def test_stop_while_down_keeps_points_on_disk(tmp_path: Path) -> None:
     assert on_disk == 10
 
 
+def _client(influx_db: tuple[str, str]) -> InfluxClient:
+    """A client of the fixture's influxd, its database created."""
+    url, db = influx_db
+    client = InfluxClient(InfluxConfig(url=url, database=db))
+    client.create_database()
+    return client
+
+
 def _wait(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not cond():
@@ -91,9 +97,7 @@ def test_a_lone_surrogate_is_escaped_and_the_writer_goes_on(
 ) -> None:
     # JSON "\ud83d" is valid and decodes to a lone surrogate, which UTF-8 cannot carry: an operator app
     # that cut a name inside an emoji. The writer used to die on it, and nothing was written after.
-    url, db = influx_db
-    client = InfluxClient(InfluxConfig(url=url, database=db))
-    client.create_database()
+    client = _client(influx_db)
     store = Store(client, StoreConfig(spill_dir=tmp_path / "spill", flush_interval_s=0.05))
     store.start()
     who = json.loads('"\\u674e\\ud83d"')
@@ -112,9 +116,7 @@ def test_a_torn_spill_file_is_replayed_without_its_cut_line(
     influx_db: tuple[str, str], tmp_path: Path
 ) -> None:
     # A power cut while spilling: a file from an older hub cut inside a character, and a .tmp of this one.
-    url, db = influx_db
-    client = InfluxClient(InfluxConfig(url=url, database=db))
-    client.create_database()
+    client = _client(influx_db)
     spill = tmp_path / "spill"
     spill.mkdir()
     notice = line("hub_notice", {"kind": "new_outbox"}, {"detail": "序号重新从1开始"}, 1_700_000_000).encode()
