@@ -92,11 +92,20 @@ def test_speech_is_normalised_before_espeak(tmp_path):
     assert len(raw) / 22050 > 0.8  # 三十毫米: four syllables
 
 
-def test_prerecorded_clip_takes_priority_over_speech(tmp_path):
+def clip_dir(tmp_path: Path) -> tuple[Path, array.array, int]:
+    """An empty clips directory, and a second of 440 Hz at 16 kHz to record into it."""
     clips = tmp_path / "clips"
     clips.mkdir()
     rate = 16000
-    tone = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate)))
+    return (
+        clips,
+        array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate))),
+        rate,
+    )
+
+
+def test_prerecorded_clip_takes_priority_over_speech(tmp_path):
+    clips, tone, rate = clip_dir(tmp_path)
     write_wav(clips / "fs-hp01-red.wav", tone, rate)
     ch = channel(tmp_path, clips_dir=clips)
     samples, out_rate = read_wav(ch.render(note()))
@@ -215,10 +224,7 @@ def crossings_hz(samples: array.array, rate: int) -> float:
 
 def test_all_clear_never_plays_a_level_clip_or_wails(tmp_path):
     """The all-clear keeps the level it ends (red): red.wav ("请立即转移！") and the wail must not announce it."""
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    rate = 16000
-    tone = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate)))
+    clips, tone, rate = clip_dir(tmp_path)
     write_wav(clips / "red.wav", tone, rate)
     write_wav(clips / "fs-hp01-red.wav", tone, rate)
     ch = channel(tmp_path, clips_dir=clips)
