@@ -98,7 +98,16 @@ class SL651Centre:
         self.cfg = cfg
         self.clock = clock
         self.mapper = Mapper(cfg)
-        self.stats = {"frames": 0, "readings": 0, "bad": 0, "unknown_station": 0, "duplicates": 0}
+        self.stats = {
+            "frames": 0,
+            "readings": 0,
+            "bad": 0,
+            "unknown_station": 0,
+            "duplicates": 0,
+            "bad_elements": 0,  # left out of a report that was taken (the rest of it counts)
+            "late_totals": 0,  # PT totals older than the baseline: not rain again (Mapper)
+        }
+        self._odd: set[tuple[str, str]] = set()  # (station, element) already logged as undecodable
         self._lock = threading.Lock()  # one frame at a time through the mapper and emit
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -225,6 +234,7 @@ class SL651Centre:
                 return None
             self.stats["frames"] += 1
             self._recovered(source)
+            self._skipped(frame.station, report.skipped)
             if self.mapper.duplicate(report):
                 self.stats["duplicates"] += 1  # the station did not get our ack: answer again, emit nothing
             else:
@@ -239,6 +249,7 @@ class SL651Centre:
                         "sl651 emit failed sensor=%s station=%s error=%s", self.cfg.id, frame.station, exc
                     )
                     return None
+                self.stats["late_totals"] += self.mapper.late
                 self.mapper.remember(report)
                 self.mapper.persist()
             if not self.cfg.ack or frame.function not in ACKED:
@@ -255,6 +266,21 @@ class SL651Centre:
         if key not in self._failing:
             self._failing.add(key)
             log.warning("sl651 bad input sensor=%s source=%s error=%s", self.cfg.id, source, exc)
+
+    def _skipped(self, station: str, skipped: list[str]) -> None:
+        """Count every element left out; log each (station, element) once: a station sends it every report."""
+        self.stats["bad_elements"] += len(skipped)
+        for what in skipped:
+            key = (station, what.split(" ")[0])
+            if key not in self._odd:
+                self._odd.add(key)
+                log.warning(
+                    "sl651 element skipped sensor=%s station=%s element=%s (counted in bad_elements, "
+                    "logged once)",
+                    self.cfg.id,
+                    station,
+                    what,
+                )
 
     def _recovered(self, source: str) -> None:
         if source in self._failing:

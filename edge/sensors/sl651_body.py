@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import calendar
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from edge.sensors.sl651_codec import Frame, SL651Error
 from edge.sensors.sl651_elements import BY_IDENT, ELEMENTS, ENDINGS, FUNCTIONS, STATION_CLASSES, Element
+from edge.sensors.sl651_values import ZT, ascii_value, element_value, step_seconds, to_epoch
 
 BEIJING = 8 * 3600  # SL 651 stations keep Beijing time (UTC+8)
 REPORTS = (0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x37, 0x38, 0x3A)  # bodies that carry ST/TT and elements
@@ -33,39 +32,8 @@ class Report:
     send_time: float
     station_class: str = ""
     observations: list[Observation] = field(default_factory=list)
-
-
-def to_epoch(digits: str, tz_offset_s: int, what: str) -> float:
-    """yyMMddHHmm[ss] local station time to UTC epoch seconds."""
-    try:
-        parts = [int(digits[i : i + 2]) for i in range(0, len(digits), 2)]
-        y, mo, d, h, mi = parts[:5]
-        s = parts[5] if len(parts) > 5 else 0
-        if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60):
-            raise ValueError
-        return calendar.timegm((2000 + y, mo, d, h, mi, s, 0, 0, 0)) - tz_offset_s
-    except (ValueError, IndexError, OverflowError):
-        raise SL651Error(f"{what} {digits!r} is not a valid yyMMddHHmm[ss] time") from None
-
-
-def bcd_value(raw: bytes, decimals: int) -> float | None:
-    """BCD number with implied decimals; all FF is 'invalid'; a leading FF byte means negative."""
-    if raw and all(b == 0xFF for b in raw):
-        return None
-    negative = len(raw) > 1 and raw[0] == 0xFF
-    digits = raw[1:].hex() if negative else raw.hex()
-    if not digits.isdigit():
-        raise SL651Error(f"value {raw.hex().upper()} is not BCD")
-    value = int(digits) / 10**decimals
-    return -value if negative else value
-
-
-def _step_seconds(raw: bytes) -> int:
-    """Time step code DRxnn: 3 BCD bytes day, hour, minute."""
-    digits = raw.hex()
-    if len(raw) != 3 or not digits.isdigit():
-        raise SL651Error(f"time step {digits.upper() or '(none)'} is not 3 BCD bytes")
-    return int(digits[0:2]) * 86400 + int(digits[2:4]) * 3600 + int(digits[4:6]) * 60
+    # Elements that could not be decoded ("FF0A value ABCD is not BCD"), left out: the rest still counts.
+    skipped: list[str] = field(default_factory=list)
 
 
 def _obs(
@@ -108,7 +76,7 @@ def parse_hex_body(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
     if frame.function not in REPORTS or frame.direction != "up" or frame.packet is not None:
         return Report(frame, serial, send_time)
     pos, obs, t, step = 8, [], None, 0
-    station_class = ""
+    station_class, skipped = "", []
 
     def take(n: int) -> bytes:
         nonlocal pos
@@ -144,16 +112,26 @@ def parse_hex_body(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
         if size == 0:
             raise SL651Error(f"station {frame.station}: element {code:02X} has zero length")
         if code == 0x04:
-            step = _step_seconds(take(size))
+            step = step_seconds(take(size))
             continue
-        if frame.function in (0x31, 0x38) and step:
-            # uniform-interval report: one identifier, then as many values as fit
-            n = (len(b) - pos) // size
-            for i in range(n):
-                obs.append(_obs(ELEMENTS.get(code), code, bcd_value(take(size), decimals), t + i * step))
-            continue
-        obs.append(_obs(ELEMENTS.get(code), code, bcd_value(take(size), decimals), t))
-    return Report(frame, serial, send_time, station_class, obs)
+        # uniform-interval report: one identifier, then as many values as fit
+        n = (len(b) - pos) // size if frame.function in (0x31, 0x38) and step else 1
+        for i in range(n):
+            raw = take(size)
+            try:
+                value = element_value(code, raw, decimals)
+            except SL651Error as exc:
+                # The length is known, so the frame stays in step: one odd element (a vendor's own, or
+                # one we decode wrongly) must not cost the water level and rain sent with it.
+                skipped.append(f"{_ident(code)} {exc}")
+                continue
+            obs.append(_obs(ELEMENTS.get(code), code, value, t + i * step))
+    return Report(frame, serial, send_time, station_class, obs, skipped)
+
+
+def _ident(code: int) -> str:
+    elem = ELEMENTS.get(code)
+    return elem.ident if elem else f"{code:02X}"
 
 
 def parse_ascii_body(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
@@ -174,6 +152,7 @@ def parse_ascii_body(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
     obs: list[Observation] = []
     t: float | None = None
     station_class, step = "", 0
+    skipped: list[str] = []
     i = 0
     while i < len(tokens):
         ident = tokens[i]
@@ -212,13 +191,10 @@ def parse_ascii_body(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
                 j += 1
         for k, text in enumerate(values):
             try:
-                value = None if text.upper() in ("N", "FF", "FFFF") else float(text)
-                if value is not None and not math.isfinite(value):
-                    raise ValueError
+                value = ascii_value(ident, text)
             except ValueError:
-                raise SL651Error(
-                    f"station {frame.station}: {ident} value {text!r:.20} is not a number"
-                ) from None
+                skipped.append(f"{ident} value {text!r:.20} is not a number")
+                continue
             code = elem.code if elem else None
             obs.append(
                 Observation(
@@ -231,7 +207,7 @@ def parse_ascii_body(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
                 )
             )
         i += 1 + len(values)
-    return Report(frame, serial, send_time, station_class, obs)
+    return Report(frame, serial, send_time, station_class, obs, skipped)
 
 
 def parse_report(frame: Frame, tz_offset_s: int = BEIJING) -> Report:
@@ -281,7 +257,11 @@ def describe(frame: Frame, tz_offset_s: int = BEIJING) -> dict[str, Any]:
             "unit": ob.unit,
             "value": ob.value,
             "time": _iso(ob.time, tz_offset_s),
+            # a technician reads the alarm bits off the hex, not off a decimal number
+            **({"bits": f"{int(ob.value):08X}"} if ob.code == ZT and ob.value is not None else {}),
         }
         for ob in report.observations
     ]
+    if report.skipped:
+        doc["skipped"] = report.skipped
     return doc

@@ -23,6 +23,7 @@ class Mapper:
         self.cfg = cfg
         self._pt: dict[str, counter.CounterState] = counter_store.load(cfg.state_file)
         self._seen: OrderedDict[tuple[str, int, int, float], None] = OrderedDict()
+        self.late = 0  # PT totals the last report had that were older than the baseline (skipped)
 
     @staticmethod
     def _key(report: Report) -> tuple[str, int, int, float]:
@@ -51,6 +52,7 @@ class Mapper:
     def readings(self, report: Report) -> list[Reading]:
         sensor = self.cfg.stations[report.frame.station]
         out: list[Reading] = []
+        self.late = 0
         for ob in report.observations:
             if ob.value is None:
                 continue
@@ -64,9 +66,23 @@ class Mapper:
 
     def _pt_increment(self, sensor: str, station: str, value: float, t: float) -> list[Reading]:
         prev = self._pt.get(station)
-        if prev is not None and t <= prev.time:
-            return []  # an older report (hourly/uniform replay) arriving late: the counter has moved on
         raw = int(round(value * 10)) % 1_000_000  # PT is N(6,1): counts of 0.1 mm
+        if prev is not None and t <= prev.time and raw <= prev.raw:
+            # An older report arriving late (a retransmission, an hourly or uniform-interval replay): the
+            # newer total already holds its rain, and as the baseline it would count that rain again.
+            # A total that grew while the time went back is not late: the station's clock was set back
+            # (UTC corrected to Beijing time, an RTC reset), and counter.step takes it, suspect, and
+            # moves the baseline to the new time; skipped, every report would be lost until the clock
+            # caught up, and the rain of those hours then thrown away as one implausible jump.
+            self.late += 1
+            log.info(
+                "sl651 late rain total skipped sensor=%s station=%s pt=%s older_s=%.0f",
+                sensor,
+                station,
+                value,
+                prev.time - t,
+            )
+            return []
         state, inc = counter.step(
             prev,
             raw,

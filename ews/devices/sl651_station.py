@@ -24,6 +24,7 @@ FORMATS = {
     "M10": (2, 1),
     "M20": (2, 1),
     "M40": (2, 1),
+    "ZT": (4, 0),  # status and alarm bits: sent as a 32-bit HEX field, not BCD
 }
 
 
@@ -55,7 +56,8 @@ def hex_body(
     body += obs_leader + bcd_time(local_tuple(observed), seconds=False)
     for ident, value in elements:
         size, dec = FORMATS[ident]
-        body += bytes([BY_IDENT[ident].code, size << 3 | dec]) + bcd(value, size, dec)
+        data = int(value).to_bytes(size, "big") if ident == "ZT" else bcd(value, size, dec)
+        body += bytes([BY_IDENT[ident].code, size << 3 | dec]) + data
     return body
 
 
@@ -72,7 +74,7 @@ def ascii_body(
     ]
     for ident, value in elements:
         _size, dec = FORMATS[ident]
-        parts += [ident, f"{value:.{dec}f}"]
+        parts += [ident, f"{int(value):08X}" if ident == "ZT" else f"{value:.{dec}f}"]
     return " ".join(parts).encode()
 
 

@@ -186,3 +186,26 @@ def test_rain_during_gateway_downtime_is_sent_after_restart(gauge: ModbusGauge, 
     forgetful = build(gauge.port, "fs-hp01-rg1", "rain_tipping_bucket")
     gauge.add_rain(3.0)
     assert values(forgetful.poll(T0 + 9000)) == {"rain_mm": (0.0, "good")}
+
+
+def test_logger_reboot_in_a_long_power_cut_and_a_garbage_read_are_not_rain(tmp_path: Path) -> None:
+    state = tmp_path / "fs-hp01-rg1.json"
+    with ModbusGauge(unit=1, counter=1000) as g:  # 100.0 mm counted since the logger's last power-up
+        rg = build(g.port, "fs-hp01-rg1", "rain_tipping_bucket", state_file=str(state))
+        rg.poll(T0)
+        g.add_rain(1.0)
+        assert values(rg.poll(T0 + 60)) == {"rain_mm": (1.0, "good")}
+        # 24 h without power for gateway and logger: the logger counts from 0 again (this was once a
+        # "rollover" of 6452.9 mm of good rain: the allowance grows with the gap)
+        g.gauge.reboot()
+        g.add_rain(0.3)
+        rg = build(g.port, "fs-hp01-rg1", "rain_tipping_bucket", state_file=str(state))
+        t = T0 + 60 + 24 * 3600
+        assert values(rg.poll(t)) == {"rain_mm": (0.3, "suspect")}
+        # one read of 0xFFFF while the logger settles, and the gateway restarts right after it
+        g.gauge.set_counter(0xFFFF)
+        assert values(rg.poll(t + 60)) == {"rain_mm": (0.0, "suspect")}
+        g.gauge.set_counter(3)
+        g.add_rain(0.2)
+        rg = build(g.port, "fs-hp01-rg1", "rain_tipping_bucket", state_file=str(state))
+        assert values(rg.poll(t + 120)) == {"rain_mm": (0.2, "good")}  # not 0.3 mm wrapped past 0xFFFF

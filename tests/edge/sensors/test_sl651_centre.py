@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import logging
 import queue
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from edge.sensors.registry import SENSOR_KINDS
 from edge.sensors.sl651 import SL651Centre
 from edge.sensors.sl651_body import parse_report
 from edge.sensors.sl651_codec import parse_frame
+from edge.sensors.sl651_encode import encode_hex
 from edge.wire import Reading
 from ews.devices.pty import PtyPair
-from ews.devices.sl651_station import SerialLink, Station, TcpLink
+from ews.devices.sl651_station import SerialLink, Station, TcpLink, bcd, hex_body
 from tests.edge.sensors.reading_queue import drain
 
 T0 = calendar.timegm((2026, 7, 20, 1, 0, 0, 0, 0, 0))  # 09:00 Beijing time
@@ -160,6 +162,66 @@ def test_pt_baseline_survives_a_restart(tmp_path: Path) -> None:
     again = centre(state_file=str(state))  # the agent restarted
     again.handle(parse_frame(st.report(0x32, T0 + 3600, [("PT", 131.5)])), "test", got.append)
     assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (31.5, "good")]
+
+
+@pytest.mark.parametrize("encoding", ["hex", "ascii"])
+def test_alarm_bits_in_zt_do_not_cost_the_report(encoding: str) -> None:
+    # ZT is 32 status bits; 0x0C (water level and flow over their limits) is not BCD, and the whole
+    # report (water level, rain, battery) was once rejected and never acknowledged: exactly in a flood.
+    c = centre(quantities={"Z": "water_level_m", "VT": "battery_v", "ZT": "station_status"})
+    got: queue.Queue[Reading] = queue.Queue()
+    c.start(got.put)
+    try:
+        assert c.address is not None
+        link = TcpLink(*c.address)
+        st = Station("0012345679", cls="H", encoding=encoding)
+        assert link.send(st.report(0x32, T0, [("PT", 123.4), ("Z", 12.345), ("VT", 12.5), ("ZT", 0x0C)]))
+        assert {(r.quantity, r.value) for r in drain(got, 4)} == {
+            ("rain_mm", 0.0),
+            ("water_level_m", 12.345),
+            ("battery_v", 12.5),
+            ("station_status", 12.0),
+        }
+        assert c.stats["bad"] == 0 and c.stats["bad_elements"] == 0
+        link.close()
+    finally:
+        c.stop()
+
+
+def test_an_element_that_cannot_be_decoded_is_skipped_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = centre()
+    got: list[Reading] = []
+    for serial_no in (1, 2):
+        body = hex_body(serial_no, T0, "0012345679", "H", T0, [("Z", 2.5)])
+        body += bytes([0xFF, 0x0A, 0x10, 0xAB, 0xCD])  # a vendor's own element FF0A, 2 bytes, not BCD
+        body += bytes([0x38, 0x12]) + bcd(12.5, 2, 2)  # VT after it: the parser must stay in step
+        frame = encode_hex(up=True, centre=1, station="0012345679", password="A000", function=0x32, body=body)
+        with caplog.at_level(logging.WARNING, logger="edge.sensors.sl651"):
+            assert c.handle(parse_frame(frame), "test", got.append) is not None  # acknowledged
+    assert [(r.quantity, r.value) for r in got] == [("water_level_m", 2.5), ("battery_v", 12.5)] * 2
+    assert c.stats["bad_elements"] == 2 and c.stats["bad"] == 0
+    logged = [r.getMessage() for r in caplog.records if "element skipped" in r.getMessage()]
+    assert len(logged) == 1 and "station=0012345679" in logged[0] and "FF0A" in logged[0]
+
+
+def test_station_clock_set_back_keeps_counting_rain() -> None:
+    # The station's clock ran 8 h fast (UTC taken for Beijing time) and is corrected. Its PT totals
+    # then arrive with times before the baseline's: they were all dropped until the clock caught up,
+    # and those 8 h of rain then came as one implausible jump, thrown away.
+    c = centre()
+    st = Station("0012345678")
+    got: list[Reading] = []
+    c.handle(parse_frame(st.report(0x32, T0 + 8 * 3600, [("PT", 100.0)])), "test", got.append)
+    for k in range(1, 13):  # 14.4 mm/h, a report every 5 minutes
+        c.handle(parse_frame(st.report(0x33, T0 + 300 * k, [("PT", 100 + 1.2 * k)])), "test", got.append)
+    assert [(r.value, r.quality) for r in got] == [(0.0, "good"), (1.2, "suspect")] + [(1.2, "good")] * 11
+    assert got[-1].time == T0 + 3600
+    # an hourly report from earlier in that hour arrives late: its rain is in the totals already
+    late = parse_frame(st.report(0x34, T0 + 1800, [("PT", 106.0)]))
+    assert c.handle(late, "test", got.append) is not None
+    assert len(got) == 13 and c.stats["late_totals"] == 1
 
 
 def test_unquoted_station_address_in_yaml_is_a_clear_config_error() -> None:

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edge.sensors.sl651_body import parse_report
+from edge.sensors.sl651_body import describe, parse_report
 from edge.sensors.sl651_codec import Frame, Scanner, SL651Error, crc16, parse_frame
 from edge.sensors.sl651_encode import encode_ascii, encode_hex
+from ews.devices.sl651_station import Station
 
 CAP_2F = "7e7e011090330853a0002f000802009f26020209410003bde3"
 CAP_32 = (
@@ -177,6 +178,19 @@ def test_ascii_frame_round_trip_and_values() -> None:
     assert r.serial == 0x12 and r.station_class == "P"
     t = bj(2026, 2, 2, 9, 40)
     assert values(f) == {"PJ": [(2.5, t)], "PT": [(123.4, t)], "Z": [(1.234, t)], "VT": [(12.31, t)]}
+
+
+@pytest.mark.parametrize("encoding", ["hex", "ascii"])
+def test_zt_status_is_a_32_bit_field_not_bcd(encoding: str) -> None:
+    # 0x8000000C: water level and flow over their limits, and the top bit; neither nibble C nor 8000...
+    # read as a BCD or decimal number, and the whole report was rejected.
+    st = Station("0012345678", encoding=encoding)
+    raw = st.report(0x32, bj(2026, 2, 2, 9, 40), [("Z", 1.5), ("ZT", 0x8000000C)])
+    frame = one(raw.hex())
+    assert {k: [v for v, _t in vs] for k, vs in values(frame).items()} == {"Z": [1.5], "ZT": [2147483660.0]}
+    assert parse_report(frame).skipped == []
+    zt = next(e for e in describe(frame)["elements"] if e["id"] == "ZT")
+    assert zt["bits"] == "8000000C"
 
 
 def test_errors_name_the_problem() -> None:
