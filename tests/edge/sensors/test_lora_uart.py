@@ -33,6 +33,19 @@ from ews.devices.pty import PtyPair
 NOW = 1_784_509_200.0
 
 
+def gateway_config(port: str, nodes: dict[int, str]) -> LoraUartConfig:
+    """A gateway on `port` for nodes (address -> sensor), at fs-hp01."""
+    return LoraUartConfig.model_validate(
+        {
+            "kind": "lora_uart",
+            "id": "fs-lora",
+            "site": "fs-hp01",
+            "port": port,
+            "nodes": {k: {"sensor": v} for k, v in nodes.items()},
+        }
+    )
+
+
 def test_frame_layout_by_hand() -> None:
     raw = encode(LoraFrame(ACK, 0x0102, 0x0304, b""))
     # EB 90 | 11 = version 1, type ACK | 01 02 node | 03 04 seq | 00 length | CRC-16/MODBUS of 11..00
@@ -70,15 +83,7 @@ def test_dedupe_window_and_reboot() -> None:
 
 
 def test_no_ack_and_no_loss_when_the_agent_cannot_take_readings() -> None:
-    cfg = LoraUartConfig.model_validate(
-        {
-            "kind": "lora_uart",
-            "id": "fs-lora",
-            "site": "fs-hp01",
-            "port": "/dev/null",
-            "nodes": {8: {"sensor": "fs-hp01-rg2"}},
-        }
-    )
+    cfg = gateway_config("/dev/null", {8: "fs-hp01-rg2"})
     gw = cfg.build(clock=lambda: NOW)
     assert isinstance(gw, LoraUartGateway)
     got: list[Reading] = []
@@ -175,15 +180,7 @@ def test_noise_posing_as_a_long_frame_does_not_hold_back_real_ones() -> None:
 def test_a_late_older_rain_total_is_neither_counted_nor_taken_as_the_baseline() -> None:
     """A node keeps unacked frames and sends them later (age_s up to 18 h). Taking an older total as the
     baseline counted its rain twice: 40 -> 50 -> late 45 -> 51 mm gave 10 + 0 (suspect) + 6 mm."""
-    cfg = LoraUartConfig.model_validate(
-        {
-            "kind": "lora_uart",
-            "id": "fs-lora",
-            "site": "fs-hp01",
-            "port": "/dev/null",
-            "nodes": {8: {"sensor": "rg"}},
-        }
-    )
+    cfg = gateway_config("/dev/null", {8: "rg"})
     now = [NOW]
     gw = LoraUartGateway(cfg, clock=lambda: now[0])
     got: list[Reading] = []
@@ -229,15 +226,7 @@ def test_a_failed_ack_write_reopens_the_port_and_the_listener_lives_on(
 
     monkeypatch.setattr(lora_uart.serial, "serial_for_url", open_port)
     with PtyPair() as pty:
-        cfg = LoraUartConfig.model_validate(
-            {
-                "kind": "lora_uart",
-                "id": "fs-lora",
-                "site": "fs-hp01",
-                "port": pty.host,
-                "nodes": {7: {"sensor": "cr"}},
-            }
-        )
+        cfg = gateway_config(pty.host, {7: "cr"})
         gw = LoraUartGateway(cfg, clock=lambda: NOW)
         got: queue.Queue[Reading] = queue.Queue()
         gw.start(got.put)
