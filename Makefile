@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients influxdb socat espeak-ng fonts-noto-cjk sox
+# python3 -m venv needs ensurepip, which Debian ships apart from python3 (python3-venv)
+APT_PACKAGES += python3-venv
 APT_PACKAGES += shellcheck
 # pdftotext/pdfinfo: the report test reads the PDF's text layer back
 APT_PACKAGES += poppler-utils

@@ -2,7 +2,7 @@
 # Install or update an EWS hub or gateway on Debian 12 / Raspberry Pi OS. Idempotent: a second run
 # changes nothing (it prints "changes: 0"). See docs/operations.md.
 #
-#   sudo deploy/install.sh --role hub  [--county HOST:PORT --village NAME]
+#   sudo deploy/install.sh --role hub  [--county HOST:PORT --village NAME] [--san hub.fengshan.example]
 #   sudo deploy/install.sh --role edge
 #   deploy/install.sh --role hub --root /tmp/img --skip-packages   # into a prefix (image build, tests)
 #   deploy/install.sh --role hub --dry-run                          # show what would change
@@ -18,12 +18,13 @@ SKIP_PACKAGES=0
 NATIVE="${EWS_NATIVE:-1}"  # hub: compile the rule engine with mypyc after pip install (0: pure Python)
 COUNTY=""
 VILLAGE=""
+SANS=()  # --san: more names or addresses gateways reach the broker by, for its certificate
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHANGES=0
 
 usage() {
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-  echo "options: --role hub|edge  --root DIR  --dry-run  --skip-packages  --no-native  --county HOST:PORT  --village NAME  --src DIR"
+  echo "options: --role hub|edge  --root DIR  --dry-run  --skip-packages  --no-native  --county HOST:PORT  --village NAME  --san NAME|IP (repeatable)  --src DIR"
 }
 
 while [ $# -gt 0 ]; do
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
     --no-native) NATIVE=0; shift ;;
     --county) COUNTY="${2:-}"; shift 2 ;;
     --village) VILLAGE="${2:-}"; shift 2 ;;
+    --san) SANS+=("${2:-}"); shift 2 ;;
     --src) SRC="$(realpath "${2:-}")"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -50,6 +52,17 @@ if [ -n "$COUNTY" ]; then
   [[ "$COUNTY" =~ ^[A-Za-z0-9.-]+:[0-9]+$ ]] || die "--county must be HOST:PORT, got $COUNTY"
   [[ "$VILLAGE" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "--village NAME (a-z 0-9 -) is required with --county"
 fi
+SAN_ENTRIES=()  # as openssl takes them: DNS:name or IP:address
+for san in "${SANS[@]}"; do
+  [ "$ROLE" = hub ] || die "--san is for hubs"
+  if [[ "$san" =~ ^[0-9.]+$ ]] || [[ "$san" =~ ^[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*$ ]]; then
+    SAN_ENTRIES+=("IP:$san")
+  elif [[ "$san" =~ ^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]]; then
+    SAN_ENTRIES+=("DNS:$san")
+  else
+    die "--san must be a host name or an IP address, got $san"
+  fi
+done
 if [ -z "$ROOT" ] && [ "$DRY" = 0 ] && [ "$(id -u)" != 0 ]; then
   die "run as root (or with --root DIR / --dry-run)"
 fi
@@ -135,11 +148,15 @@ if [ "$ROLE" = hub ]; then
   PACKAGES=(python3-venv openssl mosquitto mosquitto-clients influxdb fonts-noto-cjk espeak-ng sox)
   [ "$NATIVE" = 0 ] || PACKAGES+=(gcc python3-dev)  # the native rule engine's compiler and headers
 else
-  PACKAGES=(python3-venv openssl)
+  # The siren relay (kind: gpio) switches through gpiozero and, on Bookworm, its lgpio pin factory. Both come
+  # from the distribution, built for the Pi's kernel, and the edge venv sees them (--system-site-packages
+  # below). Debian's own archive (an x86 test box) has gpiozero but no lgpio: take lgpio where offered.
+  PACKAGES=(python3-venv openssl python3-gpiozero)
 fi
 if [ "$SKIP_PACKAGES" = 1 ] || in_prefix; then
   say "skipping Debian packages and the venv (--skip-packages or --root)"
 else
+  if [ "$ROLE" = edge ] && apt-cache show python3-lgpio >/dev/null 2>&1; then PACKAGES+=(python3-lgpio); fi
   missing=()
   for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -171,8 +188,16 @@ sync_tree "$SRC" "$OPT/src"
 CODE_CHANGED=$((CHANGES - before_code))
 if [ "$SKIP_PACKAGES" = 0 ] && ! in_prefix; then
   stamp="$VENV/.ews-installed"
-  want="$(sha256sum "$OPT/src/pyproject.toml" | cut -d' ' -f1)"
-  [ -x "$VENV/bin/python" ] || { changed "create venv $VENV"; run python3 -m venv "$VENV"; }
+  want="$(sha256sum "$SRC/pyproject.toml" | cut -d' ' -f1)"  # = the synced copy, absent in a dry run
+  venv_opts=()
+  [ "$ROLE" = edge ] && venv_opts=(--system-site-packages)  # gpiozero, lgpio: Debian packages (above)
+  [ -x "$VENV/bin/python" ] || { changed "create venv $VENV"; run python3 -m venv "${venv_opts[@]}" "$VENV"; }
+  if [ "$ROLE" = edge ] && [ -f "$VENV/pyvenv.cfg" ] &&
+    ! grep -qx 'include-system-site-packages = true' "$VENV/pyvenv.cfg"; then
+    changed "let $VENV see the system's gpiozero and lgpio (include-system-site-packages)"
+    run sed -i 's/^include-system-site-packages = .*/include-system-site-packages = true/' "$VENV/pyvenv.cfg"
+    CODE_CHANGED=$((CODE_CHANGED + 1))  # restart the agent: its sys.path is fixed at start
+  fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     changed "pip install ews into $VENV"
     run "$VENV/bin/pip" install -q --upgrade pip
@@ -203,22 +228,57 @@ ensure_dir "$ETC/secrets" 0700 ews:ews
 ensure_dir "$VAR" 0750 ews:ews
 
 # ---- 3. hub: broker, TLS, accounts, bridge, InfluxDB ----------------------------------------------
+san_of() {  # cert: its subjectAltName entries, one a line, as openssl takes them (DNS:x, IP:y)
+  openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr ',' '\n' |
+    sed -e 's/^ *//' -e 's/^IP Address:/IP:/' | grep -v '^$' || true
+}
+
+cert_names() {  # cert entry: whether the certificate is valid for DNS:x or IP:y (openssl's own matching)
+  case "$2" in
+    IP:*) openssl x509 -in "$1" -noout -checkip "${2#IP:}" 2>/dev/null | grep -q ' does match' ;;
+    *) openssl x509 -in "$1" -noout -checkhost "${2#DNS:}" 2>/dev/null | grep -q ' does match' ;;
+  esac
+}
+
 make_pki() {  # a CA for this hub (key kept root-only in /etc/ews/pki) and the broker's certificate
-  local pki="$ETC/pki" host
+  local pki="$ETC/pki" crt="$MOSQ_ETC/ews/server.crt" key="$MOSQ_ETC/ews/server.key" host e
+  local want=() missing=()
   host="$(hostname -f 2>/dev/null || hostname)"
   ensure_dir "$pki" 0700 root:root
-  [ -f "$pki/ca.crt" ] && [ -f "$MOSQ_ETC/ews/server.crt" ] && return 0
-  changed "create the hub CA and broker certificate for $host"
+  # The CA is made once and never replaced here: every gateway trusts it (tls_ca), so a new one would cut
+  # all of them off. ca.key alone may be kept offline; ca.crt alone is not enough to go on.
+  if [ ! -f "$pki/ca.crt" ]; then
+    [ -f "$pki/ca.key" ] && die "$pki/ca.key without ca.crt: restore ca.crt from the PKI backup"
+    changed "create the hub CA for $host"
+    if [ "$DRY" = 1 ]; then
+      changed "issue the broker certificate from the new CA"
+      return 0
+    fi
+    openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key"
+    chmod 0600 "$pki/ca.key"
+    openssl req -x509 -new -key "$pki/ca.key" -days 3650 -subj "/CN=EWS hub CA $host" -out "$pki/ca.crt"
+  fi
+  # The broker's names: this host, loopback and every --san. A certificate missing one is reissued from the
+  # same CA with the names it had plus the missing ones, so a rerun without --san never drops a name.
+  want=("DNS:$host" DNS:localhost IP:127.0.0.1 "${SAN_ENTRIES[@]}")
+  if [ -f "$crt" ] && [ -f "$key" ]; then
+    for e in "${want[@]}"; do cert_names "$crt" "$e" || missing+=("$e"); done
+    [ ${#missing[@]} = 0 ] && return 0
+    mapfile -t want < <({ san_of "$crt"; printf '%s\n' "${missing[@]}"; } | awk '!seen[$0]++')
+  else
+    mapfile -t want < <(printf '%s\n' "${want[@]}" | awk '!seen[$0]++')
+  fi
+  [ -f "$pki/ca.key" ] || die "to issue the broker certificate, put the CA key back in $pki/ca.key (0600)"
+  changed "issue the broker certificate for $(IFS=,; echo "${want[*]}") from the hub CA"
   [ "$DRY" = 1 ] && return 0
-  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key"
-  openssl req -x509 -new -key "$pki/ca.key" -days 3650 -subj "/CN=EWS hub CA $host" -out "$pki/ca.crt"
-  openssl ecparam -name prime256v1 -genkey -noout -out "$MOSQ_ETC/ews/server.key"
-  openssl req -new -key "$MOSQ_ETC/ews/server.key" -subj "/CN=$host" -out "$pki/server.csr"
-  printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\n' "$host" >"$pki/server.ext"
+  if [ ! -f "$key" ]; then
+    openssl ecparam -name prime256v1 -genkey -noout -out "$key"
+    chmod 0640 "$key"
+  fi
+  openssl req -new -key "$key" -subj "/CN=$host" -out "$pki/server.csr"
+  printf 'subjectAltName=%s\n' "$(IFS=,; echo "${want[*]}")" >"$pki/server.ext"
   openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 1825 -extfile "$pki/server.ext" -out "$MOSQ_ETC/ews/server.crt" 2>/dev/null
-  chmod 0600 "$pki/ca.key"
-  chmod 0640 "$MOSQ_ETC/ews/server.key"
+    -days 1825 -extfile "$pki/server.ext" -out "$crt" 2>/dev/null
 }
 
 MOSQ_CHANGES_BEFORE=0
@@ -278,6 +338,29 @@ if [ "$ROLE" = hub ]; then
     run "$VENV/bin/python" "$OPT/src/deploy/influxdb/apply.py" --url http://127.0.0.1:8086
   else
     say "skipping InfluxDB setup in a prefix: run deploy/influxdb/apply.py on first boot"
+  fi
+
+  # Grafana's dashboards, for its file provider (deploy/grafana/provisioning/dashboards/ews.yaml). Not in
+  # /var/lib/ews or /etc/ews: the grafana user may not enter those (0750). Not in $OPT/src, whose modes
+  # follow the checkout's. A directory of their own, world-readable, that reruns keep in step with the repo.
+  dash="$OPT/grafana/dashboards"
+  ensure_dir "$OPT/grafana" 0755 root:root
+  ensure_dir "$dash" 0755 root:root
+  for f in "$SRC"/dashboards/*.json; do ensure_file "$f" "$dash/${f##*/}" 0644 root:root; done
+  for f in "$dash"/*.json; do
+    if [ -e "$f" ] && [ ! -e "$SRC/dashboards/${f##*/}" ]; then
+      changed "remove stale $f"
+      run rm -f "$f"
+    fi
+  done
+  # The provider itself, when Grafana is installed here (it may run on another machine: docs/dashboards.md).
+  provider="$ROOT/etc/grafana/provisioning/dashboards"
+  if [ -d "$provider" ]; then
+    before_grafana=$CHANGES
+    ensure_file "$SRC/deploy/grafana/provisioning/dashboards/ews.yaml" "$provider/ews.yaml" 0644 root:root
+    if ! in_prefix && [ "$CHANGES" != "$before_grafana" ] && systemctl is-active -q grafana-server; then
+      run systemctl restart grafana-server  # a new provider is read at start only
+    fi
   fi
 fi
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -138,3 +139,40 @@ def build_relay(cfg: FileRelayConfig | SerialRelayConfig | GpioRelayConfig) -> R
     if isinstance(cfg, SerialRelayConfig):
         return SerialRelay(cfg)
     return GpioRelay(cfg)
+
+
+# gpiozero drives a pin through a pin factory: lgpio on Raspberry Pi OS Bookworm (the only one for a
+# Pi 5), RPi.GPIO or pigpio on older systems. GPIOZERO_PIN_FACTORY names one explicitly (native, mock).
+PIN_FACTORY_MODULES = ("lgpio", "RPi.GPIO", "pigpio")
+GPIO_FIX = (
+    "run deploy/install.sh --role edge: it installs python3-gpiozero and python3-lgpio and makes the "
+    "venv see the system's packages (--system-site-packages)"
+)
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    except Exception:  # present, but refuses this machine (RPi.GPIO off a Pi): the relay will say why
+        return True
+    return True
+
+
+def relay_problem(cfg: FileRelayConfig | SerialRelayConfig | GpioRelayConfig) -> str | None:
+    """Why this relay's backend cannot be loaded here, naming the missing module and the fix; None when it
+    can. The relay imports it only when it first switches, in a storm with the hub out of reach, where a
+    missing module means a siren that never sounds: `ews edge --check` asks this instead."""
+    if isinstance(cfg, GpioRelayConfig):
+        where = f"relay gpio pin {cfg.pin}"
+        if not _importable("gpiozero"):
+            return f"{where}: Python module gpiozero not found, the siren cannot sound: {GPIO_FIX}"
+        if not os.environ.get("GPIOZERO_PIN_FACTORY") and not any(map(_importable, PIN_FACTORY_MODULES)):
+            return (
+                f"{where}: gpiozero has no pin factory ({', '.join(PIN_FACTORY_MODULES)} not found), the siren "
+                f"cannot sound: {GPIO_FIX}"
+            )
+    elif isinstance(cfg, SerialRelayConfig) and not _importable("serial"):
+        return f"relay {cfg.port}: Python module serial (pyserial) not found: reinstall ews into its venv"
+    return None

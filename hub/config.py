@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,19 @@ from hub.store import StoreConfig
 
 class ConfigError(ValueError):
     """Invalid config; the message names the file and the field."""
+
+
+# deploy/systemd/ews-hub.service runs the hub here (WorkingDirectory=) and lets it write nothing else
+# (ProtectSystem=strict, ReadWritePaths=); /etc/ews, where the config lives, is read-only to it.
+STATE_DIR = Path("/var/lib/ews")
+DEFAULT_STATE_PATH = STATE_DIR / "alerts.sqlite"  # beside StoreConfig's default spill_dir
+
+
+def in_workdir(path: Path) -> Path:
+    """A path the hub writes (alerts.state_path, store.spill_dir), made absolute. A relative one is
+    relative to the working directory, /var/lib/ews under systemd, never to the config file's directory:
+    that is read-only to the service, and state resolved there crash-looped the hub."""
+    return path if path.is_absolute() else Path.cwd() / path
 
 
 class HubConfig(BaseModel):
@@ -72,16 +86,17 @@ def load_hub_config(path: Path) -> HubConfig:
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    if isinstance(doc.get("alerts"), str):
+    alerts = doc.get("alerts")
+    if isinstance(alerts, str):
         # The directory of people (phone numbers) usually lives in its own, more private file.
-        alerts_path = path.parent / doc["alerts"]
-        alerts_doc = load_yaml(alerts_path)
-        if not isinstance(alerts_doc, dict):
+        alerts_path = path.parent / alerts
+        alerts = load_yaml(alerts_path)
+        if not isinstance(alerts, dict):
             raise ConfigError(f"{alerts_path}: the top level must be a mapping")
-        alerts_doc.setdefault("state_path", "alerts.sqlite")
-        state = Path(alerts_doc["state_path"])
-        alerts_doc["state_path"] = str(state if state.is_absolute() else alerts_path.parent / state)
-        doc = {**doc, "alerts": alerts_doc}
+    if isinstance(alerts, dict):
+        # Not AlertsConfig's own default (var/alerts.sqlite, for `ews alerts` in a checkout): the hub's
+        # state goes where the service may write it.
+        doc = {**doc, "alerts": {"state_path": str(DEFAULT_STATE_PATH), **alerts}}
     try:
         cfg = HubConfig.model_validate(doc)
         check_unique_names(list(cfg.feeds))
@@ -89,11 +104,39 @@ def load_hub_config(path: Path) -> HubConfig:
         raise ConfigError(format_validation_error(str(path), exc)) from None
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    base = path.parent
+    base = path.parent  # files the hub only reads are relative to the config file
     rules = [p if p.is_absolute() else base / p for p in cfg.rules]
-    state = cfg.alerts.state_path
-    alerts = cfg.alerts.model_copy(update={"state_path": state if state.is_absolute() else base / state})
-    store = cfg.store
-    if not store.spill_dir.is_absolute():
-        store = store.model_copy(update={"spill_dir": base / store.spill_dir})
+    alerts = cfg.alerts.model_copy(update={"state_path": in_workdir(cfg.alerts.state_path)})
+    store = cfg.store.model_copy(update={"spill_dir": in_workdir(cfg.store.spill_dir)})
     return cfg.model_copy(update={"rules": rules, "alerts": alerts, "store": store})
+
+
+def written_paths(cfg: HubConfig) -> list[tuple[str, Path, Path | None]]:
+    """(config key, directory the hub creates and writes, file in it that must be writable or None)."""
+    state = cfg.alerts.state_path
+    return [("alerts.state_path", state.parent, state), ("store.spill_dir", cfg.store.spill_dir, None)]
+
+
+def write_problem(directory: Path, file: Path | None = None) -> str | None:
+    """Why this process could not create `directory` (as mkdir(parents=True) does) and files in it, or
+    write `file`; None when it can. Judged with this process's user and groups: run it as the service's."""
+    probe = str(directory)
+    while not os.path.exists(probe):  # False also when a parent cannot be searched: judged further up
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    what = "write in" if probe == str(directory) else f"create {directory} in"
+    if not os.path.isdir(probe):
+        return f"cannot {what} {probe}: not a directory"
+    if os.statvfs(probe).f_flag & os.ST_RDONLY:
+        return f"cannot {what} {probe}: read-only file system"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot {what} {probe}: permission denied for uid {os.geteuid()}"
+    if file is not None and os.path.lexists(file) and not os.access(file, os.R_OK | os.W_OK):
+        return f"cannot write {file}: permission denied for uid {os.geteuid()} (made by another user?)"
+    return None
+
+
+def outside_state_dir(path: Path) -> bool:
+    return path != STATE_DIR and STATE_DIR not in path.parents

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("edge", help="run a gateway agent (sensors → outbox → MQTT)")
     p.add_argument("--config", required=True, metavar="FILE", help="gateway config YAML")
-    p.add_argument("--check", action="store_true", help="only validate the config, then exit")
+    p.add_argument(
+        "--check", action="store_true", help="validate the config and load its relay's driver, then exit"
+    )
     p.set_defaults(func=run)
 
 
@@ -31,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"ews edge: {exc}", file=sys.stderr)
         return 2
     if args.check:
+        from edge.relay import relay_problem
+
+        problem = relay_problem(cfg.autonomy.relay) if cfg.autonomy.relay is not None else None
+        if problem:
+            print(f"ews edge: {args.config}: {problem}", file=sys.stderr)
+            return 1
         print(f"ews edge: {args.config}: gateway {cfg.id} with {len(cfg.sensors)} sensors: config OK")
         return 0
     stop = threading.Event()

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 # The template ships in the source tree, which install.sh installs editable under /opt/ews/src.
 _TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl.template"
+# Where a gateway reads its password: gateway_snippet's password_file (tests/deploy/test_gateway_admin.py).
+GATEWAY_SECRETS = "/etc/ews/secrets"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
                 # Looked up only here: a DNS lookup while building the parser would slow every `ews` command.
                 host = args.hub_host or socket.getfqdn()
                 print(gateway_snippet(args.name, host, args.hub_port, args.ca))
-                print(
-                    f"# copy {creds} to the gateway as /etc/ews/secrets/mqtt.password (owner ews, mode 0600)"
-                )
+                # The same path as the snippet's password_file, or the gateway cannot log in.
+                dest = f"{GATEWAY_SECRETS}/{args.name}.password"
+                print(f"# copy {creds} to the gateway as {dest} (owner ews, mode 0600)")
             else:
                 print(f"# credentials for {args.name}: {creds}")
         elif args.action == "rotate":

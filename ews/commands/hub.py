@@ -9,9 +9,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ews import sdnotify
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 log = logging.getLogger(__name__)
 TIME_ERROR = 5  # adjtimex's clock state when no NTP (or PTP, GPS) daemon keeps the clock
@@ -32,8 +35,35 @@ def synchronized() -> bool | None:
 def register(sub: Any) -> None:
     p = sub.add_parser("hub", help="run the hub: ingest, store, rules, alerts and feeds")
     p.add_argument("--config", required=True, type=Path, metavar="FILE", help="hub config YAML")
-    p.add_argument("--check", action="store_true", help="validate the config and its rule files, then exit")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config and its rule files, and that the state and spill directories are "
+        "writable (judged as the user running it: run it as ews), then exit",
+    )
     p.set_defaults(func=run)
+
+
+def check_written_paths(cfg: HubConfig) -> bool:
+    """--check: the hub can create its alert state and spill directories. A config that validates but
+    points them where the service cannot write (the config directory, read-only to it) used to pass here
+    and then crash-loop under systemd."""
+    from hub.config import STATE_DIR, outside_state_dir, write_problem, written_paths
+
+    ok = True
+    for key, directory, file in written_paths(cfg):
+        problem = write_problem(directory, file)
+        if problem:
+            print(f"ews hub: {key} {file or directory}: {problem}", file=sys.stderr)
+            ok = False
+            continue
+        print(f"ews hub: {key} {file or directory}: writable")
+        if outside_state_dir(directory):  # fine for a test or a demo, fatal under the shipped unit
+            print(
+                f"ews hub: warning: {key} {file or directory} is outside {STATE_DIR}, the only directory "
+                "ews-hub.service lets the hub write (ReadWritePaths): the service would fail there"
+            )
+    return ok
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         for advice in ruleset.warnings:
             print(f"ews hub: warning: {advice}")
+        if not check_written_paths(cfg):
+            return 1
         print(
             f"ews hub: {args.config}: {len(ruleset.rules)} rules over {len(ruleset.sites)} sites: config OK"
         )

@@ -133,3 +133,17 @@ def test_printed_snippet_is_a_valid_mqtt_section(tmp_path: Path, capsys: pytest.
     cfg = MqttConfig.model_validate(doc["mqtt"])
     assert (cfg.host, cfg.port, cfg.username) == ("hub.libu.example", 8883, "fs-gw05")
     assert cfg.password_file == Path("/etc/ews/secrets/fs-gw05.password")
+
+
+def test_copy_instruction_names_the_snippets_password_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The technician copies the file where the printed line says; the gateway reads password_file."""
+    import yaml
+
+    assert cli(tmp_path, "add", "fs-gw06", "--hub-host", "hub.libu.example") == 0
+    out = capsys.readouterr().out
+    password_file = yaml.safe_load(out)["mqtt"]["password_file"]
+    (copy,) = [ln for ln in out.splitlines() if ln.startswith("# copy ")]
+    creds = tmp_path / "secrets" / "fs-gw06.password"
+    assert copy == f"# copy {creds} to the gateway as {password_file} (owner ews, mode 0600)"

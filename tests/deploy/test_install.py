@@ -93,6 +93,108 @@ def test_dry_run_touches_nothing(tmp_path: Path) -> None:
     assert not root.exists()
 
 
+def dry_run_without_root(tmp_path: Path, role: str) -> str:
+    """A dry run on this machine (no --root), as on a fresh one: dpkg knows no package, apt offers lgpio."""
+    if Path("/opt/ews").exists():
+        pytest.skip("/opt/ews exists: this machine has an install, whose dry run differs")
+    fake = tmp_path / role / "bin"
+    fake.mkdir(parents=True)
+    for name, rc in (("dpkg", 1), ("apt-cache", 0)):
+        (fake / name).write_text(f"#!/bin/sh\nexit {rc}\n")
+        (fake / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--role", role, "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_edge_venv_sees_the_systems_gpiozero_and_lgpio(tmp_path: Path) -> None:
+    """The siren relay imports gpiozero: a Raspberry Pi OS package, invisible to an isolated venv."""
+    edge = dry_run_without_root(tmp_path, "edge")
+    (apt,) = [ln for ln in edge.splitlines() if "apt-get install" in ln]
+    assert {"python3-venv", "python3-gpiozero", "python3-lgpio"} <= set(apt.split())
+    assert "would run: python3 -m venv --system-site-packages /opt/ews/venv" in edge
+    hub = dry_run_without_root(tmp_path, "hub")
+    assert "would run: python3 -m venv /opt/ews/venv" in hub  # the hub's venv stays isolated
+    assert "gpiozero" not in hub
+
+
+def openssl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *args], capture_output=True, text=True)
+
+
+def names(crt: Path, check: str, name: str) -> bool:
+    """Whether the certificate is valid for a host name (-checkhost) or address (-checkip), as TLS judges."""
+    return " does match" in openssl("x509", "-in", str(crt), "-noout", check, name).stdout
+
+
+def test_reissued_broker_certificate_keeps_the_ca_and_the_names(tmp_path: Path) -> None:
+    """docs/security.md: move server.crt aside and rerun to reissue it. Every gateway trusts the old
+    ca.crt, so the new certificate must verify against it; --san names the gateways connect by."""
+    root = tmp_path / "root"
+    san = ("--san", "hub.fengshan.example")
+    assert install(root, "--role", "hub", *san).returncode == 0
+    pki, crt = root / "etc/ews/pki", root / "etc/mosquitto/ews/server.crt"
+    gateway_ca = tmp_path / "gateway-ca.crt"  # what the gateways were given
+    shutil.copy(pki / "ca.crt", gateway_ca)
+    ca_key = (pki / "ca.key").read_bytes()
+    assert names(crt, "-checkhost", "hub.fengshan.example")
+
+    crt.rename(tmp_path / "server.crt.old")
+    again = install(root, "--role", "hub", *san)
+    assert again.returncode == 0, again.stderr
+    assert (pki / "ca.key").read_bytes() == ca_key
+    assert (pki / "ca.crt").read_bytes() == gateway_ca.read_bytes()
+    verify = openssl("verify", "-CAfile", str(gateway_ca), str(crt))
+    assert verify.returncode == 0 and verify.stdout.strip().endswith(": OK"), verify.stdout + verify.stderr
+    assert crt.read_bytes() != (tmp_path / "server.crt.old").read_bytes()
+    assert names(crt, "-checkhost", "hub.fengshan.example")
+
+    # A new address: its name is added, the old ones kept, from the same CA; reruns then change nothing.
+    added = install(root, "--role", "hub", "--san", "192.0.2.7")
+    assert added.returncode == 0 and "issue the broker certificate" in added.stdout, added.stdout
+    assert openssl("verify", "-CAfile", str(gateway_ca), str(crt)).returncode == 0
+    assert names(crt, "-checkhost", "hub.fengshan.example") and names(crt, "-checkip", "192.0.2.7")
+    rerun = install(root, "--role", "hub")  # without --san: no name is dropped, nothing reissued
+    assert rerun.returncode == 0 and "broker certificate" not in rerun.stdout, rerun.stdout
+    assert names(crt, "-checkip", "192.0.2.7") and (pki / "ca.crt").read_bytes() == gateway_ca.read_bytes()
+
+
+def test_grafana_reads_the_installed_dashboards(tmp_path: Path) -> None:
+    """The provider's directory holds the repo's dashboards, readable by the grafana user (others), and
+    reruns keep it in step; with Grafana installed, the provider goes into its provisioning."""
+    import yaml
+
+    root = tmp_path / "root"
+    (root / "etc/grafana/provisioning/dashboards").mkdir(parents=True)
+    assert install(root, "--role", "hub").returncode == 0
+    provider = root / "etc/grafana/provisioning/dashboards/ews.yaml"
+    assert provider.read_bytes() == (REPO / "deploy/grafana/provisioning/dashboards/ews.yaml").read_bytes()
+    assert oct(provider.stat().st_mode & 0o777) == "0o644"
+    (path,) = [p["options"]["path"] for p in yaml.safe_load(provider.read_text())["providers"]]
+    dash = root / path.lstrip("/")
+    shipped = sorted(p.name for p in (REPO / "dashboards").glob("*.json"))
+    assert shipped and sorted(p.name for p in dash.iterdir()) == shipped
+    for name in shipped:
+        assert (dash / name).read_bytes() == (REPO / "dashboards" / name).read_bytes()
+        assert oct((dash / name).stat().st_mode & 0o777) == "0o644"
+    d = dash
+    while d != root:  # every directory down to them can be entered by others (grafana)
+        assert d.stat().st_mode & 0o005 == 0o005, d
+        d = d.parent
+    (dash / "retired.json").write_text("{}")
+    (dash / shipped[0]).chmod(0o600)
+    fixed = install(root, "--role", "hub")
+    assert "remove stale" in fixed.stdout and not (dash / "retired.json").exists()
+    assert oct((dash / shipped[0]).stat().st_mode & 0o777) == "0o644"
+
+
 def test_installed_hub_broker_runs_with_tls_and_the_hub_account(tmp_path: Path) -> None:
     root = tmp_path / "root"
     assert install(root, "--role", "hub").returncode == 0

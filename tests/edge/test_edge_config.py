@@ -110,7 +110,10 @@ def test_not_a_mapping_and_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_ews_edge_check_and_invalid(tmp_path: Path, kinds: None, capsys: pytest.CaptureFixture[str]) -> None:
-    good = write(tmp_path, GOOD)
+    # A file relay: --check loads a gpio relay's gpiozero, absent here (tests/edge/test_relay_check.py)
+    good = write(
+        tmp_path, GOOD.replace("{kind: gpio, pin: 17, active_high: false}", "{kind: file, path: siren}")
+    )
     assert main(["edge", "--config", str(good), "--check"]) == 0
     assert "config OK" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"

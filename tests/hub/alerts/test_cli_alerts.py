@@ -43,7 +43,7 @@ def test_status_shows_active_alerts_and_progress(tmp_path: Path, capsys: pytest.
     from .conftest import ListSink, RecordingChannel
 
     cfg_path = tmp_path / "alerts.yaml"
-    text = EXAMPLE.read_text(encoding="utf-8").replace("state_path: var/alerts.sqlite",
+    text = EXAMPLE.read_text(encoding="utf-8").replace("state_path: /var/lib/ews/alerts.sqlite",
                                                       f"state_path: {tmp_path / 'a.sqlite'}")  # fmt: skip
     cfg_path.write_text(text, encoding="utf-8")
     cfg = load(cfg_path)
