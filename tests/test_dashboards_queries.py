@@ -120,15 +120,6 @@ def test_rain_windows_against_the_critical_table(stormdb: tuple[InfluxClient, An
     assert totals == pytest.approx(expected)
 
 
-def test_evacuation_progress_per_grid(stormdb: tuple[InfluxClient, Any]) -> None:
-    client, storm = stormdb
-    rows = _single(client, "alerts-evacuation.json", "'各网格转移进度'", storm.start, storm.end, site=SITES)
-    pct = {s["tags"]["grid"]: s["values"][0][1] for s in rows}
-    assert set(pct) == {"fs-g1", "fs-g2", "fs-g3", "fs-g4"}
-    assert pct["fs-g1"] == pytest.approx(100.0)
-    assert 90 < pct["fs-g3"] < 100  # two residents stayed
-
-
 def test_forecast_panels_use_the_chosen_issue(stormdb: tuple[InfluxClient, Any]) -> None:
     client, storm = stormdb
     at = storm.start + 18 * 3600

@@ -5,13 +5,14 @@ from __future__ import annotations
 from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana import templating as T
-from ews.grafana.panels import FIRM
+from ews.grafana.panels import FIRM, LOOKBACK
 from ews.grafana.sites import Site, site_names
 from ews.grafana.thresholds import CHANNEL_ZH, STATE_ZH
 
 UID = "ews-alerts"
 SITES = '"site" =~ /^$site$/'
 GRID_ZH = "网格"
+RECENT = "time <= ${__to}ms AND time > ${__to}ms - 30d"  # as the overview's "current" panels
 
 
 def _counts(b: P.Board) -> None:
@@ -50,6 +51,47 @@ def _counts(b: P.Board) -> None:
         b.add(P.stat(title, desc, [P.target(q, alias=title)]), w=4, h=4)
 
 
+def _evacuation_progress() -> P.Json:
+    """Each grid's newest report, shown only while the alert episode it counts for still stands.
+
+    Reports carry their episode; an inner join with the standing alerts' episodes drops last storm's
+    40/40, so a grid under a new episode shows no progress until its grid worker reports."""
+    standing = (
+        'SELECT * FROM (SELECT "level_num", "episode" FROM "alert" '
+        f'WHERE {SITES} AND {FIRM} AND {RECENT} GROUP BY "site", "rule" ORDER BY time DESC LIMIT 1) '
+        'WHERE "level_num" > 0 ORDER BY time DESC'
+    )
+    newest = (
+        'SELECT "evacuated" / "total" * 100 AS "progress", "episode" FROM "evacuation" '
+        f'WHERE {SITES} AND {RECENT} GROUP BY "grid" ORDER BY time DESC LIMIT 1'
+    )
+    p = P.bargauge(
+        "各网格转移进度",
+        "Share of registered residents evacuated per grid (网格), from the grid workers' newest report "
+        "under an alert that still stands; a grid under a new alert has no bar until its first report, "
+        "and a report from an earlier storm never shows.",
+        [P.target(standing, "A", "table"), P.target(newest, "B", "table")],
+        unit="percent",
+        minmax=(0, 100),
+        thresholds={
+            "mode": "absolute",
+            "steps": [
+                {"color": "red", "value": None},
+                {"color": "orange", "value": 50},
+                {"color": "yellow", "value": 80},
+                {"color": "green", "value": 100},
+            ],
+        },
+        transformations=[
+            P.join_by("episode", mode="inner"),
+            P.organize({}, exclude=("Time 1", "Time 2", "level_num", "episode")),
+        ],
+    )
+    # One bar per joined row, named by its grid (the row's only string column).
+    p["options"]["reduceOptions"] = {"calcs": ["lastNotNull"], "fields": "/^progress$/", "values": True}
+    return p
+
+
 def build(sites: tuple[Site, ...]) -> P.Json:
     b = P.Board(
         UID,
@@ -81,17 +123,21 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     names = site_names(sites)
     b.row("预警 Alerts")
     _counts(b)
+    # site_level is the site's highest standing level over all rules, as the dispatcher wrote it with each
+    # transition: max(level_num) per interval would drop to blue when a second rule goes blue under a red.
+    # Raw transitions from LOOKBACK before the range, so the level standing at its left edge shows too.
     levels = (
-        f'SELECT max("level_num") FROM "alert" WHERE {SITES} AND {FIRM} AND $timeFilter '
-        'GROUP BY time($__interval), "site" fill(previous)'
+        f'SELECT "site_level" FROM "alert" WHERE {SITES} AND {FIRM} '
+        f'AND time > ${{__from}}ms - {LOOKBACK} AND time <= ${{__to}}ms GROUP BY "site"'
     )
     b.add(
         P.state_timeline(
             "预警等级时间线",
-            "Highest level reached per site in each interval (0 none … 4 red); the alert annotations mark "
-            "every transition.",
+            "Highest level standing per site over all its rules (0 none … 4 red), including a level set "
+            f"before the range (transitions looked up {LOOKBACK} back); empty: no transition known. The "
+            "alert annotations mark every transition.",
             [P.target(levels, alias="$tag_site")],
-            mappings=F.level_mappings(),
+            mappings=F.level_mappings(null_is_none=False),
             thresholds=F.level_thresholds(),
             overrides=F.name_overrides(names),
         ),
@@ -163,30 +209,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         h=8,
     )
     b.row("转移与无人机 Evacuation and drones")
-    progress = (
-        'SELECT last("evacuated") / last("total") * 100 FROM "evacuation" '
-        f'WHERE {SITES} AND time <= ${{__to}}ms AND time > ${{__to}}ms - 7d GROUP BY "grid"'
-    )
-    b.add(
-        P.bargauge(
-            "各网格转移进度",
-            "Share of registered residents evacuated per grid (网格), as reported by the grid workers.",
-            [P.target(progress, alias=f"{GRID_ZH} $tag_grid")],
-            unit="percent",
-            minmax=(0, 100),
-            thresholds={
-                "mode": "absolute",
-                "steps": [
-                    {"color": "red", "value": None},
-                    {"color": "orange", "value": 50},
-                    {"color": "yellow", "value": 80},
-                    {"color": "green", "value": 100},
-                ],
-            },
-        ),
-        w=8,
-        h=8,
-    )
+    b.add(_evacuation_progress(), w=8, h=8)
     people = (
         f'SELECT last("evacuated") FROM "evacuation" WHERE {SITES} AND $timeFilter '
         'GROUP BY time($__interval), "grid" fill(previous)'

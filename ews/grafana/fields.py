@@ -21,12 +21,16 @@ def null_text(text: str, color: str) -> Json:
     return {"type": "special", "options": {"match": "null", "result": {"text": text, "color": color}}}
 
 
-def level_mappings() -> list[Json]:
-    """Value mappings 0..4 → Chinese level names with their colours (for level_num fields)."""
+def level_mappings(null_is_none: bool = True) -> list[Json]:
+    """Value mappings 0..4 → Chinese level names with their colours (for level_num fields).
+
+    Timelines pass null_is_none=False: there a null means "no transition known yet", and painting it
+    无预警 green would call a site calm while a level set before the range still stands."""
     options: Json = {"0": {"text": "无预警", "color": "green", "index": 0}}
     for i, name in enumerate(("blue", "yellow", "orange", "red"), start=1):
         options[str(i)] = {"text": LEVEL_ZH[name], "color": LEVEL_COLOR[name], "index": i}
-    return [{"type": "value", "options": options}, null_text("无预警", "green")]
+    values: Json = {"type": "value", "options": options}
+    return [values, null_text("无预警", "green")] if null_is_none else [values]
 
 
 def level_thresholds() -> Json:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana import templating as T
+from ews.grafana.health import GATEWAY_OWN
 from ews.grafana.sites import Site
 
 UID = "ews-gateways"
 GWS = '"gateway" =~ /^$gateway$/'
 ORIGINS = '"origin" =~ /^$gateway$/'
+OWN = f"{ORIGINS} AND {GATEWAY_OWN}"  # the gateway's own health readings, not its nodes' (health.py)
 
 
 def build(sites: tuple[Site, ...]) -> P.Json:
@@ -34,7 +36,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     names = {s.gateway: f"{s.gateway} {s.name}" for s in sites}
     b.row("链路 Link")
     seen = (
-        f'SELECT last("value") AS "battery_v" FROM "battery_v" WHERE {ORIGINS} '
+        f'SELECT last("value") AS "battery_v" FROM "battery_v" WHERE {OWN} '
         'AND time > ${__to}ms - 7d AND time <= ${__to}ms GROUP BY "origin"'
     )
     # The hub writes gateway_status (online) from the retained status/last will; the backlog comes from
@@ -44,7 +46,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         f'WHERE {GWS} AND time <= ${{__to}}ms AND time > ${{__to}}ms - 30d GROUP BY "gateway"'
     )
     backlog = (
-        f'SELECT last("value") AS "outbox_depth" FROM "outbox_depth" WHERE {ORIGINS} '
+        f'SELECT last("value") AS "outbox_depth" FROM "outbox_depth" WHERE {OWN} '
         'AND time > ${__to}ms - 7d AND time <= ${__to}ms GROUP BY "origin"'
     )
     b.add(
@@ -112,7 +114,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         ("CPU温度", "cpu_temp_c", "celsius", "CPU temperature of the gateway."),
     ):
         q = (
-            f'SELECT max("value") FROM "{quantity}" WHERE {ORIGINS} AND $timeFilter '
+            f'SELECT max("value") FROM "{quantity}" WHERE {OWN} AND $timeFilter '
             'GROUP BY time($__interval), "origin" fill(none)'
         )
         b.add(

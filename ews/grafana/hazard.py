@@ -5,13 +5,14 @@ from __future__ import annotations
 from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana import templating as T
-from ews.grafana.panels import FIRM
+from ews.grafana.panels import FIRM, LOOKBACK, USABLE
 from ews.grafana.sites import Site
 from ews.grafana.thresholds import DEFAULT_V0_MM_PER_DAY, RAIN_WINDOWS, SENSOR_LIMITS, WINDOW_HOURS
 
 UID = "ews-hazard"
 SITE = "\"site\" = '$site'"
 SENSOR = "\"source\" = 'sensor'"
+RAIN = f"{SENSOR} AND {USABLE}"  # rain the rules count (panels.USABLE)
 DEG_PER_RAD = 57.29578
 
 
@@ -22,7 +23,7 @@ def _rolling(key: str) -> P.Json:
     hours = WINDOW_HOURS[key]
     n = hours * 6
     q = (
-        f'SELECT moving_average(sum("value"), {n}) * {n} FROM "rain_mm" WHERE {SITE} AND {SENSOR} '
+        f'SELECT moving_average(sum("value"), {n}) * {n} FROM "rain_mm" WHERE {SITE} AND {RAIN} '
         f"AND time >= ${{__from}}ms - {hours}h AND time <= ${{__to}}ms GROUP BY time(10m) fill(0)"
     )
     return P.timeseries(
@@ -135,13 +136,14 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     ]
     b.row("雨量 Rain")
     hourly = (
-        f'SELECT sum("value") FROM "rain_mm" WHERE {SITE} AND {SENSOR} AND $timeFilter '
-        "GROUP BY time(1h) fill(0)"
+        f'SELECT sum("value") FROM "rain_mm" WHERE {SITE} AND {RAIN} AND $timeFilter '
+        "GROUP BY time(1h) fill(null)"  # an hour with no reading is an empty bar, not a dry hour
     )
     b.add(
         P.timeseries(
             "逐小时雨量",
-            "Hourly rain at the site (bars) with the 1 h critical rainfall levels.",
+            "Hourly rain at the site (bars) with the 1 h critical rainfall levels; an hour with no reading "
+            "(gauge or gateway down) has no bar.",
             [P.target(hourly, alias="小时雨量")],
             unit="mm",
             limits=RAIN_WINDOWS["1h"],
@@ -151,7 +153,7 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         h=8,
     )
     cumulative = (
-        f'SELECT cumulative_sum(sum("value")) FROM "rain_mm" WHERE {SITE} AND {SENSOR} AND $timeFilter '
+        f'SELECT cumulative_sum(sum("value")) FROM "rain_mm" WHERE {SITE} AND {RAIN} AND $timeFilter '
         "GROUP BY time($__interval) fill(0)"
     )
     b.add(
@@ -194,16 +196,20 @@ def build(sites: tuple[Site, ...]) -> P.Json:
         h=8,
     )
     b.row("预警 Alerts")
+    # The transitions themselves, from LOOKBACK before the range: a state timeline holds each value until
+    # the next, so a level set before the range shows from its left edge (fill(previous) over $timeFilter
+    # cannot carry it in, and would show nothing there).
     levels = (
-        f'SELECT last("level_num") FROM "alert" WHERE {SITE} AND {FIRM} AND $timeFilter '
-        'GROUP BY time($__interval), "rule" fill(previous)'
+        f'SELECT "level_num" FROM "alert" WHERE {SITE} AND {FIRM} '
+        f'AND time > ${{__from}}ms - {LOOKBACK} AND time <= ${{__to}}ms GROUP BY "rule"'
     )
     b.add(
         P.state_timeline(
             "各规则预警等级",
-            "Warning level per rule at this site over time (0 none … 4 red).",
+            "Warning level per rule at this site over time (0 none … 4 red), including a level set before "
+            f"the range (transitions looked up {LOOKBACK} back). Empty: no transition known.",
             [P.target(levels, alias="$tag_rule")],
-            mappings=F.level_mappings(),
+            mappings=F.level_mappings(null_is_none=False),
             thresholds=F.level_thresholds(),
         ),
         w=12,

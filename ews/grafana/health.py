@@ -6,6 +6,10 @@ from ews.grafana import fields as F
 from ews.grafana import panels as P
 from ews.grafana.sites import Site, site_names
 
+# A gateway's own health readings come from its sensor "{gateway}-health" (edge/health.py). Battery and
+# signal of a LoRa node or an SL651 station arrive under the same origin: without this a crack meter's
+# 3.4 V cell would show as the gateway's 12 V pack.
+GATEWAY_OWN = '"sensor" =~ /-health$/'
 SENSOR_QUANTITIES = "rain_mm|crack_mm|disp_mm|tilt_deg|tilt_x_deg|tilt_y_deg|soil_moisture_pct|water_level_m"
 
 
@@ -50,8 +54,8 @@ def add_panels(board: P.Board, sites: tuple[Site, ...], recent: str) -> None:
     gw_names = {s.gateway: f"{s.gateway} {s.name}" for s in sites}
     for title, quantity, unit, steps, desc in GATEWAY_GAUGES:
         q = (
-            f'SELECT last("value") FROM "{quantity}" WHERE time > ${{__to}}ms - 1h AND time <= ${{__to}}ms '
-            'GROUP BY "origin"'
+            f'SELECT last("value") FROM "{quantity}" WHERE {GATEWAY_OWN} '
+            'AND time > ${__to}ms - 1h AND time <= ${__to}ms GROUP BY "origin"'
         )
         board.add(
             P.bargauge(

@@ -6,7 +6,7 @@ from ews.grafana import fields as F
 from ews.grafana import health
 from ews.grafana import panels as P
 from ews.grafana import templating as T
-from ews.grafana.panels import FIRM
+from ews.grafana.panels import FIRM, USABLE
 from ews.grafana.sites import Site, site_names
 from ews.grafana.thresholds import RAIN_WINDOWS, WINDOW_HOURS
 
@@ -23,7 +23,7 @@ def _geomap(sites: tuple[Site, ...]) -> P.Json:
         f'WHERE {FIRM} AND {RECENT} GROUP BY "site", "rule") GROUP BY "site"'
     )
     rain = (
-        'SELECT sum("value") AS "rain_1h" FROM "rain_mm" WHERE "source" = \'sensor\' '
+        f'SELECT sum("value") AS "rain_1h" FROM "rain_mm" WHERE "source" = \'sensor\' AND {USABLE} '
         'AND time > ${__to}ms - 1h AND time <= ${__to}ms GROUP BY "site"'
     )
     p = P.panel(
@@ -69,11 +69,13 @@ def _geomap(sites: tuple[Site, ...]) -> P.Json:
 
 def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
     last_per_rule = (
-        'SELECT * FROM (SELECT "level_num", "message", "alert_id" FROM "alert" '
+        'SELECT * FROM (SELECT "level_num", "message", "alert_id", "level_key" FROM "alert" '
         f'WHERE {FIRM} AND {RECENT} GROUP BY "site", "rule" ORDER BY time DESC LIMIT 1) '
         'WHERE "level_num" > 0 GROUP BY "site", "rule" ORDER BY time DESC'
     )
-    acks = f'SELECT "alert_id", "who", "via" FROM "ack" WHERE {RECENT}'
+    # Joined on level_key (episode, level and since when), not alert_id (site/rule): an ack given at blue,
+    # or in last week's storm, must not show today's unacknowledged red as acknowledged.
+    acks = f'SELECT "level_key", "who", "via" FROM "ack" WHERE {RECENT}'
     renames = {
         "Time": "触发时间",
         "site": "隐患点",
@@ -86,10 +88,12 @@ def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
     return P.table(
         "当前预警",
         "Active alerts: the latest transition of each rule and site whose level is above none, with its "
-        "age (time since it fired) and who acknowledged it. 未确认 = not yet acknowledged.",
+        "age (time since it fired) and who acknowledged it at its current level in this episode. 未确认 = "
+        "nobody has acknowledged this level yet (an ack of a lower level does not count, as for the "
+        "escalation to the town).",
         [P.target(last_per_rule, "A", "table"), P.target(acks, "B", "table")],
         transformations=[
-            P.join_by("alert_id"),
+            P.join_by("level_key"),
             {
                 "id": "filterByValue",
                 "options": {
@@ -103,7 +107,7 @@ def _active_alerts(sites: tuple[Site, ...]) -> P.Json:
                     ],
                 },
             },
-            P.organize(renames, exclude=("Time 2",)),
+            P.organize(renames, exclude=("Time 2", "level_key")),
         ],
         overrides=[
             F.age_column("触发时间"),
@@ -133,7 +137,7 @@ def _rain_window(key: str, sites: tuple[Site, ...]) -> P.Json:
     limits = RAIN_WINDOWS[key]
     hours = WINDOW_HOURS[key]
     q = (
-        'SELECT sum("value") FROM "rain_mm" WHERE "source" = \'sensor\' '
+        f'SELECT sum("value") FROM "rain_mm" WHERE "source" = \'sensor\' AND {USABLE} '
         f'AND time > ${{__to}}ms - {hours}h AND time <= ${{__to}}ms GROUP BY "site"'
     )
     return _rain_gauge(
@@ -184,14 +188,16 @@ def build(sites: tuple[Site, ...]) -> P.Json:
     b.row("雨量与临界雨量 Rain vs critical rainfall")
     for key in RAIN_WINDOWS:
         b.add(_rain_window(key, sites), w=6, h=7)
+    # fill(null): an hour with no reading (a dead gauge, a gateway down) is an empty bar, not a dry hour.
     hourly = (
-        'SELECT sum("value") FROM "rain_mm" WHERE "source" = \'sensor\' AND $timeFilter '
-        'GROUP BY time(1h), "site" fill(0)'
+        f'SELECT sum("value") FROM "rain_mm" WHERE "source" = \'sensor\' AND {USABLE} AND $timeFilter '
+        'GROUP BY time(1h), "site" fill(null)'
     )
     b.add(
         P.timeseries(
             "逐小时雨量",
-            "Hourly rain per site; dashed lines are the 1 h critical rainfall levels.",
+            "Hourly rain per site; dashed lines are the 1 h critical rainfall levels. An hour with no "
+            "reading (gauge or gateway down) has no bar: it is not a dry hour.",
             [P.target(hourly, alias="$tag_site")],
             unit="mm",
             limits=RAIN_WINDOWS["1h"],

@@ -16,6 +16,12 @@ GRID_WIDTH = 24
 # The dispatcher stores every transition, pending ones too (a rule waiting out its `for` hold). A level
 # counts once it fires: level queries skip pending rows so the last firing level stands meanwhile.
 FIRM = "\"state\" != 'pending'"
+# Rain the rules count: they drop readings marked bad (a Modbus sentinel such as -3276.8) and readings
+# taken in the sensor's maintenance window (hub/rules/engine.py). Every rain panel and the report do too,
+# or one bad frame turns the last hour's rain negative and a technician's test pour becomes a storm.
+USABLE = '"quality" =~ /^(good|suspect)$/'
+# How far back a timeline looks for the level standing when the range begins (as the map's "current").
+LOOKBACK = "30d"
 
 
 def ds() -> Json:
@@ -36,9 +42,9 @@ def newest(measurement: str, columns: Sequence[str], where: str = "", limit: int
     return f'SELECT {fields} FROM "{measurement}" WHERE {cond} ORDER BY time DESC LIMIT {limit}'
 
 
-def join_by(column: str) -> Json:
-    """Transformation: outer-join the queries' tables on one column."""
-    return {"id": "joinByField", "options": {"byField": column, "mode": "outer"}}
+def join_by(column: str, mode: str = "outer") -> Json:
+    """Transformation: join the queries' tables on one column (outer: keep unmatched rows of each)."""
+    return {"id": "joinByField", "options": {"byField": column, "mode": mode}}
 
 
 def organize(renames: dict[str, str], exclude: Sequence[str] = ()) -> Json:

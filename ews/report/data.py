@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ews.grafana.panels import USABLE  # rain the rules count: no bad or maintenance readings
 from ews.grafana.sites import Site
 from ews.grafana.thresholds import WINDOW_HOURS
 from hub.influx import InfluxClient
@@ -88,7 +89,7 @@ def fetch(client: InfluxClient, sites: tuple[Site, ...], start: int, end: int) -
         sid = _q(site.id)
         q = (
             f'SELECT sum("value") FROM "rain_mm" WHERE "site" = \'{sid}\' AND "source" = \'sensor\' '
-            f"AND time > {start - 86400}s AND time <= {end}s GROUP BY time(10m) fill(0)"
+            f"AND {USABLE} AND time > {start - 86400}s AND time <= {end}s GROUP BY time(10m) fill(0)"
         )
         # InfluxDB labels a bucket by its start; the rain fell by the bucket's end.
         sd.rain = [(int(r["time"]) + STEP_S, float(r["sum"] or 0.0)) for r in _rows(client.query(q))]

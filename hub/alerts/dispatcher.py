@@ -17,7 +17,7 @@ from hub.alerts.intake import Intake
 from hub.alerts.replies import parse_reply
 from hub.alerts.responder import Responder
 from hub.alerts.routing import Planned, eta_s, plan
-from hub.alerts.rows import RowSink, Stamper, alert_row, escalation_row
+from hub.alerts.rows import RowSink, Stamper, alert_row, escalation_row, level_key
 from hub.alerts.settings import DispatchSettings
 from hub.alerts.state import StateStore
 from hub.alerts.tables import INFLIGHT, AlertRow, Delivery
@@ -172,13 +172,22 @@ class Dispatcher:
             self._unknown_sites.add(t.site)  # route anyway (a missed alert is worse) but say so once
             log.error("alert for a site missing from the directory site=%s rule=%s", t.site, t.rule)
         hazard = site.hazard if site else ""
-        row = alert_row(t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value,
-                        t.message, t.at)  # fmt: skip
-        self.rows.put(row)
         self._count("transitions")
         with self._lock:
             before = self.state.alert(t.alert_id)
             after, notice, why = episodes.fold(before, t)
+            # The row carries what the fold decided: its episode and standing level (acks join on them).
+            standing = after if after is not None and after.active else None
+            others = [
+                a.level for a in self.state.active_alerts() if a.site == t.site and a.alert_id != t.alert_id
+            ]
+            row = alert_row(
+                t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value, t.message,
+                t.at, episode=notice.episode if notice else standing.episode if standing else "",
+                key=level_key(standing.episode, standing.level, standing.level_since) if standing else "",
+                site_level=max([*others, standing.level if standing else 0]),
+            )  # fmt: skip
+            self.rows.put(row)
             if notice is None:
                 self._count("suppressed_repeats" if before and before.active else "ignored")
                 log.debug("transition tells no one alert=%s why=%s", t.alert_id, why)

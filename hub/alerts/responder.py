@@ -10,7 +10,7 @@ from hub.alerts import messages as m
 from hub.alerts.directory import URGENCY, Recipient, Role, mask_address, mask_phone
 from hub.alerts.replies import Reply
 from hub.alerts.routing import Planned
-from hub.alerts.rows import ack_row, evacuation_row
+from hub.alerts.rows import ack_row, evacuation_row, level_key
 from hub.alerts.tables import AlertRow
 from hub.rules.model import AlertState, Level, Transition
 
@@ -106,7 +106,9 @@ class Responder:
                 return _err(f"alert {alert_id} is not active")
             first = a.acked_at is None or a.acked_at < a.level_since
             self.d.state.put_alert(replace(a, acked_by=name, acked_at=now))
-            self.d.rows.put(ack_row(a.site, via, alert_id, masked, self.d.stamp(now)))
+            key = level_key(a.episode, a.level, a.level_since)
+            self.d.rows.put(ack_row(a.site, via, alert_id, masked, self.d.stamp(now), episode=a.episode,
+                                    level=Level(a.level), key=key))  # fmt: skip
             self.d._count("acks")
             log.info("alert acknowledged alert=%s who=%s via=%s first=%s", alert_id, masked, via, first)
             if first:  # one record per level acknowledged; more "1"s from others are counted, not shown
@@ -131,7 +133,9 @@ class Responder:
             if a is None or not a.active:
                 return _err(f"alert {alert_id} is not active")
             self.d.state.put_evacuation(a.episode, grid, alert_id, done, total, who, now)
-            self.d.rows.put(evacuation_row(a.site, grid, alert_id, done, total, self.d.stamp(now)))
+            self.d.rows.put(
+                evacuation_row(a.site, grid, alert_id, done, total, self.d.stamp(now), episode=a.episode)
+            )
             self.d._count("evacuation_reports")
             progress = self.d.state.evacuation(a.episode)
             text = "，".join(f"{self._grid_name(k)} {v[0]}/{v[1]}户" for k, v in sorted(progress.items()))

@@ -126,9 +126,30 @@ class Stamper:
         return at + ((delivery_id % 100_000) * 10 + min(attempts, 9)) * 1e-6
 
 
+def level_key(episode: str, level: int, since: float) -> str:
+    """One standing level of one episode: what an acknowledgement answers.
+
+    The dispatcher wants a fresh ack for each level an episode reaches (hub/alerts/episodes.py counts
+    acks given since `level_since`), so the key names the episode, the level and when it began: an ack
+    of blue, or of last week's storm, never matches today's red (the overview's 当前预警 joins on it).
+    """
+    return f"{episode}@{Level(level).label}#{since:.3f}"
+
+
 def alert_row(alert_id: str, site: str, rule: str, to_level: Level, from_level: Level, state: int,
-              hazard: str, value: float | None, message: str, at: float) -> str:  # fmt: skip
-    fields: dict[str, object] = {"level_num": int(to_level), "message": message, "alert_id": alert_id}
+              hazard: str, value: float | None, message: str, at: float, *, episode: str, key: str,
+              site_level: int) -> str:  # fmt: skip
+    """`episode` and `key` (level_key) are empty when no episode stands (a pending row of an idle rule).
+
+    `site_level` is the highest level standing at the site after this transition, over every rule: the
+    site timeline reads it directly, as InfluxQL cannot carry each rule's level in from before a range.
+    """
+    fields: dict[str, object] = {"level_num": int(to_level), "message": message, "alert_id": alert_id,
+                                 "site_level": int(site_level)}  # fmt: skip
+    if episode:
+        fields["episode"] = episode
+    if key:
+        fields["level_key"] = key
     if value is not None:
         fields["value"] = float(value)
     tags = {"site": site, "rule": rule, "level": to_level.label, "from_level": from_level.label,
@@ -143,14 +164,19 @@ def delivery_row(channel_type: str, state: str, audience: str, site: str, level:
     return line("delivery", tags, {"alert_id": alert_id, "recipient": masked, "n": 1}, at)
 
 
-def ack_row(site: str, via: str, alert_id: str, masked_who: str, at: float) -> str:
-    return line("ack", {"site": site, "via": via}, {"alert_id": alert_id, "who": masked_who, "n": 1}, at)
+def ack_row(site: str, via: str, alert_id: str, masked_who: str, at: float, *, episode: str, level: Level,
+            key: str) -> str:  # fmt: skip
+    """An ack of the level standing when it was given: `key` is that level's level_key."""
+    fields = {"alert_id": alert_id, "who": masked_who, "n": 1, "episode": episode, "level_key": key}
+    return line("ack", {"site": site, "via": via, "level": level.label}, fields, at)
 
 
 def escalation_row(site: str, alert_id: str, at: float, to: str = "town") -> str:
     return line("escalation", {"site": site, "to": to}, {"alert_id": alert_id, "n": 1}, at)
 
 
-def evacuation_row(site: str, grid: str, alert_id: str, done: int, total: int, at: float) -> str:
-    fields = {"evacuated": done, "total": total, "alert_id": alert_id}
+def evacuation_row(site: str, grid: str, alert_id: str, done: int, total: int, at: float, *,
+                   episode: str) -> str:  # fmt: skip
+    """`episode`: the alert episode the report counts for, so a new storm does not inherit the last one's."""
+    fields = {"evacuated": done, "total": total, "alert_id": alert_id, "episode": episode}
     return line("evacuation", {"site": site, "grid": grid}, fields, at)

@@ -2,7 +2,9 @@
 
 The numbers are shaped after typhoon rain in north Guangdong's mountains: a wet-up day of moderate rain,
 then a core of 40–80 mm/h peaks, more than 200 mm in 24 h; deformation that accelerates after the peak;
-a gully that floods; a gateway that loses its uplink and sounds its siren itself. Deterministic (seeded).
+a gully that floods; a gateway that loses its uplink and sounds its siren itself. Also what a real store
+holds and panels must not be fooled by: a bad sentinel and a maintenance reading of rain, a dead gauge,
+node batteries under a gateway's origin, a previous storm's ack and evacuation. Deterministic (seeded).
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ PEAK_MM_H = {"fs-hp01": 72.0, "fs-hp02": 80.0, "fs-hp03": 48.0}
 RAIN_GAUGES = {"fs-hp01": "fs-hp01-rg1", "fs-hp02": "fs-hp02-rg1", "fs-hp03": "fs-hp03-rg1"}
 GATEWAY_OF = {"fs-hp01": "fs-gw01", "fs-hp02": "fs-gw02", "fs-hp03": "fs-gw03"}
 OUTAGE_H = (19.0, 21.0)  # fs-gw02 loses its uplink at the height of the flood
+# fs-hp03's gauge is dead for two hours after the rain (no rows at all); the rain it missed was nil, so
+# storm.rain keeps its zeros and the alert simulation is unchanged. Hourly panels must show no bar there.
+GAUGE_DEAD = ("fs-hp03-rg1", 40, 42)  # sensor, first and last hour (exclusive) of the storm
+# Readings no rule counts, both within the hour before the 30 h mark the tests look at (seconds in):
+BAD_AT = 29 * 3600 + 1500  # fs-hp03's second gauge sends the Modbus sentinel, marked bad
+MAINTENANCE_AT = 29 * 3600 + 2100  # a technician pours 50 mm through fs-hp01's gauge in its window
+SENTINEL = -3276.8
 
 
 @dataclass
@@ -61,8 +70,49 @@ def _rain(storm: Storm, rng: random.Random) -> None:
             inc = math.floor((fell - tipped) / 0.5) * 0.5  # 0.5 mm tipping bucket
             tipped += inc
             series.append((t, inc))
-            storm.lines.append(_reading("rain_mm", sensor, site, gw, inc, i + 1, t))
+            sensor_dead = (
+                sensor == GAUGE_DEAD[0] and GAUGE_DEAD[1] <= (t - storm.start) / 3600 < GAUGE_DEAD[2]
+            )
+            if not sensor_dead:
+                storm.lines.append(_reading("rain_mm", sensor, site, gw, inc, i + 1, t))
         storm.rain[site] = series
+
+
+def _unusable_rain(storm: Storm) -> None:
+    """Rain rows the rules drop (quality bad, maintenance): every rain panel and the report must too."""
+    storm.lines += [
+        _reading(
+            "rain_mm",
+            "fs-hp03-rg2",
+            "fs-hp03",
+            "fs-gw03",
+            SENTINEL,
+            9001,
+            storm.start + BAD_AT,
+            quality="bad",
+        ),  # fmt: skip
+        _reading(
+            "rain_mm",
+            "fs-hp01-rg1",
+            "fs-hp01",
+            "fs-gw01",
+            50.0,
+            9002,
+            storm.start + MAINTENANCE_AT,
+            quality="maintenance",
+        ),  # fmt: skip
+    ]
+
+
+def _node_health(storm: Storm) -> None:
+    """A LoRa crack meter's cell and link, reported through fs-gw01 (same origin as the gateway's own
+    health) a minute after the gateway's: gateway gauges must still show the gateway's 12 V pack."""
+    for i in range(HOURS * 6):
+        t = storm.start + (i + 1) * STEP_S + 60
+        storm.lines += [
+            _reading("battery_v", "fs-hp01-cr1", "fs-hp01", "fs-gw01", 3.4, 20000 + i, t),
+            _reading("signal_dbm", "fs-hp01-cr1", "fs-hp01", "fs-gw01", -118.0, 20000 + i, t),
+        ]
 
 
 def _ground(storm: Storm, rng: random.Random) -> None:
@@ -222,6 +272,8 @@ def build(start: int = DEFAULT_START, seed: int = 7) -> Storm:
     _ground(storm, rng)
     _forecast_and_warnings(storm, rng)
     _gateways(storm, rng)
+    _unusable_rain(storm)
+    _node_health(storm)
     storm.lines += alert_rows(storm.rain, storm.start, rng)
     return storm
 

@@ -7,13 +7,19 @@ import random
 
 from ews.grafana.sites import FENGSHAN
 from ews.grafana.thresholds import RAIN_WINDOWS, WINDOW_HOURS
+from hub.alerts.rows import ack_row, alert_row, evacuation_row, level_key
 from hub.influx import line
+from hub.rules.model import Level
 
 LEVEL_NUM = {"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
 GRID_PEOPLE = {"fs-g1": 42, "fs-g2": 35, "fs-g3": 28, "fs-g4": 120}
 PHONES = ["138****5678", "139****0417", "137****2290", "150****8812", "186****3306"]
 TOWN = ["135****7001"]
 NO_ACK_SITE = "fs-hp03"  # nobody answers at the school slope: the alert goes up to the town
+RED_ACK_SITE = "fs-hp01"  # the only site whose officer acknowledges red itself
+WATER_SITE = "fs-hp02"  # the gully's water-level rule goes blue under the rain rule's red
+WATER_BLUE = (int(20.5 * 3600), 26 * 3600)  # seconds into the storm: blue fires, then clears
+PREVIOUS_STORM_DAYS = 5
 
 
 def rain_levels(rain: list[tuple[int, float]]) -> list[tuple[int, str, float]]:
@@ -43,7 +49,20 @@ def _transitions(site: str, rain: list[tuple[int, float]]) -> list[tuple[int, st
     return out
 
 
+def _site_events(site_id: str, rain: list[tuple[int, float]]) -> list[tuple[int, str, str, str, float]]:
+    """(time, rule, from, to, value) of the site's rules, in time order. At fs-hp02 the gully's water-level
+    rule also goes blue an hour after the rain peak, under the standing red: the site stays red."""
+    events = [(t, "rain-critical", frm, to, v) for t, frm, to, v in _transitions(site_id, rain)]
+    if site_id == WATER_SITE:
+        start = rain[0][0] - 600
+        events += [(start + WATER_BLUE[0], "water-level", "none", "blue", 2.1),
+                   (start + WATER_BLUE[1], "water-level", "blue", "none", 1.2)]  # fmt: skip
+    return sorted(events)
+
+
 def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random.Random) -> list[str]:
+    """The dispatcher's rows, written with its own row builders (hub/alerts/rows.py): alert_id site/rule,
+    episode, level_key and site_level as the dispatcher derives them."""
     rows = [
         line(
             "command_audit",
@@ -52,33 +71,60 @@ def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random
             start + 600,
         )
     ]
+    rows += _previous_storm(start - PREVIOUS_STORM_DAYS * 86400)
     for site in FENGSHAN:
-        episode, acked, evac_started = "", False, False
-        for t, frm, to, value in _transitions(site.id, rain[site.id]):
+        standing: dict[str, tuple[str, str, float]] = {}  # rule -> (episode, level, since)
+        acked, evac_started = False, False
+        for t, rule, frm, to, value in _site_events(site.id, rain[site.id]):
+            alert_id = f"{site.id}/{rule}"
             if frm == "none":
-                episode, acked = f"{site.id}:rain-critical:{t}", False
-                rows.append(_pending(site.id, "rain-critical", to, episode, value, t - 300, site.hazard))
-            state = "resolved" if to == "none" else "firing"
-            msg = (
-                f"{site.name} 降雨达{to}级 1小时雨量{value:.1f}毫米"
-                if to != "none"
-                else f"{site.name} 预警解除"
-            )
-            tags = {
-                "site": site.id,
-                "rule": "rain-critical",
-                "level": to,
-                "from_level": frm,
-                "state": state,
-                "hazard": site.hazard,
-            }
-            rows.append(
-                line(
-                    "alert",
-                    tags,
-                    {"level_num": LEVEL_NUM[to], "value": value, "message": msg, "alert_id": episode},
-                    t,
+                episode = f"{alert_id}#{t:.0f}"
+                site_level = max((LEVEL_NUM[lv] for _, lv, _ in standing.values()), default=0)
+                rows.append(
+                    alert_row(
+                        alert_id,
+                        site.id,
+                        rule,
+                        Level.parse(to),
+                        Level.NONE,
+                        1,
+                        site.hazard,
+                        value,
+                        "",
+                        t - 300,
+                        episode="",
+                        key="",
+                        site_level=site_level,
+                    )  # fmt: skip
                 )
+            else:
+                episode = standing[rule][0]
+            if to == "none":
+                standing.pop(rule)
+                key = ""
+            else:
+                standing[rule] = (episode, to, float(t))
+                key = level_key(episode, LEVEL_NUM[to], float(t))
+            site_level = max((LEVEL_NUM[lv] for _, lv, _ in standing.values()), default=0)
+            msg = (
+                f"{site.name} {rule} 达{to}级 {value:.1f}" if to != "none" else f"{site.name} {rule} 预警解除"
+            )
+            rows.append(
+                alert_row(
+                    alert_id,
+                    site.id,
+                    rule,
+                    Level.parse(to),
+                    Level.parse(frm),
+                    3 if to == "none" else 2,
+                    site.hazard,
+                    value,
+                    msg,
+                    t,
+                    episode=episode,
+                    key=key,
+                    site_level=site_level,
+                )  # fmt: skip
             )
             rows.append(
                 line(
@@ -88,21 +134,28 @@ def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random
                     t,
                 )
             )
-            rows += _deliveries(site.id, episode, to, t, rng)
+            if rule != "rain-critical":
+                continue
+            rows += _deliveries(site.id, alert_id, to, t, rng)
             if to != "none" and not acked and site.id != NO_ACK_SITE:
-                acked = True
-                rows += _ack(site.id, episode, t + rng.randint(300, 1200), rng)
+                acked = True  # acknowledged at the first level only: the higher levels stand unacknowledged
+                rows += _ack(site.id, alert_id, episode, to, key, t + rng.randint(300, 1200), rng)
+            if to == "red" and site.id == RED_ACK_SITE:  # here the officer acknowledges red again
+                rows += _ack(site.id, alert_id, episode, to, key, t + 240, rng)
             if to in ("yellow", "orange") and site.id == NO_ACK_SITE and LEVEL_NUM[to] > LEVEL_NUM[frm]:
                 rows += [
                     line(
-                        "escalation", {"site": site.id, "to": "town"}, {"alert_id": episode, "n": 1}, t + 1800
+                        "escalation",
+                        {"site": site.id, "to": "town"},
+                        {"alert_id": alert_id, "n": 1},
+                        t + 1800,
                     ),
                     line(
                         "annotation",
                         {"site": site.id, "kind": "escalation"},
                         {
                             "title": "升级到镇",
-                            "text": f"{episode} 30分钟无人确认",
+                            "text": f"{alert_id} 30分钟无人确认",
                             "level_num": LEVEL_NUM[to],
                         },
                         t + 1800,
@@ -110,27 +163,70 @@ def alert_rows(rain: dict[str, list[tuple[int, float]]], start: int, rng: random
                 ]
             if LEVEL_NUM[to] >= 3 and not evac_started:
                 evac_started = True
-                rows += _evacuation(site.id, site.grids, episode, t, rng)
-                rows += _drone(site.id, episode, t)
+                rows += _evacuation(site.id, site.grids, alert_id, episode, t, rng)
+                rows += _drone(site.id, alert_id, t)
     # A slope sensor starts a tilt alert near the end that is still waiting out its hold: not yet a level.
     end = start + 48 * 3600
     rows.append(
-        _pending("fs-hp03", "tilt-rate", "blue", f"fs-hp03:tilt-rate:{end}", 0.06, end - 600, "collapse")
+        alert_row(
+            "fs-hp03/tilt-rate",
+            "fs-hp03",
+            "tilt-rate",
+            Level.BLUE,
+            Level.NONE,
+            1,
+            "collapse",
+            0.06,
+            "",
+            end - 600,
+            episode="",
+            key="",
+            site_level=0,
+        )  # fmt: skip
     )
     return rows
 
 
-def _pending(site: str, rule: str, level: str, alert_id: str, value: float, t: int, hazard: str) -> str:
-    tags = {
-        "site": site,
-        "rule": rule,
-        "level": level,
-        "from_level": "none",
-        "state": "pending",
-        "hazard": hazard,
-    }
-    fields = {"level_num": LEVEL_NUM[level], "value": value, "message": "", "alert_id": alert_id}
-    return line("alert", tags, fields, t)
+def _previous_storm(t0: int) -> list[str]:
+    """Days before: fs-hp01 orange, acknowledged, fs-g1 evacuated 42/42, resolved. Nothing of it may
+    count for the new storm (acks join on level_key; evacuation progress on the standing episode)."""
+    aid, site, hazard = "fs-hp01/rain-critical", "fs-hp01", "landslide"
+    episode = f"{aid}#{t0}"
+    key = level_key(episode, LEVEL_NUM["orange"], float(t0))
+    return [
+        alert_row(
+            aid,
+            site,
+            "rain-critical",
+            Level.ORANGE,
+            Level.NONE,
+            2,
+            hazard,
+            62.0,
+            "上次降雨 橙色",
+            t0,
+            episode=episode,
+            key=key,
+            site_level=3,
+        ),  # fmt: skip
+        ack_row(site, "sms", aid, PHONES[0], t0 + 300, episode=episode, level=Level.ORANGE, key=key),
+        evacuation_row(site, "fs-g1", aid, 42, 42, t0 + 3600, episode=episode),
+        alert_row(
+            aid,
+            site,
+            "rain-critical",
+            Level.NONE,
+            Level.ORANGE,
+            3,
+            hazard,
+            3.0,
+            "上次降雨 解除",
+            t0 + 4 * 3600,
+            episode=episode,
+            key="",
+            site_level=0,
+        ),  # fmt: skip
+    ]
 
 
 def _deliveries(site: str, alert_id: str, level: str, t: int, rng: random.Random) -> list[str]:
@@ -164,11 +260,13 @@ def _delivery(
     return line("delivery", tags, {"alert_id": alert_id, "recipient": who, "n": 1}, t)
 
 
-def _ack(site: str, alert_id: str, t: int, rng: random.Random) -> list[str]:
+def _ack(
+    site: str, alert_id: str, episode: str, level: str, key: str, t: int, rng: random.Random
+) -> list[str]:
     via = "sms" if rng.random() < 0.5 else "mqtt"
     who = PHONES[0] if via == "sms" else "village-duty"
     rows = [
-        line("ack", {"site": site, "via": via}, {"alert_id": alert_id, "who": who, "n": 1}, t),
+        ack_row(site, via, alert_id, who, t, episode=episode, level=Level.parse(level), key=key),
         line(
             "annotation",
             {"site": site, "kind": "ack"},
@@ -188,21 +286,16 @@ def _ack(site: str, alert_id: str, t: int, rng: random.Random) -> list[str]:
     return rows
 
 
-def _evacuation(site: str, grids: tuple[str, ...], alert_id: str, t: int, rng: random.Random) -> list[str]:
+def _evacuation(
+    site: str, grids: tuple[str, ...], alert_id: str, episode: str, t: int, rng: random.Random
+) -> list[str]:
     rows = []
     for grid in grids:
         total, done = GRID_PEOPLE[grid], 0
         goal = total if grid != "fs-g3" else total - 2  # two elderly residents refuse to leave
         for step in range(1, 19):
             done = min(goal, done + rng.randint(3, 12))
-            rows.append(
-                line(
-                    "evacuation",
-                    {"site": site, "grid": grid},
-                    {"evacuated": done, "total": total, "alert_id": alert_id},
-                    t + step * 600,
-                )
-            )
+            rows.append(evacuation_row(site, grid, alert_id, done, total, t + step * 600, episode=episode))
             if done == goal:
                 break
         rows.append(

@@ -65,3 +65,41 @@ def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tm
         d.stop()
         writer.stop()
         state.close()
+
+
+def test_rows_name_the_episode_and_level_an_ack_answers(
+    fengshan: AlertsConfig, influxd: Influxd, tmp_path: Path
+) -> None:
+    """Blue, acknowledged; then red, which nobody has acknowledged yet (the dispatcher would escalate it),
+    and a second rule of the site goes blue under it. The rows must say so: the blue ack's level_key is
+    not red's, site_level stays red, the evacuation report names the episode."""
+    client = InfluxClient(InfluxConfig(url=influxd.url, database="ews_keys", timeout_s=2.0))
+    client.create_database()
+    writer = RowWriter(client)
+    chans = {n: RecordingChannel(n) for n in fengshan.dispatch.policy.channel_names()}
+    state = StateStore(tmp_path / "s.sqlite")
+    state.open()
+    d = Dispatcher(fengshan.dispatch, fengshan.directory, chans, state, writer)
+    writer.start()
+    d.start()
+    try:
+        d.process(Transition("rain", "fs-hp01", T0, Level.NONE, Level.BLUE, AlertState.FIRING, 36.0))
+        assert d.handle_sms("13800000101", "1", T0 + 600)["ok"]
+        d.process(Transition("rain", "fs-hp01", T0 + 1800, Level.BLUE, Level.RED, AlertState.FIRING, 82.0))
+        d.process(Transition("water", "fs-hp01", T0 + 2400, Level.NONE, Level.BLUE, AlertState.FIRING, 2.1))
+        assert d.handle_sms("13800000202", "撤离 fs-g2 5/22", T0 + 3000)["ok"]
+        assert wait_count(client, 'SELECT count("evacuated") FROM evacuation', 1) == 1
+        assert wait_count(client, 'SELECT count("level_num") FROM alert', 3) == 3
+        alerts = client.query('SELECT "rule", "level_num", "site_level", "episode", "level_key" FROM alert')
+        blue, red, water = (r[1:] for r in alerts[0]["values"])
+        assert [blue[1:3], red[1:3], water[1:3]] == [[1, 1], [4, 4], [1, 4]]  # the site stays red
+        assert blue[3] == red[3] != water[3]  # one episode of rain, blue then red; water its own
+        ack = client.query('SELECT "episode", "level", "level_key" FROM ack')[0]["values"][0]
+        assert ack[1:] == [blue[3], "blue", blue[4]]
+        assert red[4] != blue[4]  # the blue ack does not answer red
+        evac = client.query('SELECT "episode" FROM evacuation')[0]["values"][0]
+        assert evac[1] == red[3]
+    finally:
+        d.stop()
+        writer.stop()
+        state.close()
