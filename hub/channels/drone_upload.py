@@ -12,6 +12,10 @@ from hub.channels import mission
 # Altitude-limit parameter per autopilot (ArduPilot FENCE_ALT_MAX, PX4 GF_MAX_VER_DIST).
 _ALT_PARAM = {3: "FENCE_ALT_MAX", 12: "GF_MAX_VER_DIST"}
 MISSION_TYPE_MISSION, MISSION_TYPE_FENCE = 0, 1
+# Commands whose params 5-6 are latitude/longitude: they are always sent as degE7 in a global frame.
+_POSITIONED = frozenset(
+    {mission.NAV_WAYPOINT, mission.NAV_TAKEOFF, mission.NAV_LOITER_TURNS, mission.DO_SET_ROI_LOCATION}
+)
 
 
 class UploadError(Exception):
@@ -29,11 +33,16 @@ def mission_items(plan: dict[str, Any]) -> list[tuple[int, int, list[float], int
         )
     for item in m["items"]:
         p = [math.nan if v is None else float(v) for v in item["params"]]
-        if item["frame"] == mission.FRAME_MISSION:
+        frame, command = item["frame"], item["command"]
+        if frame == mission.FRAME_MISSION and command in _POSITIONED:
+            # Plans written before the ROI fix carry a position in frame MISSION, which an autopilot
+            # reads as unscaled integers (a camera pointed near 0°N 0°E): send it as a global position.
+            frame = mission.FRAME_GLOBAL_RELATIVE_ALT
+        if frame == mission.FRAME_MISSION:
             x, y = int(p[4]), int(p[5])
         else:
             x, y = round(p[4] * 1e7), round(p[5] * 1e7)
-        out.append((item["frame"], item["command"], p[:4], x, y, p[6]))
+        out.append((frame, command, p[:4], x, y, p[6]))
     return out
 
 

@@ -104,7 +104,8 @@ def plan(spec: MissionSpec) -> dict[str, Any]:
             spec.takeoff_alt_m,
         ),
         _item(2, NAV_WAYPOINT, [0, 0, 0, None, lat, lon, alt], alt),
-        _item(3, DO_SET_ROI_LOCATION, [0, 0, 0, 0, lat, lon, 0]),
+        # A global frame, so the uploader sends lat/lon as degE7 (frame MISSION would pass them unscaled).
+        _item(3, DO_SET_ROI_LOCATION, [0, 0, 0, 0, lat, lon, 0], 0.0),
         _item(4, IMAGE_START_CAPTURE, [0, spec.photo_interval_s, 0, 0, 0, 0, 0]),
         _item(5, NAV_LOITER_TURNS, [spec.orbit_turns, 0, spec.orbit_radius_m, 0, lat, lon, alt], alt),
         _item(6, IMAGE_STOP_CAPTURE, [0, 0, 0, 0, 0, 0, 0]),

@@ -6,11 +6,13 @@ import email.utils
 import json
 import math
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
+import urllib3
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.wire import Reading, WireError, check_name
@@ -26,6 +28,7 @@ ERROR_KINDS = (
     "schema",
     "stale",
     "config",
+    "stalled",
 )
 
 
@@ -109,7 +112,12 @@ class FeedConfigBase(BaseModel):
     jitter_s: float = Field(
         default=30, ge=0, description="Random delay added to each poll, seconds (spreads load)"
     )
-    timeout_s: float = Field(default=15, gt=0, le=300, description="HTTP connect and read timeout, seconds")
+    timeout_s: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="Time for one whole HTTP request (connect, headers, body), seconds",
+    )
     api_key_env: str | None = Field(
         default=None, description="Environment variable holding the API key, if any"
     )
@@ -146,9 +154,17 @@ class FeedConfigBase(BaseModel):
         pts = tuple(points)
         return pts if self.sites is None else tuple(p for p in pts if p.site in self.sites)
 
+    def max_poll_s(self) -> float:
+        """Longest a healthy poll can run: one request's deadline plus the last read's own timeout."""
+        return 2 * self.timeout_s
+
 
 class Feed(Protocol):
-    """A feed the runner can poll: one fetch-and-parse, I/O included. State between polls is its own."""
+    """A feed the runner can poll: one fetch-and-parse, I/O included. State between polls is its own.
+
+    A feed that holds state may also offer `held(points, now) -> ParseResult`: what it still knows at
+    `now` without a request. The runner publishes that during a Retry-After backoff (CAP warning levels).
+    """
 
     @property
     def config(self) -> FeedConfigBase: ...
@@ -179,27 +195,68 @@ def http_get(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     max_bytes: int = 20_000_000,
+    deadline: float | None = None,
 ) -> bytes:
-    """GET a body; every failure becomes a FeedError with its kind and the URL as source."""
+    """GET a body within `timeout` (and `deadline`, time.monotonic()) for the whole request; every failure
+    becomes a FeedError with its kind and the URL as source."""
+    # requests' timeout bounds each socket read, not the request: a server dripping a byte every few
+    # seconds would hold the poll for ever. So stream the body and check an overall deadline between reads.
+    end = time.monotonic() + timeout if deadline is None else min(deadline, time.monotonic() + timeout)
+    left = end - time.monotonic()
+    if left <= 0:
+        raise FeedError("timeout", "poll time budget spent before this request", url)
     try:
-        resp = session.get(url, params=params, headers=headers, timeout=timeout)
+        resp = session.get(url, params=params, headers=headers, timeout=(left, left), stream=True)
     except requests.Timeout as exc:
-        raise FeedError("timeout", f"no answer within {timeout} s: {exc}", url) from None
+        raise FeedError("timeout", f"no answer within {left:.1f} s: {exc}", url) from None
     except requests.RequestException as exc:
         raise FeedError("connection", f"{exc.__class__.__name__}: {exc}", url) from None
-    source = resp.url or url
-    if resp.status_code == 429:
-        wait = parse_retry_after(resp.headers.get("Retry-After"), now)
-        raise FeedError("rate_limited", f"HTTP 429, retry after {wait} s", source, wait)
-    if resp.status_code >= 500:
-        wait = parse_retry_after(resp.headers.get("Retry-After"), now)
-        raise FeedError("server", f"HTTP {resp.status_code}: {resp.text[:200]!r}", source, wait)
-    if resp.status_code >= 400:
-        raise FeedError("http", f"HTTP {resp.status_code}: {resp.text[:300]!r}", source)
-    body = resp.content
-    if len(body) > max_bytes:
-        raise FeedError("malformed", f"body of {len(body)} bytes exceeds {max_bytes}", source)
-    return body
+    try:
+        source = resp.url or url
+        if resp.status_code >= 400:
+            try:  # the start of the error text, for the log; the status alone decides
+                text = _read(resp, 300, end, source, truncate=True).decode("utf-8", "replace")
+            except FeedError:
+                text = ""
+            wait = parse_retry_after(resp.headers.get("Retry-After"), now)
+            if resp.status_code == 429:
+                raise FeedError("rate_limited", f"HTTP 429, retry after {wait} s", source, wait)
+            if resp.status_code >= 500:
+                raise FeedError("server", f"HTTP {resp.status_code}: {text[:200]!r}", source, wait)
+            raise FeedError("http", f"HTTP {resp.status_code}: {text!r}", source)
+        return _read(resp, max_bytes, end, source)
+    finally:
+        resp.close()
+
+
+def _read(resp: requests.Response, max_bytes: int, end: float, source: str, truncate: bool = False) -> bytes:
+    """The body, read as it arrives: past `max_bytes` stop (truncate or FeedError), past `end` FeedError."""
+    length = resp.headers.get("Content-Length", "")
+    if not truncate and length.isdigit() and int(length) > max_bytes:
+        raise FeedError("malformed", f"body of {length} bytes exceeds {max_bytes}", source)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in resp.iter_content(65536):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                if truncate:
+                    break
+                raise FeedError("malformed", f"body exceeds {max_bytes} bytes (stopped reading)", source)
+            if time.monotonic() > end:
+                raise FeedError(
+                    "timeout", f"body not complete within the deadline ({size} bytes read)", source
+                )
+    except requests.RequestException as exc:
+        # A read timeout inside the body surfaces as ConnectionError(ReadTimeoutError).
+        cause = exc.args[0] if exc.args else None
+        timed_out = isinstance(exc, requests.Timeout) or isinstance(
+            cause, urllib3.exceptions.ReadTimeoutError
+        )
+        kind = "timeout" if timed_out else "connection"
+        raise FeedError(kind, f"reading the body: {exc.__class__.__name__}: {exc}", source) from None
+    return b"".join(parts)[:max_bytes] if truncate else b"".join(parts)
 
 
 def load_json(body: bytes, source: str) -> Any:

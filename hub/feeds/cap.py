@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin
@@ -50,6 +51,14 @@ class CapConfig(FeedConfigBase):
         default=100, ge=1, description="Most CAP messages fetched per poll (newest first)"
     )
     interval_s: float = Field(default=300, ge=10, description="Poll interval, seconds")
+    poll_budget_s: float = Field(
+        default=120,
+        gt=0,
+        description="Most time one poll spends fetching index and messages, seconds (the rest: next poll)",
+    )
+
+    def max_poll_s(self) -> float:
+        return self.poll_budget_s + self.timeout_s  # the last read may overrun the budget by one timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,28 +112,39 @@ class CapFeed:
     ) -> list[tuple[str, bytes, tuple[str, str] | None]]:
         cfg = self.config
         headers = {"Authorization": f"Bearer {key}"} if (key := cfg.api_key()) else None
-        body = http_get(session, cfg.url, timeout=cfg.timeout_s, now=now, headers=headers)
+        # One budget for the whole poll: 100 slow message fetches must not hold the feed for many minutes.
+        deadline = time.monotonic() + cfg.poll_budget_s
+        body = http_get(session, cfg.url, timeout=cfg.timeout_s, now=now, headers=headers, deadline=deadline)
         entries = parse_index(body, cfg.url, cfg.url)
         if entries is None:
             return [(cfg.url, body, None)]
         current = {(e.url or "", e.version) for e in entries}
         self._seen &= current  # forget what left the index, so memory stays bounded
         out: list[tuple[str, bytes, tuple[str, str] | None]] = []
+        left_over = 0
         for i, entry in enumerate(entries[: cfg.max_messages]):
             mark = (entry.url or "", entry.version)
             if entry.embedded is not None:
                 out.append((f"{cfg.url}#entry{i}", entry.embedded, None))
             elif entry.url and mark not in self._seen:
+                if time.monotonic() >= deadline:
+                    left_over += 1  # not marked seen: fetched on the next poll
+                    continue
                 try:
-                    out.append(
-                        (
-                            entry.url,
-                            http_get(session, entry.url, timeout=cfg.timeout_s, now=now, headers=headers),
-                            mark,
-                        )
+                    got = http_get(
+                        session, entry.url, timeout=cfg.timeout_s, now=now, headers=headers, deadline=deadline
                     )
+                    out.append((entry.url, got, mark))
                 except FeedError as exc:
                     result.errors.append(exc)  # one message down does not hide the others
+        if left_over:
+            result.errors.append(
+                FeedError(
+                    "timeout",
+                    f"poll budget {cfg.poll_budget_s:g} s spent; {left_over} message(s) left for next poll",
+                    cfg.url,
+                )
+            )
         if len(entries) > cfg.max_messages:
             result.notes.append(f"index lists {len(entries)} messages; only {cfg.max_messages} fetched")
         return out
@@ -154,6 +174,18 @@ class CapFeed:
             result.notes += [f"{source}: {p}" for p in alert.problems]
             if mark is not None:
                 self._seen.add(mark)
+        held = self.held(points, now)
+        result.readings += held.readings
+        result.events += held.events
+        return result
+
+    def held(self, points: tuple[Point, ...], now: float) -> ParseResult:
+        """Levels per site from the warnings already known, at `now` (expiry applied); no request.
+
+        The runner calls this while a Retry-After holds requests back, so known warnings keep being
+        stated and one that expires meanwhile drops to 0 on time.
+        """
+        cfg = self.config
         readings, events = site_levels(
             self.state,
             cfg.select(points),
@@ -163,6 +195,4 @@ class CapFeed:
             languages=cfg.languages,
             default_validity_s=cfg.default_validity_s,
         )
-        result.readings += readings
-        result.events += events
-        return result
+        return ParseResult(readings=readings, events=events)

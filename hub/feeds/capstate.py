@@ -15,7 +15,7 @@ FORGET_AFTER_S = 7 * 86400.0  # ended warnings are remembered this long so repla
 
 @dataclass
 class Ended:
-    alert: CapAlert
+    alert: CapAlert | None  # None: ended by an Update/Cancel before the message itself arrived
     at: float
     reason: str  # "cancelled", "superseded", "expired", "lifted"
 
@@ -33,25 +33,36 @@ def _end(state: CapState, key: Key, now: float, reason: str) -> None:
     alert = state.active.pop(key, None)
     if alert is not None:
         state.ended[key] = Ended(alert, now, reason)
+    elif key not in state.ended:
+        # Referenced but not (yet) known: its fetch failed, or it comes later in the index. Remember it
+        # as ended so it cannot come into force when it does arrive (a cancelled warning for hours).
+        state.ended[key] = Ended(None, now, reason)
 
 
 def apply(state: CapState, alert: CapAlert, now: float, accept_status: Sequence[str] = ("Actual",)) -> str:
     """Fold one message into the state; returns what happened (for logs and tests)."""
     if alert.status not in accept_status:
         return f"ignored: status {alert.status}"
-    if alert.key in state.ended or alert.key in state.active:
-        return "ignored: already seen"
     if alert.msg_type not in ("Alert", "Update", "Cancel"):
         return f"ignored: msgType {alert.msg_type}"
     refs = [(s, i) for s, i, _sent in alert.references]
-    if alert.msg_type in ("Update", "Cancel"):
-        for ref in refs:
-            _end(state, ref, now, "superseded" if alert.msg_type == "Update" else "cancelled")
+    # "解除…预警" sent as an Alert ends the referenced warnings just like a Cancel.
     lifted = bool(alert.infos) and all(i.lifted for i in alert.infos)
+    ends_refs = alert.msg_type in ("Update", "Cancel") or lifted
+    reason = {"Update": "superseded", "Cancel": "cancelled"}.get(alert.msg_type, "lifted")
+    early = state.ended.get(alert.key)
+    if early is not None and early.alert is None:
+        # Ended before it arrived (an Update fetched after the Cancel of it): it never comes into force,
+        # but what it referenced is over all the same, or an older warning would outlive the chain.
+        early.alert = alert
+        for ref in refs if ends_refs else ():
+            _end(state, ref, now, reason)
+        return f"ignored: already {early.reason}"
+    if alert.key in state.ended or alert.key in state.active:
+        return "ignored: already seen"
+    for ref in refs if ends_refs else ():
+        _end(state, ref, now, reason)
     if alert.msg_type == "Cancel" or lifted:
-        # "解除…预警" sent as an Alert ends the referenced warnings just like a Cancel.
-        for ref in refs:
-            _end(state, ref, now, "lifted")
         state.ended[alert.key] = Ended(alert, now, "cancelled")
         return f"cancelled {len(refs)} reference(s)"
     state.active[alert.key] = alert
@@ -125,10 +136,9 @@ def site_levels(
         if key is not None:
             alert = state.active[key]
             action = "issued" if prev_level == 0 else "updated"
-        elif prev_key is not None and prev_key in state.ended:
-            alert = state.ended[prev_key].alert
-            action = state.ended[prev_key].reason
-            action = "cancelled" if action in ("superseded", "lifted") else action
+        elif prev_key is not None and (gone := state.ended.get(prev_key)) and gone.alert is not None:
+            alert = gone.alert
+            action = "cancelled" if gone.reason in ("superseded", "lifted") else gone.reason
         else:
             continue
         info = pick_info(

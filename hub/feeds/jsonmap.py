@@ -102,7 +102,10 @@ class JsonMapConfig(FeedConfigBase):
     source: Literal["sensor", "forecast", "warning"] = Field(default="forecast", description="Reading source")
     values: list[ValueMap] = Field(min_length=1, description="Quantities to take from each item")
     max_age_s: float | None = Field(
-        default=None, gt=0, description="Newest time older than this → stale feed"
+        default=None,
+        gt=0,
+        description="Stale feed when older than this: the newest issue time (forecast, needs `issued`), "
+        "else the newest item time",
     )
 
     @field_validator("items", "site", "time", "issued")
@@ -116,6 +119,12 @@ class JsonMapConfig(FeedConfigBase):
     def _site_given(self) -> JsonMapConfig:
         if (self.site is None) == (self.fixed_site is None):
             raise ValueError(f"feed {self.name}: give exactly one of `site` (a path) or `fixed_site`")
+        if self.source == "forecast" and self.max_age_s is not None and self.issued is None:
+            # Valid times of a forecast lie ahead even when the product stopped being re-issued days ago;
+            # only the issue time tells its age. Refused rather than a check that can never fire.
+            raise ValueError(
+                f"feed {self.name}: max_age_s on a forecast needs `issued` (the path to the issue time)"
+            )
         return self
 
     @field_validator("values")
@@ -170,7 +179,9 @@ def parse(
     result = ParseResult()
     if not items:
         raise FeedError("malformed", f"no items at {cfg.items}", source)
-    newest = None
+    forecast = cfg.source == "forecast"
+    newest = newest_issue = None
+    dated = 0  # items of known sites with a good time, past ones included
     for i, item in enumerate(items):
         raw_site = cfg.fixed_site if cfg.site is None else _one(item, cfg.site)
         site = cfg.site_map.get(str(raw_site), str(raw_site)) if raw_site is not None else None
@@ -189,7 +200,11 @@ def parse(
             result.skipped += 1
             result.notes.append(f"item {i} ({site}): bad time: {exc}")
             continue
+        dated += 1
         newest = t if newest is None else max(newest, t)
+        newest_issue = issued if newest_issue is None else max(newest_issue, issued)
+        if forecast and t <= now:
+            continue  # the past is observed by sensors, not forecast
         for vm in cfg.values:
             value = finite(_one(item, vm.path))
             if value is not None:
@@ -204,11 +219,15 @@ def parse(
                     value,
                     t,
                     source=cfg.source,
-                    issued=issued if cfg.source == "forecast" else None,
+                    issued=issued if forecast else None,
                 )
             )
-    if cfg.max_age_s is not None and newest is not None and now - newest > cfg.max_age_s:
-        raise FeedError("stale", f"newest item is {now - newest:.0f} s old (max {cfg.max_age_s:.0f})", source)
+    # A forecast's age is its issue time's: its valid times lie ahead even when it is days old.
+    age_of, what = (newest_issue, "newest issue") if forecast else (newest, "newest item")
+    if cfg.max_age_s is not None and age_of is not None and now - age_of > cfg.max_age_s:
+        raise FeedError("stale", f"{what} is {now - age_of:.0f} s old (max {cfg.max_age_s:.0f})", source)
+    if forecast and newest is not None and newest <= now:
+        raise FeedError("stale", f"no valid time after now among {dated} item(s)", source)
     return result
 
 

@@ -42,6 +42,8 @@ class FeedStatus:
     publish_failures: int = 0
     notes: tuple[str, ...] = ()
     last_seq: int = 0
+    started: float | None = None  # time.monotonic() when the running poll began; None when idle
+    stalled: bool = False  # a later poll found this one still running past config.max_poll_s()
 
 
 class FeedRunner:
@@ -68,6 +70,7 @@ class FeedRunner:
         self._batch_size = batch_size
         self._scheduler: BackgroundScheduler | None = None
         self._lock = threading.Lock()
+        self._seq_lock = threading.Lock()  # a stalled-poll report may publish while the poll itself does
         # The retry job and the regular job are separate APScheduler jobs: this keeps them from overlapping.
         self._busy = {name: threading.Lock() for name in self.feeds}
 
@@ -81,12 +84,33 @@ class FeedRunner:
     def poll(self, name: str) -> ParseResult | None:
         """Fetch and parse one feed now, publish readings and feed_ok; None if the poll failed."""
         if not self._busy[name].acquire(blocking=False):
-            log.debug("feed poll skipped feed=%s reason=still running", name)
+            self._still_running(name)
             return None
+        st = self.status[name]
+        st.started = started = time.monotonic()
         try:
             return self._poll(name)
         finally:
+            if st.stalled:
+                log.info("feed stall ended feed=%s after_s=%.0f", name, time.monotonic() - started)
+            st.started, st.stalled = None, False
             self._busy[name].release()
+
+    def _still_running(self, name: str) -> None:
+        """The previous poll has not finished: if it ran past what a healthy poll takes, say so."""
+        st, started = self.status[name], self.status[name].started
+        running = 0.0 if started is None else time.monotonic() - started
+        if running <= self.feeds[name].config.max_poll_s():
+            # A retry and the regular run may just meet; the running poll reports for both.
+            log.debug("feed poll skipped feed=%s reason=still running for %.0f s", name, running)
+            return
+        # Silence would look like a healthy but quiet feed: publish feed_ok 0 on every poll it blocks.
+        st.failures["stalled"] += 1
+        st.last_error = f"stalled: previous poll running for {running:.0f} s"
+        if not st.stalled:
+            log.warning("feed stalled feed=%s running_s=%.0f", name, running)
+            st.stalled = True
+        self._send(name, [], False, self._clock())
 
     def _poll(self, name: str) -> ParseResult | None:
         feed, st, now = self.feeds[name], self.status[name], self._clock()
@@ -95,7 +119,7 @@ class FeedRunner:
         st.polls += 1
         if now < st.not_before:
             log.debug("feed backing off feed=%s until=%.0f", name, st.not_before)
-            self._send(name, [], False, now)
+            self._held(name, feed, points, now)
             return None
         try:
             result = feed.poll(self._session, points, now)
@@ -119,7 +143,23 @@ class FeedRunner:
             for note in result.notes:
                 log.info("feed note feed=%s note=%s", name, note)
         self._send(name, result.readings, not result.errors, now)
-        for event in result.events:
+        self._events(name, result.events)
+        return result
+
+    def _held(self, name: str, feed: Feed, points: tuple[Point, ...], now: float) -> None:
+        """During a Retry-After: no request, feed_ok 0, and what the feed still knows (CAP warning levels)."""
+        held = getattr(feed, "held", None)
+        result = ParseResult()
+        if held is not None:
+            try:
+                result = held(points, now)
+            except Exception:  # a bug here must not silence feed_ok as well
+                log.exception("feed held state failed feed=%s", name)
+        self._send(name, result.readings, False, now)
+        self._events(name, result.events)
+
+    def _events(self, name: str, events: list[FeedEvent]) -> None:
+        for event in events:
             log.info(
                 "warning event feed=%s site=%s action=%s level=%d id=%s sender=%s event=%s",
                 name, event.site, event.action, event.level, event.identifier, event.sender, event.event,
@@ -129,7 +169,6 @@ class FeedRunner:
                     self._on_event(event)
                 except Exception:
                     log.exception("event handler failed feed=%s id=%s", name, event.identifier)
-        return result
 
     def _failed(self, name: str, exc: FeedError, now: float) -> None:
         st = self.status[name]
@@ -167,12 +206,13 @@ class FeedRunner:
         st = self.status[name]
         rows = [*readings, Reading(name, "feed_ok", 1.0 if ok else 0.0, now, source="health")]
         # seq rises across restarts too: it starts from the poll time (1e5 readings per second of room).
-        seq = max(st.last_seq + 1, int(now) * 100_000)
+        with self._seq_lock:
+            seq = max(st.last_seq + 1, int(now) * 100_000)
+            st.last_seq = seq + len(rows) - 1
         stamped = [
             Reading(r.sensor, r.quantity, r.value, r.time, seq + i, r.quality, r.source, r.issued)
             for i, r in enumerate(rows)
         ]
-        st.last_seq = seq + len(stamped) - 1
         for start in range(0, len(stamped), self._batch_size):
             batch = Batch(name, tuple(stamped[start : start + self._batch_size]), now)
             try:

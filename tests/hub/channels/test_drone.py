@@ -23,6 +23,14 @@ from hub.channels.base import ChannelError, Notification  # noqa: E402
 from hub.channels.registry import CHANNEL_KINDS  # noqa: E402
 
 ALERT = "fs-hp01/landslide"
+SPEC_FOR_UPLOAD = mission.MissionSpec(
+    alert_id=ALERT,
+    site="fs-hp01",
+    target_lat=24.6012,
+    target_lon=112.5521,
+    home_lat=24.5856,
+    home_lon=112.5412,
+)
 
 
 class MavlinkVehicle:
@@ -178,11 +186,26 @@ def test_upload_reaches_mission_ack_accepted(written):
     # ArduPilot: seq 0 is home, then the plan's items in order
     assert [i.command for i in items] == [16, 22, 16, 195, 2000, 18, 2001, 197, 20]
     assert (items[2].x, items[2].y, items[2].z) == (246012000, 1125521000, 80.0)
+    # The camera points at the hazard point: ROI lat/lon as degE7 in a global frame, not 24, 112.
+    roi = items[3]
+    assert (roi.frame, roi.x, roi.y) == (mission.FRAME_GLOBAL_RELATIVE_ALT, 246012000, 1125521000)
     assert items[5].param1 == 2.0 and items[5].param3 == 60.0
     (fence,) = vehicle.items[1]
     assert fence.command == mission.FENCE_CIRCLE_INCLUSION and fence.param1 >= 1800
     assert vehicle.params == {"FENCE_ALT_MAX": 120.0}
     assert "mission=9 fence=1" in result
+
+
+def test_older_plan_with_a_positioned_item_in_frame_mission_is_sent_as_degE7():
+    # Plan files written before the ROI fix (still on disk in out_dir) carry the ROI in frame MISSION.
+    plan = mission.plan(SPEC_FOR_UPLOAD)
+    plan["mission"]["items"][2]["frame"] = mission.FRAME_MISSION
+    frame, command, _p, x, y, _z = drone_upload.mission_items(plan)[3]
+    assert command == mission.DO_SET_ROI_LOCATION
+    assert (frame, x, y) == (mission.FRAME_GLOBAL_RELATIVE_ALT, 246012000, 1125521000)
+    # Items without a position keep frame MISSION and their plain parameters.
+    frame, command, _p, x, y, _z = drone_upload.mission_items(plan)[4]
+    assert (frame, command, x, y) == (mission.FRAME_MISSION, mission.IMAGE_START_CAPTURE, 0, 0)
 
 
 def test_upload_reports_a_rejection(written):

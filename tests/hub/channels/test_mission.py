@@ -53,7 +53,8 @@ def test_plan_points_altitudes_and_parameters():
     takeoff, wp, roi, cam, orbit = items[:5]
     assert takeoff["params"][6] == 30.0 and takeoff["Altitude"] == 30.0
     assert wp["params"][4:7] == [24.6012, 112.5521, 80.0] and wp["frame"] == mission.FRAME_GLOBAL_RELATIVE_ALT
-    assert roi["params"][4:6] == [24.6012, 112.5521] and roi["frame"] == mission.FRAME_MISSION
+    # A global frame: the uploader sends its lat/lon as degE7, not truncated to whole degrees.
+    assert roi["params"][4:6] == [24.6012, 112.5521] and roi["frame"] == mission.FRAME_GLOBAL_RELATIVE_ALT
     assert cam["params"][1] == 2.0  # photo interval, seconds
     assert (
         orbit["params"][0] == 2.0

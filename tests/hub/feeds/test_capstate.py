@@ -140,3 +140,44 @@ def test_readings_are_warning_source_at_poll_time() -> None:
     assert {(r.quantity, r.source, r.time, r.issued) for r in readings} == {
         ("warning_level", "warning", NOW, None)
     }
+
+
+def test_update_before_its_original_keeps_the_late_original_out() -> None:
+    # The index lists the red Update and the orange Alert; the orange fetch failed (503) this poll.
+    state = CapState()
+    t = RED.sent + 60
+    apply(state, RED, t)
+    assert state.ended[ORANGE.key].reason == "superseded" and state.ended[ORANGE.key].alert is None
+    # Next poll the orange message is fetched: it was superseded, it does not come into force.
+    assert apply(state, ORANGE, t + 300) == "ignored: already superseded"
+    assert ORANGE.key not in state.active
+    lv, _ = levels(state, t + 300)
+    assert lv["gd-cap@fs-hp02"] == 4.0
+    t_cancel = CANCEL.sent + 60
+    apply(state, CANCEL, t_cancel)
+    lv, events = levels(state, t_cancel)
+    assert set(lv.values()) == {0.0} and {e.action for e in events} == {"cancelled"}
+    # Four hours after the all-clear (orange itself expires at 22:00): still nothing in force.
+    lv, _ = levels(state, t_cancel + 4 * 3600)
+    assert set(lv.values()) == {0.0} and not state.active
+
+
+def test_cancel_before_the_update_it_cancels_still_ends_the_updates_original() -> None:
+    state = CapState()
+    apply(state, ORANGE, NOW)
+    levels(state, NOW)
+    t = CANCEL.sent + 60
+    apply(state, CANCEL, t)  # cancels RED, which has not been fetched yet
+    assert apply(state, RED, t + 300) == "ignored: already cancelled"
+    lv, events = levels(state, t + 300)
+    assert set(lv.values()) == {0.0} and not state.active
+    assert {e.action for e in events} == {"cancelled"}  # orange was superseded by the (cancelled) red
+    assert apply(state, RED, t + 600) == "ignored: already seen"
+
+
+def test_references_to_unknown_messages_are_forgotten_after_a_week() -> None:
+    state = CapState()
+    apply(state, CANCEL, NOW)
+    assert RED.key in state.ended
+    levels(state, NOW + 7 * 86400 + 1)
+    assert RED.key not in state.ended and CANCEL.key not in state.ended

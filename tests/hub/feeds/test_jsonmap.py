@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -74,3 +76,47 @@ def test_config_errors_are_reported_at_load() -> None:
         JsonMapConfig.model_validate({**RAW, "fixed_site": "fs-hp01"})
     with pytest.raises(ValidationError, match="extra"):
         JsonMapConfig.model_validate({**RAW, "colour": "red"})
+
+
+def test_forecast_age_is_its_issue_time_not_its_valid_times() -> None:
+    # The platform froze 30 h ago; its 48 h horizon still lies ahead, but the product is stale.
+    cfg = JsonMapConfig.model_validate({**RAW, "max_age_s": 7200})
+    items = [
+        {"stcd": "81201234", "tm": f"2024-06-{17 + h // 24:02d} {h % 24:02d}:00:00", "drp": 1.0,
+         "issue": "2024-06-16 10:00:00"}
+        for h in range(0, 48)
+    ]  # fmt: skip
+    frozen = json.dumps({"data": {"list": items}}).encode()
+    with pytest.raises(FeedError, match="newest issue is 109200 s old") as exc:
+        parse(frozen, FENGSHAN, NOW + 30 * 3600, cfg, "county")
+    assert exc.value.kind == "stale" and exc.value.source == "county"
+    # The same body an hour after it was issued is fresh.
+    assert parse(frozen, FENGSHAN, NOW + 3600, cfg).readings
+
+
+def test_forecast_keeps_only_valid_times_after_now() -> None:
+    cfg = parse_feed_config(RAW)
+    assert isinstance(cfg, JsonMapConfig)
+    t11 = 1718506800.0  # 11:00 China Standard Time
+    result = parse(body("county-platform.json"), FENGSHAN, t11, cfg)  # 11:00 is now, 12:00 ahead
+    assert {r.time for r in result.readings} == {t11 + 3600}
+    with pytest.raises(FeedError, match="no valid time after now") as exc:
+        parse(body("county-platform.json"), FENGSHAN, t11 + 3600, cfg)
+    assert exc.value.kind == "stale"
+
+
+def test_observations_keep_past_times_and_age_from_the_newest() -> None:
+    cfg = JsonMapConfig.model_validate({**RAW, "source": "sensor", "issued": None, "max_age_s": 7200})
+    t11 = 1718506800.0
+    result = parse(body("county-platform.json"), FENGSHAN, t11 + 3600, cfg)
+    assert {r.time for r in result.readings} == {t11, t11 + 3600}
+    assert {r.issued for r in result.readings} == {None}
+    with pytest.raises(FeedError, match="newest item"):
+        parse(body("county-platform.json"), FENGSHAN, t11 + 3600 + 7201, cfg)
+
+
+def test_forecast_max_age_without_an_issue_time_is_refused_at_load() -> None:
+    with pytest.raises(ValidationError, match="needs `issued`"):
+        JsonMapConfig.model_validate({**RAW, "issued": None, "max_age_s": 7200})
+    # Without max_age_s such a feed loads; it turns stale when no valid time after now is left.
+    assert JsonMapConfig.model_validate({**RAW, "issued": None}).issued is None

@@ -15,42 +15,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from edge.wire import Batch, Reading
 from hub.feeds.base import FeedEvent, parse_retry_after
 from hub.feeds.cap import CapConfig, CapFeed
 from hub.feeds.capparse import parse_alert
 from hub.feeds.openmeteo import ForecastConfig, ForecastFeed
 from hub.feeds.runner import FeedRunner
-from tests.hub.feeds.helpers import FENGSHAN, NOW, body
+from tests.hub.feeds.helpers import FENGSHAN, NOW, Clock, Sink, body, levels, serve_cap_index
 
 RED_SENT = parse_alert(body("gd-yangshan-rainstorm-red-update.cap.xml")).sent
-
-
-class Sink:
-    """Collects published batches (the hub passes an MQTT publisher instead)."""
-
-    def __init__(self) -> None:
-        self.batches: list[Batch] = []
-
-    def __call__(self, batch: Batch) -> None:
-        self.batches.append(batch)
-
-    def readings(self) -> list[Reading]:
-        return [r for b in self.batches for r in b.readings]
-
-    def health(self) -> list[float]:
-        return [r.value for r in self.readings() if r.quantity == "feed_ok"]
-
-    def clear(self) -> None:
-        self.batches.clear()
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
@@ -70,34 +42,6 @@ def runner_for(sink: Sink) -> Iterator:
     yield make
     for r in made:
         r.stop()
-
-
-def serve_cap_index(server: HTTPServer, *, with_cancel: bool = False, bad_update: bool = False) -> None:
-    server.clear()
-    index = body("atom-index.xml").decode()
-    if with_cancel:
-        entry = (
-            "<entry><id>c</id><updated>2024-06-16T16:00:00+08:00</updated>"
-            '<link type="application/cap+xml" href="cap/cancel.xml"/></entry>'
-        )
-        index = index.replace("<entry>", entry + "<entry>", 1)
-    server.expect_request("/cap/index.atom").respond_with_data(index, content_type="application/atom+xml")
-    update = body("gd-yangshan-rainstorm-red-update.cap.xml")
-    if bad_update:  # 'Z' instead of an offset: not CAP 1.2
-        update = update.replace(b"<sent>2024-06-16T11:30:00+08:00", b"<sent>2024-06-16T03:30:00Z")
-    server.expect_request("/cap/cap/red-update.xml").respond_with_data(
-        update, content_type="application/cap+xml"
-    )
-    server.expect_request("/cap/cap/orange.xml").respond_with_data(
-        body("gd-yangshan-rainstorm-orange.cap.xml")
-    )
-    server.expect_request("/cap/cap/cancel.xml").respond_with_data(
-        body("gd-yangshan-rainstorm-cancel.cap.xml")
-    )
-
-
-def levels(sink: Sink) -> dict[str, float]:
-    return {r.sensor: r.value for r in sink.readings() if r.quantity == "warning_level"}
 
 
 def test_cap_index_alert_update_cancel(httpserver: HTTPServer, sink: Sink, runner_for) -> None:
