@@ -101,6 +101,8 @@ def _read(path: Path) -> FileModel:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # Notepad on an older Chinese Windows saves GBK
+        raise RuleError(f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise RuleError(f"{path}: not valid YAML: {exc}") from None
     if doc is None:
