@@ -22,9 +22,10 @@ from hub.feeds.base import FeedEvent
 from hub.feeds.registry import build_feed
 from hub.feeds.runner import FeedRunner, mqtt_publisher
 from hub.history import load_maintenance
-from hub.influx import InfluxClient, InfluxError, line
+from hub.influx import InfluxClient, InfluxError
 from hub.ingest import Ingest
 from hub.pipeline import LATE_S, Pipeline
+from hub.reading_lines import warning_line
 from hub.rules.engine import Engine
 from hub.rules.loader import load_ruleset
 from hub.rules.model import Level
@@ -35,6 +36,7 @@ from hub.stored import StoredHistory
 
 log = logging.getLogger(__name__)
 SET_BACK_S = 60.0  # the hub's clock went back further than this between ticks: NTP set a wrong clock right
+MAX_MAINT_MIN = 7 * 1440.0  # a sensor's maintenance window is work on site; `inf` muted it for ever
 
 
 def _advise(ruleset: RuleSet) -> None:
@@ -75,6 +77,7 @@ class Hub:
         )
         self._ticker: threading.Thread | None = None
         self.last_tick = time.monotonic()
+        self._maintenance_read = False
 
     @property
     def client_suffix(self) -> str:
@@ -103,7 +106,6 @@ class Hub:
         self.store.start()
         self.dispatcher.decides = self.pipeline.decides
         self.dispatcher.start()
-        self._reopen_maintenance()
         if self.cfg.rebuild_on_start:
             levels = {
                 (a.site, a.rule): (Level(a.level), a.level_since)
@@ -112,6 +114,8 @@ class Hub:
             }
             n = self.pipeline.warm_up(self.stored.at_start(engine), levels)
             log.info("windows rebuilt readings=%d standing_alerts=%d", n, len(levels))
+        # After the wait for InfluxDB (a power cut starts both at once), or else at the late rebuild.
+        self._maintenance_read = self._reopen_maintenance()
         self.ingest = Ingest(
             self.cfg.mqtt,
             f"ews-{self.cfg.hub_id}-{self.client_suffix}"[:64],
@@ -134,16 +138,16 @@ class Hub:
             self.stopping,
         ).start()
 
-    def _reopen_maintenance(self) -> None:
+    def _reopen_maintenance(self) -> bool:
         """Sensor maintenance windows survive a restart: they are read back from the store, the open ones
-        and those that ended within LATE_S (their test readings may still arrive late)."""
+        and those that ended within LATE_S (their test readings may still arrive late). False: not read."""
         assert self.pipeline is not None
         now = self.clock()
         try:
             windows = load_maintenance(self.client, now, LATE_S)
         except InfluxError as exc:
-            log.error("maintenance windows not read back: influx unavailable error=%s", exc)
-            return
+            log.error("maintenance windows not read back yet: influx unavailable error=%s", exc)
+            return False
         for sensor, start, until, who in windows:
             if not self.pipeline.owns(sensor):
                 continue
@@ -151,6 +155,7 @@ class Hub:
                 self.pipeline.maintain(sensor, until, who, record=False, start=start)
             else:
                 self.pipeline.recall(sensor, start, until, who)
+        return True
 
     def _sensor_sites(self) -> dict[str, str]:
         return {sid: s.site for sid, s in self.ruleset.sensors.items()}
@@ -170,6 +175,8 @@ class Hub:
             n = self.pipeline.swap_engine(engine, history, self._sensor_sites())
             self.stored.late = False
         log.warning("windows rebuilt late from the store readings=%d", n)
+        if not self._maintenance_read:  # a technician's test tips must not count as rain meanwhile
+            self._maintenance_read = self._reopen_maintenance()
 
     def _start_feeds(self) -> None:
         if not self.cfg.feeds:
@@ -186,26 +193,10 @@ class Hub:
         self.feeds.start()
 
     def _on_feed_event(self, ev: FeedEvent) -> None:
-        title = f"{ev.event} {ev.action}"
-        text = f"{ev.headline} ({ev.sender} {ev.identifier})"
-        self.store.put(
-            [
-                line(
-                    "annotation",
-                    {"site": ev.site, "kind": "warning"},
-                    {"title": title, "text": text, "level_num": ev.level},
-                    ev.time,
-                )
-            ]
-        )
-        log.info(
-            "official warning feed=%s site=%s action=%s level=%d id=%s",
-            ev.feed,
-            ev.site,
-            ev.action,
-            ev.level,
-            ev.identifier,
-        )
+        source = f"{ev.sender} {ev.identifier}"
+        self.store.put([warning_line(ev.site, ev.event, ev.action, ev.headline, source, ev.level, ev.time)])
+        log.info("official warning feed=%s site=%s action=%s level=%d id=%s",
+                 ev.feed, ev.site, ev.action, ev.level, ev.identifier)  # fmt: skip
 
     def reload_rules(self, paths: list[Path] | None = None) -> bool:
         """SIGHUP: load the rule files again; keep the running rules if the new ones are invalid."""
@@ -257,7 +248,11 @@ class Hub:
             minutes = float(doc.get("minutes", 60))
         except (TypeError, ValueError):
             minutes = math.nan
-        if not isinstance(sensor, str) or sensor not in self.ruleset.sensors or not math.isfinite(minutes):
+        if (
+            not isinstance(sensor, str)
+            or sensor not in self.ruleset.sensors
+            or not 0 < minutes <= MAX_MAINT_MIN
+        ):
             log.warning("maintenance command refused who=%s: bad sensor or minutes in %.120r", who, doc)
             return
         if self.pipeline.owns(sensor):

@@ -67,3 +67,11 @@ def notice_line(origin: str, kind: str, detail: str, now: float) -> str:
     """A hub finding about a gateway (a new outbox, a shared id, a clock corrected): the Gateways
     dashboard's notices table (docs/schema.md, hub_notice)."""
     return line("hub_notice", {"origin": origin, "kind": kind}, {"n": 1, "detail": detail}, now)
+
+
+def warning_line(
+    site: str, event: str, action: str, headline: str, source: str, level: int, at: float
+) -> str:
+    """An official warning that came, changed or ended (a CAP feed event) as a dashboard annotation."""
+    fields = {"title": f"{event} {action}", "text": f"{headline} ({source})", "level_num": level}
+    return line("annotation", {"site": site, "kind": "warning"}, fields, at)
