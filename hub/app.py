@@ -251,7 +251,7 @@ class Hub:
         if (
             not isinstance(sensor, str)
             or sensor not in self.ruleset.sensors
-            or not 0 < minutes <= MAX_MAINT_MIN
+            or not 0 <= minutes <= MAX_MAINT_MIN  # 0 closes the window
         ):
             log.warning("maintenance command refused who=%s: bad sensor or minutes in %.120r", who, doc)
             return
