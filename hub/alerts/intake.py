@@ -52,12 +52,36 @@ class Intake:
         self._thread = threading.Thread(target=self._run, name="alert-intake", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._drain()
+
+    def _drain(self) -> None:
+        """At stop, what still waits is decided too: folded into the state store, whose pending deliveries
+        the next start sends. Dropped here, a test alert, a clock alert or a range alert was lost for good
+        (a restart re-derives only what the windows rebuild)."""
+        left: list[Transition] = []
+        while True:
+            try:
+                left.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        with self._lock:
+            left += self._overflow.values()
+            self._overflow = {}
+        for i in range(0, len(left), self.batch):
+            self._safe(left[i : i + self.batch])
+        if left:
+            log.info("alert intake drained at stop transitions=%d", len(left))
+
+    def _serve(self) -> None:
         while not self._stop.is_set():
             try:
                 first = self._q.get(timeout=0.1)
