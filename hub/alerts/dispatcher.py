@@ -293,7 +293,7 @@ class Dispatcher:
             }
             out: dict[str, Any] = {"channels": chans, "intake_coalesced": self.intake.coalesced}
             for k in ("escalations", "acks", "evacuation_reports", "transitions", "duplicates",
-                      "suppressed_repeats", "errors", "closed_by_hand", "replies_ignored"):  # fmt: skip
+                      "suppressed_repeats", "errors", "closed_by_hand", "replies_ignored", "stale_acks"):  # fmt: skip
                 out[k] = self.counts.get(k, 0)
         out["queued"] = {name: w.depth() for name, w in self.workers.items()}
         return out

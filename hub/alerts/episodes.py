@@ -70,10 +70,15 @@ def _notice(kind: str, t: Transition, episode: str, level: Level, audience: Leve
 
 
 def escalation_due(a: AlertRow, now: float, min_level: Level, after_s: float) -> m.Notice | None:
-    """An alert at or above min_level that no one acknowledged since it reached its level goes to the town."""
+    """An alert at or above min_level that no one acknowledged since it reached its level goes to the town.
+
+    An acknowledgement (or an escalation) of a level covers the lower levels of the same episode: after
+    red steps down to orange, an orange or red someone answered is not "orange nobody confirmed"."""
     if not a.active or a.kind != m.ALERT or a.level < min_level or a.escalated_level >= a.level:
         return None
-    if a.acked_at is not None and a.acked_at >= a.level_since:
+    if a.acked_level >= a.level:
+        return None
+    if a.acked_at is not None and a.acked_at >= a.level_since:  # rows stored before acked_level existed
         return None
     # A level that began "later" than now: the hub's clock has been set back since (hub/app.py). How
     # long it stood unacknowledged is unknown, and the town told early beats the town told hours late.

@@ -104,8 +104,20 @@ class Responder:
             a = self.d.state.alert(alert_id)
             if a is None or not a.active:
                 return _err(f"alert {alert_id} is not active")
-            first = a.acked_at is None or a.acked_at < a.level_since
-            self.d.state.put_alert(replace(a, acked_by=name, acked_at=now))
+            if now < a.level_since:
+                # Sent before the standing level began (a "1" for yellow read after orange came): it
+                # does not acknowledge this level (docs/alerts.md), and the sender is asked again.
+                self.d._count("stale_acks")
+                log.info("ack predates the standing level alert=%s who=%s level=%s early_s=%.0f",
+                         alert_id, masked, Level(a.level).label, a.level_since - now)  # fmt: skip
+                return {"ok": False, "stale": True, "alert_id": alert_id, "level": a.level,
+                        "error": f"ack from {name} was sent before {alert_id} reached its level"}  # fmt: skip
+            first = a.acked_level < a.level and (a.acked_at is None or a.acked_at < a.level_since)
+            # acked_at/by name the latest acknowledgement: one handled late never moves them back.
+            newer = a.acked_at is None or now >= a.acked_at
+            self.d.state.put_alert(replace(a, acked_level=max(a.acked_level, a.level),
+                                           acked_by=name if newer else a.acked_by,
+                                           acked_at=now if newer else a.acked_at))  # fmt: skip
             key = level_key(a.episode, a.level, a.level_since)
             self.d.rows.put(ack_row(a.site, via, alert_id, masked, self.d.stamp(now), episode=a.episode,
                                     level=Level(a.level), key=key))  # fmt: skip
@@ -190,6 +202,8 @@ class Responder:
             text = f"{m.PREFIX}已记录{self._grid_name(res['grid'])}转移{done}/{total}户{more}"
         elif res.get("ok"):
             text = f"{m.PREFIX}已收到您的确认，谢谢。"
+        elif res.get("stale"):  # not rate-limited: one per level change, and the town waits on the answer
+            text = f"{m.PREFIX}您的回复早于当前的{m.level_text(Level(res['level']))}，请再回复“1”确认。"
         else:
             # At most one help text per person per hour: an auto-responder must not start an SMS loop.
             if now - self._helped.get(r.id, float("-inf")) < 3600:

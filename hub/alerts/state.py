@@ -17,6 +17,7 @@ from hub.alerts.tables import (
     ALERT_FIELDS,
     DELIVERY_COLS,
     INFLIGHT,
+    MIGRATIONS,
     PENDING,
     SCHEMA,
     AlertRow,
@@ -47,6 +48,10 @@ class StateStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a 'sent' mark must survive a power cut
         db.executescript(SCHEMA)
+        # CREATE TABLE IF NOT EXISTS leaves a table from an older release as it was: add the new columns.
+        for table, column, definition in MIGRATIONS:
+            if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._db = db
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS alert (
   alert_id TEXT PRIMARY KEY, site TEXT NOT NULL, rule TEXT NOT NULL, episode TEXT NOT NULL,
   started REAL NOT NULL, level INTEGER NOT NULL, max_level INTEGER NOT NULL, state INTEGER NOT NULL,
   level_since REAL NOT NULL, last_at REAL NOT NULL, kind TEXT NOT NULL,
-  acked_by TEXT, acked_at REAL, escalated_level INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL
+  acked_by TEXT, acked_at REAL, escalated_level INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL,
+  acked_level INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS notice (
   episode TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, level INTEGER NOT NULL, at REAL NOT NULL,
@@ -58,6 +59,9 @@ class AlertRow:
     acked_at: float | None = None
     escalated_level: int = 0
     active: int = 1
+    # The highest level acknowledged in this episode: it covers every level below it, so a step down
+    # (red to orange) asks no one again and starts no escalation clock.
+    acked_level: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class Delivery:
 
 ALERT_FIELDS = list(AlertRow.__dataclass_fields__)
 ALERT_COLS = ", ".join(ALERT_FIELDS)
+# Columns added since the first release, for state files written before them: (table, column, definition).
+MIGRATIONS = [("alert", "acked_level", "INTEGER NOT NULL DEFAULT 0")]
 DELIVERY_COLS = (
     "id, episode, notice, alert_id, channel, recipient_id, address, audience, level, site, text, extra,"
     " rank, status, attempts, via"

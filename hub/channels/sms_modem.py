@@ -8,7 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -69,6 +69,16 @@ class SmsModemConfig(BaseModel):
 
     def build(self) -> SmsModemChannel:
         return SmsModemChannel(self)
+
+
+class InboundSms(NamedTuple):
+    """One received SMS (concatenated parts joined). sent_at is the service centre's time stamp (SCTS),
+    None if the PDU had none: a reply answers what stood when it was SENT, not when the hub read it."""
+
+    sender: str
+    text: str
+    sent_at: float | None
+    slots: tuple[int, ...]  # SIM indexes holding it, for delete_inbound()
 
 
 @dataclass
@@ -213,8 +223,12 @@ class SmsModemChannel:
 
     # -- receiving -----------------------------------------------------------------------------------
 
-    def poll_inbound(self) -> list[tuple[str, str]]:
-        """Received SMS as (sender, text), oldest first; each is deleted from the SIM once read."""
+    def poll_inbound(self) -> list[InboundSms]:
+        """Received SMS, oldest first, each with its service-centre time and its SIM slots.
+
+        They stay on the SIM until delete_inbound() is called for them, after they were handled: a
+        reply the hub failed to act on (its disk full) is read again at the next poll, not lost.
+        Delivery reports and undecodable PDUs are nobody's to handle: they are deleted here."""
         with self._lock:
             try:
                 modem = self._connect()
@@ -224,29 +238,36 @@ class SmsModemChannel:
                 raise self._fail(f"reading inbound SMS failed: {exc}", recoverable=True) from exc
             messages, done = self._collect(stored, time.monotonic())
             self._delete(modem, done)
-        messages.sort(key=lambda m: m[0])
-        return [(sender, text) for _, sender, text in messages]
+        messages.sort(key=lambda m: m.sent_at or 0.0)
+        return messages
 
-    def _delete(self, modem: ATModem, indices: list[int]) -> None:
-        """Free SIM slots. A failure keeps the messages already decoded: the next poll may repeat a few,
-        which the dispatcher tolerates, whereas dropping them would lose acknowledgements."""
+    def delete_inbound(self, messages: list[InboundSms]) -> list[InboundSms]:
+        """Free the SIM slots of handled messages; returns those now gone (a refused slot keeps its message)."""
+        with self._lock:  # a port that will not open raises: the messages are read again next poll
+            gone = set(self._delete(self._connect(), [i for msg in messages for i in msg.slots]))
+        return [msg for msg in messages if gone.issuperset(msg.slots)]
+
+    def _delete(self, modem: ATModem, indices: list[int]) -> list[int]:
+        """Free SIM slots; returns those freed. A slot that stays is read again at the next poll, and the
+        reader must not act on it twice (hub/alerts/inbound.py remembers what it handled)."""
+        freed: list[int] = []
         for index in indices:
             try:
                 modem.delete(index)
-            except ATError as exc:
+                freed.append(index)
+            except (ATError, serial.SerialException, OSError) as exc:
                 log.warning(
                     "sms inbound delete failed port=%s index=%d error=%s", self.config.port, index, exc
                 )
-            except (serial.SerialException, OSError) as exc:
-                log.warning(
-                    "sms inbound delete failed port=%s index=%d error=%s", self.config.port, index, exc
-                )
-                self._drop()
-                return
+                if not isinstance(exc, ATError):  # the port is gone: reopen at the next call
+                    self._drop()
+                    break
+        return freed
 
-    def _collect(self, stored: list, now: float) -> tuple[list[tuple[float, str, str]], list[int]]:
-        """Decode received messages and join concatenated parts; returns messages and indices to delete."""
-        out: list[tuple[float, str, str]] = []
+    def _collect(self, stored: list, now: float) -> tuple[list[InboundSms], list[int]]:
+        """Decode received messages and join concatenated parts; returns messages and the indices of
+        what is nobody's to handle (delivery reports, garbage), to delete now."""
+        out: list[InboundSms] = []
         done: list[int] = []
         groups: dict[tuple[str, int, int], dict[int, tuple[int, pdu.SmsPdu]]] = {}
         for msg in stored:
@@ -255,30 +276,20 @@ class SmsModemChannel:
             try:
                 decoded = pdu.decode(msg.pdu)
                 if decoded.kind == "status":
-                    log.info(
-                        "sms delivery report to=%s mr=%s status=%s",
-                        decoded.address,
-                        decoded.reference,
-                        decoded.status,
-                    )
+                    log.info("sms delivery report to=%s mr=%s status=%s",
+                             decoded.address, decoded.reference, decoded.status)  # fmt: skip
                     done.append(msg.index)
                     continue
                 if decoded.kind != "deliver":
                     raise pdu.PduError(f"unexpected {decoded.kind} PDU in inbox")
             except pdu.PduError as exc:
                 self.rejected_inbound += 1
-                log.warning(
-                    "sms inbound rejected port=%s index=%d error=%s pdu=%s",
-                    self.config.port,
-                    msg.index,
-                    exc,
-                    msg.pdu,
-                )
+                log.warning("sms inbound rejected port=%s index=%d error=%s pdu=%s",
+                            self.config.port, msg.index, exc, msg.pdu)  # fmt: skip
                 done.append(msg.index)
                 continue
             if decoded.concat is None:
-                out.append((decoded.timestamp or 0.0, decoded.address, decoded.text))
-                done.append(msg.index)
+                out.append(InboundSms(decoded.address, decoded.text, decoded.timestamp, (msg.index,)))
             else:
                 gkey = (decoded.address, decoded.concat.ref, decoded.concat.total)
                 groups.setdefault(gkey, {})[decoded.concat.seq] = (msg.index, decoded)
@@ -290,8 +301,8 @@ class SmsModemChannel:
                     log.warning("sms inbound incomplete sender=%s parts=%d/%d", gkey[0], len(parts), gkey[2])
                 ordered = [parts[s] for s in sorted(parts)]
                 text = "".join(d.text for _, d in ordered)
-                out.append((ordered[0][1].timestamp or 0.0, gkey[0], text))
-                done.extend(i for i, _ in ordered)
+                slots = tuple(i for i, _ in ordered)
+                out.append(InboundSms(gkey[0], text, ordered[0][1].timestamp, slots))
                 del self._first_seen[gkey]
         for gkey in set(self._first_seen) - set(groups):
             del self._first_seen[gkey]

@@ -19,7 +19,7 @@ from ews.devices.modem_sim import ModemSimulator, read_log
 from hub.channels import pdu, sms_text
 from hub.channels.base import ChannelError, Notification
 from hub.channels.registry import CHANNEL_KINDS
-from hub.channels.sms_modem import SmsModemChannel, SmsModemConfig
+from hub.channels.sms_modem import InboundSms, SmsModemChannel, SmsModemConfig
 
 RED = (
     "【凤山预警】红色预警（I级）：凤山村后山滑坡隐患点裂缝24小时增加30毫米，"
@@ -146,16 +146,28 @@ def test_hung_modem_times_out_recoverably_and_the_channel_reconnects(channel, si
     assert [pdu.decode(s.pdu).text for s in sim.delivered()] == ["短信"]
 
 
-def test_inbound_acks_and_evacuation_reports_are_read_joined_and_deleted(channel, sim):
-    sim.inject_sms("+8613900000001", "1", at=1_800_000_000)
-    sim.inject_sms("+8613900000002", "收到", at=1_800_000_010)
+def texts(messages: list[InboundSms]) -> list[tuple[str, str]]:
+    return [(msg.sender, msg.text) for msg in messages]
+
+
+def test_inbound_acks_and_evacuation_reports_are_read_joined_and_deleted_once_handled(channel, sim):
+    sim.inject_sms("+8613900000001", "1", at=1_800_000_010)
+    sim.inject_sms("+8613900000002", "收到", at=1_800_000_000)
     report = "撤离 12/15 后山片区还有三户老人行动不便，需要支援，" + "请派车" * 20
     idx = sim.inject_sms("+8613900000003", report, at=1_800_000_020, ref=77)
     assert len(idx) == 2
     got = channel.poll_inbound()
-    assert got == [("+8613900000001", "1"), ("+8613900000002", "收到"), ("+8613900000003", report)]
-    assert sorted(sim.deleted) == [1, 2, 3, 4]
-    assert channel.poll_inbound() == []
+    # Oldest SENT first, each with its service-centre time: a reply answers what stood when it was sent.
+    assert got == [
+        InboundSms("+8613900000002", "收到", 1_800_000_000.0, (2,)),
+        InboundSms("+8613900000001", "1", 1_800_000_010.0, (1,)),
+        InboundSms("+8613900000003", report, 1_800_000_020.0, (3, 4)),
+    ]
+    # Nothing leaves the SIM until the reader says it was handled: a reply it failed on is read again.
+    assert sim.deleted == [] and channel.poll_inbound() == got
+    assert channel.delete_inbound(got[1:]) == got[1:]
+    assert sorted(sim.deleted) == [1, 3, 4]
+    assert channel.poll_inbound() == got[:1]
 
 
 def test_incomplete_concatenated_reply_waits_then_is_delivered(sim):
@@ -167,7 +179,9 @@ def test_incomplete_concatenated_reply_waits_then_is_delivered(sim):
         assert ch.poll_inbound() == []
         assert sim.deleted == []
         time.sleep(0.35)
-        assert ch.poll_inbound() == [("+8613900000004", pdu.decode(parts[0]).text)]
+        got = ch.poll_inbound()
+        assert texts(got) == [("+8613900000004", pdu.decode(parts[0]).text)] and got[0].slots == (1,)
+        ch.delete_inbound(got)
         assert sim.deleted == [1]
     finally:
         ch.close()
@@ -176,9 +190,12 @@ def test_incomplete_concatenated_reply_waits_then_is_delivered(sim):
 def test_garbage_inbound_pdu_is_counted_logged_and_removed(channel, sim, caplog):
     sim.inject_pdu("00DEADBEEF")
     sim.inject_sms("+8613900000001", "收到")
-    assert channel.poll_inbound() == [("+8613900000001", "收到")]
+    got = channel.poll_inbound()
+    assert texts(got) == [("+8613900000001", "收到")]
     assert channel.rejected_inbound == 1
     assert "sms inbound rejected" in caplog.text and "00DEADBEEF" in caplog.text
+    assert sim.deleted == [1]  # garbage is nobody's to handle: gone at once; the reply waits for its reader
+    channel.delete_inbound(got)
     assert sorted(sim.deleted) == [1, 2]
 
 
@@ -187,7 +204,7 @@ def test_unsolicited_new_message_indications_do_not_disturb_sending(channel, sim
     sim.inject_sms("+8613900000001", "1")  # +CMTI arrives between commands
     channel.send(note(text="二"))
     assert [pdu.decode(s.pdu).text for s in sim.delivered()] == ["一", "二"]
-    assert channel.poll_inbound() == [("+8613900000001", "1")]
+    assert texts(channel.poll_inbound()) == [("+8613900000001", "1")]
 
 
 def test_missing_serial_port_is_recoverable(tmp_path):
@@ -228,12 +245,16 @@ def test_status_reports_registration_and_signal(channel, sim):
     assert channel.status() == {"registration": 2, "rssi": 7}
 
 
-def test_a_failed_delete_keeps_the_replies_already_read(channel, sim, caplog):
-    sim.inject_sms("+8613900000001", "收到")
-    sim.inject_sms("+8613900000002", "1")
+def test_a_refused_delete_reports_which_messages_stay_on_the_sim(channel, sim, caplog):
+    sim.inject_sms("+8613900000001", "收到", at=1_800_000_000)
+    sim.inject_sms("+8613900000002", "1", at=1_800_000_001)
     sim.refuse_delete(1)
-    assert channel.poll_inbound() == [("+8613900000001", "收到"), ("+8613900000002", "1")]
+    got = channel.poll_inbound()
+    assert texts(got) == [("+8613900000001", "收到"), ("+8613900000002", "1")]
+    assert channel.delete_inbound(got) == got[1:]
     assert "sms inbound delete failed" in caplog.text and sim.deleted == [2]
+    # Still there: the reader must recognise it (hub/alerts/inbound.py) and not act on it twice.
+    assert channel.poll_inbound() == got[:1]
 
 
 def test_standalone_simulator_process_serves_the_channel_and_cleans_up(tmp_path):
