@@ -178,14 +178,12 @@ class Dispatcher:
             after, notice, why = episodes.fold(before, t)
             # The row carries what the fold decided: its episode and standing level (acks join on them).
             standing = after if after is not None and after.active else None
-            others = [
-                a.level for a in self.state.active_alerts() if a.site == t.site and a.alert_id != t.alert_id
-            ]
+            others = self.state.site_level(t.site, t.alert_id)
             row = alert_row(
                 t.alert_id, t.site, t.rule, t.to_level, t.from_level, int(t.state), hazard, t.value, t.message,
                 t.at, episode=notice.episode if notice else standing.episode if standing else "",
                 key=level_key(standing.episode, standing.level, standing.level_since) if standing else "",
-                site_level=max([*others, standing.level if standing else 0]),
+                site_level=max(others, standing.level if standing else 0),
             )  # fmt: skip
             self.rows.put(row)
             if notice is None:

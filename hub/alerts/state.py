@@ -88,6 +88,11 @@ class StateStore:
         rows = self._q(f"SELECT {ALERT_COLS} FROM alert WHERE alert_id=?", (alert_id,))
         return AlertRow(*rows[0]) if rows else None
 
+    def site_level(self, site: str, but: str) -> int:
+        """The highest level standing at a site over its active alerts other than `but` (0 if none)."""
+        rows = self._q("SELECT max(level) FROM alert WHERE site=? AND active=1 AND alert_id!=?", (site, but))
+        return int(rows[0][0] or 0)
+
     def active_alerts(self) -> list[AlertRow]:
         return [AlertRow(*r) for r in self._q(f"SELECT {ALERT_COLS} FROM alert WHERE active=1")]
 

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS delivery (
   UNIQUE (episode, notice, recipient_id, channel)
 );
 CREATE INDEX IF NOT EXISTS delivery_status ON delivery (status, channel);
+CREATE INDEX IF NOT EXISTS alert_site ON alert (site, active);
 CREATE INDEX IF NOT EXISTS delivery_recipient ON delivery (recipient_id, created);
 CREATE TABLE IF NOT EXISTS evacuation (
   episode TEXT NOT NULL, grid TEXT NOT NULL, alert_id TEXT NOT NULL, evacuated INTEGER NOT NULL,
