@@ -30,8 +30,11 @@ def wait_count(client: InfluxClient, q: str, want: int, timeout: float = 15.0) -
     return got
 
 
-def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tmp_path: Path) -> None:
-    client = InfluxClient(InfluxConfig(url=influxd.url, database="ews", timeout_s=1.0))
+def started(
+    fengshan: AlertsConfig, influxd: Influxd, db: str, timeout_s: float, tmp_path: Path
+) -> tuple[InfluxClient, RowWriter, Dispatcher]:
+    """A dispatcher with recording channels whose rows a RowWriter writes to `db` on the influxd, started."""
+    client = InfluxClient(InfluxConfig(url=influxd.url, database=db, timeout_s=timeout_s))
     client.create_database()
     writer = RowWriter(client)
     chans = {n: RecordingChannel(n) for n in fengshan.dispatch.policy.channel_names()}
@@ -40,10 +43,17 @@ def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tm
     d = Dispatcher(fengshan.dispatch, fengshan.directory, chans, state, writer)
     writer.start()
     d.start()
+    return client, writer, d
+
+
+def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tmp_path: Path) -> None:
+    client, writer, d = started(fengshan, influxd, "ews", 1.0, tmp_path)
+    sms = d.channels["sms"]
+    assert isinstance(sms, RecordingChannel)
     try:
         influxd.stop()  # InfluxDB goes down before the storm hits
         d.submit([Transition("rain", "fs-hp01", T0, Level.NONE, Level.RED, AlertState.FIRING, 81.0)])
-        assert len(chans["sms"].wait_for(10)) == 10  # delivery does not wait for InfluxDB
+        assert len(sms.wait_for(10)) == 10  # delivery does not wait for InfluxDB
         assert d.handle_sms("13800000202", "撤离 fs-g2 20/22", T0 + 600)["ok"]
         assert d.handle_sms("13800000101", "1", T0 + 700)["ok"]
         d.tick(T0 + 3600)  # acknowledged: no escalation
@@ -64,7 +74,7 @@ def test_rows_survive_influx_outage(fengshan: AlertsConfig, influxd: Influxd, tm
     finally:
         d.stop()
         writer.stop()
-        state.close()
+        d.state.close()
 
 
 def test_rows_name_the_episode_and_level_an_ack_answers(
@@ -73,15 +83,7 @@ def test_rows_name_the_episode_and_level_an_ack_answers(
     """Blue, acknowledged; then red, which nobody has acknowledged yet (the dispatcher would escalate it),
     and a second rule of the site goes blue under it. The rows must say so: the blue ack's level_key is
     not red's, site_level stays red, the evacuation report names the episode."""
-    client = InfluxClient(InfluxConfig(url=influxd.url, database="ews_keys", timeout_s=2.0))
-    client.create_database()
-    writer = RowWriter(client)
-    chans = {n: RecordingChannel(n) for n in fengshan.dispatch.policy.channel_names()}
-    state = StateStore(tmp_path / "s.sqlite")
-    state.open()
-    d = Dispatcher(fengshan.dispatch, fengshan.directory, chans, state, writer)
-    writer.start()
-    d.start()
+    client, writer, d = started(fengshan, influxd, "ews_keys", 2.0, tmp_path)
     try:
         d.process(Transition("rain", "fs-hp01", T0, Level.NONE, Level.BLUE, AlertState.FIRING, 36.0))
         assert d.handle_sms("13800000101", "1", T0 + 600)["ok"]
@@ -102,4 +104,4 @@ def test_rows_name_the_episode_and_level_an_ack_answers(
     finally:
         d.stop()
         writer.stop()
-        state.close()
+        d.state.close()
