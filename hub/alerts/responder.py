@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+MAX_SILENCE_MIN = 1440.0  # a day: a silence is for a known nuisance, renewed if it must last longer
 # The roles whose messages ask "回复1确认": their reply acknowledges an alert for the village.
 ACKERS = (Role.OFFICER, Role.TOWN_OFFICER, Role.GRID_WORKER)
 
@@ -51,6 +52,10 @@ class Responder:
                 if "site" not in payload and "rule" not in payload:  # an empty payload: not "mute all"
                     return _err(f'silence from {who}: name a site or a rule ("*" for every one)')
                 minutes = float(payload.get("minutes", 60))
+                if not 0 < minutes <= MAX_SILENCE_MIN:  # 1e999 is inf in JSON: muted for ever, no undo
+                    return _err(
+                        f"silence from {who}: minutes must be above 0 and at most {MAX_SILENCE_MIN:.0f}"
+                    )
                 site, rule = str(payload.get("site", "*")), str(payload.get("rule", "*"))
                 self.d.state.add_silence(site, rule, now + minutes * 60, who)
                 log.warning("alerts silenced site=%s rule=%s minutes=%.0f who=%s", site, rule, minutes, who)
@@ -68,7 +73,7 @@ class Responder:
                     alert_id, str(payload["grid"]), int(payload["evacuated"]),
                     None if payload.get("total") is None else int(payload["total"]), who, "mqtt", now,
                 )  # fmt: skip
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             return _err(f"command {verb} from {who}: bad payload: {exc.__class__.__name__}: {exc}")
         return _err(f"unknown command {verb!r}; use ack, silence, test, evac or close")
 

@@ -107,6 +107,9 @@ def test_a_silence_never_mutes_red_and_must_name_what_it_mutes(rig: Rig) -> None
     d = rig.start()
     res = d.handle_command("silence", {"minutes": 30}, "officer-app", T0)
     assert res["ok"] is False and "name a site or a rule" in res["error"]
+    for minutes in (1e999, float("nan"), -5, 10**400, 2 * 1440):  # JSON's 1e999 is inf: muted for ever
+        res = d.handle_command("silence", {"site": "*", "minutes": minutes}, "officer-app", T0)
+        assert res["ok"] is False, minutes
     assert d.handle_command("silence", {"site": "fs-hp01", "minutes": 30}, "黄主任", T0)["ok"]
     d.submit([tr(60, Level.NONE, Level.ORANGE)])
     rig.settle()
