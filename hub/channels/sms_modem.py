@@ -8,7 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,13 +18,12 @@ from hub.channels.atmodem import (
     REG_HOME,
     REG_ROAMING,
     STAT_ALL,
-    STAT_READ,
-    STAT_UNREAD,
     ATError,
     ATModem,
     ATTimeout,
 )
 from hub.channels.base import ChannelError, Notification
+from hub.channels.sms_inbox import InboundSms, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +70,6 @@ class SmsModemConfig(BaseModel):
         return SmsModemChannel(self)
 
 
-class InboundSms(NamedTuple):
-    """One received SMS (concatenated parts joined). sent_at is the service centre's time stamp (SCTS),
-    None if the PDU had none: a reply answers what stood when it was SENT, not when the hub read it."""
-
-    sender: str
-    text: str
-    sent_at: float | None
-    slots: tuple[int, ...]  # SIM indexes holding it, for delete_inbound()
-
-
 @dataclass
 class _Progress:
     """Parts of one message already accepted, so a retry resumes instead of re-sending part 1."""
@@ -94,13 +83,12 @@ class SmsModemChannel:
 
     def __init__(self, config: SmsModemConfig) -> None:
         self.config = config
-        self.rejected_inbound = 0
         self._modem: ATModem | None = None
         self._lock = threading.Lock()
         self._down: str | None = None
         self._ref = int(time.time()) % 256  # concatenation reference; differs across restarts
         self._progress: OrderedDict[str, _Progress] = OrderedDict()
-        self._first_seen: dict[tuple[str, int, int], float] = {}
+        self.inbox = Inbox(config.port, config.concat_wait_s)
 
     # -- connection and health ---------------------------------------------------------------------
 
@@ -236,7 +224,7 @@ class SmsModemChannel:
             except (serial.SerialException, OSError, ATError) as exc:
                 self._drop()
                 raise self._fail(f"reading inbound SMS failed: {exc}", recoverable=True) from exc
-            messages, done = self._collect(stored, time.monotonic())
+            messages, done = self.inbox.collect(stored, time.monotonic())
             self._delete(modem, done)
         messages.sort(key=lambda m: m.sent_at or 0.0)
         return messages
@@ -263,47 +251,3 @@ class SmsModemChannel:
                     self._drop()
                     break
         return freed
-
-    def _collect(self, stored: list, now: float) -> tuple[list[InboundSms], list[int]]:
-        """Decode received messages and join concatenated parts; returns messages and the indices of
-        what is nobody's to handle (delivery reports, garbage), to delete now."""
-        out: list[InboundSms] = []
-        done: list[int] = []
-        groups: dict[tuple[str, int, int], dict[int, tuple[int, pdu.SmsPdu]]] = {}
-        for msg in stored:
-            if msg.stat not in (STAT_UNREAD, STAT_READ):
-                continue  # stored outgoing drafts are not ours
-            try:
-                decoded = pdu.decode(msg.pdu)
-                if decoded.kind == "status":
-                    log.info("sms delivery report to=%s mr=%s status=%s",
-                             decoded.address, decoded.reference, decoded.status)  # fmt: skip
-                    done.append(msg.index)
-                    continue
-                if decoded.kind != "deliver":
-                    raise pdu.PduError(f"unexpected {decoded.kind} PDU in inbox")
-            except pdu.PduError as exc:
-                self.rejected_inbound += 1
-                log.warning("sms inbound rejected port=%s index=%d error=%s pdu=%s",
-                            self.config.port, msg.index, exc, msg.pdu)  # fmt: skip
-                done.append(msg.index)
-                continue
-            if decoded.concat is None:
-                out.append(InboundSms(decoded.address, decoded.text, decoded.timestamp, (msg.index,)))
-            else:
-                gkey = (decoded.address, decoded.concat.ref, decoded.concat.total)
-                groups.setdefault(gkey, {})[decoded.concat.seq] = (msg.index, decoded)
-        for gkey, parts in groups.items():
-            first_seen = self._first_seen.setdefault(gkey, now)
-            complete = len(parts) == gkey[2]
-            if complete or now - first_seen >= self.config.concat_wait_s:
-                if not complete:
-                    log.warning("sms inbound incomplete sender=%s parts=%d/%d", gkey[0], len(parts), gkey[2])
-                ordered = [parts[s] for s in sorted(parts)]
-                text = "".join(d.text for _, d in ordered)
-                slots = tuple(i for i, _ in ordered)
-                out.append(InboundSms(gkey[0], text, ordered[0][1].timestamp, slots))
-                del self._first_seen[gkey]
-        for gkey in set(self._first_seen) - set(groups):
-            del self._first_seen[gkey]
-        return out, done

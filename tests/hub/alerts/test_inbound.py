@@ -27,14 +27,6 @@ T0 = td.T0
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[ModemSimulator]:
-    modem = ModemSimulator(tmp_path / "pty")
-    modem.start()
-    yield modem
-    modem.stop()
-
-
-@pytest.fixture
 def modem(sim: ModemSimulator) -> SmsModemChannel:
     return SmsModemConfig(kind="sms_modem", port=sim.port).build()  # closed by the dispatcher's stop()
 

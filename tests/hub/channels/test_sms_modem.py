@@ -19,20 +19,13 @@ from ews.devices.modem_sim import ModemSimulator, read_log
 from hub.channels import pdu, sms_text
 from hub.channels.base import ChannelError, Notification
 from hub.channels.registry import CHANNEL_KINDS
-from hub.channels.sms_modem import InboundSms, SmsModemChannel, SmsModemConfig
+from hub.channels.sms_inbox import InboundSms
+from hub.channels.sms_modem import SmsModemChannel, SmsModemConfig
 
 RED = (
     "【凤山预警】红色预警（I级）：凤山村后山滑坡隐患点裂缝24小时增加30毫米，"
     "过去24小时降雨156.5毫米。请后山片区村民立即转移到凤山小学安置点，听从网格员指挥。回复1或收到确认。"
 )
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[ModemSimulator]:
-    modem = ModemSimulator(tmp_path / "pty", log_path=tmp_path / "sent.jsonl")
-    modem.start()
-    yield modem
-    modem.stop()
 
 
 @pytest.fixture
@@ -192,7 +185,7 @@ def test_garbage_inbound_pdu_is_counted_logged_and_removed(channel, sim, caplog)
     sim.inject_sms("+8613900000001", "收到")
     got = channel.poll_inbound()
     assert texts(got) == [("+8613900000001", "收到")]
-    assert channel.rejected_inbound == 1
+    assert channel.inbox.rejected == 1
     assert "sms inbound rejected" in caplog.text and "00DEADBEEF" in caplog.text
     assert sim.deleted == [1]  # garbage is nobody's to handle: gone at once; the reply waits for its reader
     channel.delete_inbound(got)
@@ -236,7 +229,7 @@ def test_delivery_reports_are_logged_and_removed_not_counted_as_rejected(channel
     scts = "62117201030423"
     sim.inject_pdu("00" + "06" + "2A" + "0D91683108108300F1" + scts + scts + "00")
     assert channel.poll_inbound() == []
-    assert channel.rejected_inbound == 0 and sim.deleted == [1]
+    assert channel.inbox.rejected == 0 and sim.deleted == [1]
     assert "sms delivery report to=+8613800138001 mr=42 status=0" in caplog.text
 
 
