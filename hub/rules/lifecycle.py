@@ -103,8 +103,8 @@ def step(
 
     vouched, heard: until when the newest reading of every input vouches for it, and when the first
     of those newest readings arrived (inputs_news). A level is lowered only while every input has
-    reported within its period, and only once every input has reported since the lower evidence
-    began: no news is not good news. Windows also fall when readings stop coming (a link down
+    reported within VOUCH_PERIODS of its period, and only once every input has reported since the
+    lower evidence began: no news is not good news. Windows also fall when readings stop coming (a link down
     mid-storm), while an outbox backlog is still arriving oldest first, and whenever the reading
     that leaves a window goes before the one that replaces it arrives (a timer tick in between, late
     or jittered readings). None of these may clear a warning; the next reading of every input decides.
